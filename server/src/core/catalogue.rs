@@ -1,0 +1,283 @@
+//! The blocking-call catalogue: the built-in TOML data compiled in, plus the user's additions and allow-list.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+
+use super::rules::{self, RuleMeta};
+
+const BUILTIN: &str = include_str!("catalogue.toml");
+
+/// One `[[blocking]]` table, as written in `catalogue.toml` and in `extra-blocking-calls`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct BlockingSpec {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub names: Vec<String>,
+    pub rule: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub replacement: Option<String>,
+    #[serde(default)]
+    pub drop_in: bool,
+}
+
+/// One `[[constructors]]` table: a call whose result has a known type.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConstructorSpec {
+    pub call: String,
+    pub returns: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    blocking: Vec<BlockingSpec>,
+    constructors: Vec<ConstructorSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockingEntry {
+    pub name: String,
+    pub rule: &'static RuleMeta,
+    pub reason: String,
+    pub replacement: Option<String>,
+    pub drop_in: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    entries: HashMap<String, Arc<BlockingEntry>>,
+    /// `*.method` entries, keyed by the method name.
+    any_receiver: HashMap<String, Arc<BlockingEntry>>,
+    returns: HashMap<String, String>,
+    types: HashSet<String>,
+}
+
+impl Catalogue {
+    /// The compiled-in catalogue, parsed once per process.
+    pub fn builtin() -> Arc<Catalogue> {
+        static BUILTIN_CATALOGUE: OnceLock<Arc<Catalogue>> = OnceLock::new();
+        BUILTIN_CATALOGUE
+            .get_or_init(|| {
+                let file: CatalogueFile =
+                    toml::from_str(BUILTIN).expect("catalogue.toml is valid (a unit test checks)");
+                let mut catalogue = Catalogue::default();
+                catalogue
+                    .add_blocking(&file.blocking)
+                    .expect("catalogue.toml names known rules (a unit test checks)");
+                for constructor in &file.constructors {
+                    catalogue
+                        .returns
+                        .insert(constructor.call.clone(), constructor.returns.clone());
+                }
+                catalogue.rebuild_types();
+                Arc::new(catalogue)
+            })
+            .clone()
+    }
+
+    /// The built-in catalogue with the user's entries added and the allowed calls removed.
+    pub fn customised(extra: &[BlockingSpec], allowed: &[String]) -> Result<Catalogue, String> {
+        let mut catalogue = (*Catalogue::builtin()).clone();
+        catalogue.add_blocking(extra)?;
+        for name in allowed {
+            match name.strip_prefix("*.") {
+                Some(method) => catalogue.any_receiver.remove(method),
+                None => catalogue.entries.remove(name),
+            };
+        }
+        catalogue.rebuild_types();
+        Ok(catalogue)
+    }
+
+    fn add_blocking(&mut self, specs: &[BlockingSpec]) -> Result<(), String> {
+        for spec in specs {
+            let rule = rules::find(&spec.rule)
+                .filter(|rule| rule.catalogue_driven)
+                .ok_or_else(|| {
+                    format!(
+                        "`{}` is not a blocking-call rule (use one of AL101..AL109)",
+                        spec.rule
+                    )
+                })?;
+            let names = spec.name.iter().chain(&spec.names);
+            let mut any = false;
+            for name in names {
+                any = true;
+                let entry = Arc::new(BlockingEntry {
+                    name: name.clone(),
+                    rule,
+                    reason: spec
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "is configured as a blocking call".to_owned()),
+                    replacement: spec.replacement.clone(),
+                    drop_in: spec.drop_in,
+                });
+                match name.strip_prefix("*.") {
+                    Some(method) => self.any_receiver.insert(method.to_owned(), entry),
+                    None => self.entries.insert(name.clone(), entry),
+                };
+            }
+            if !any {
+                return Err(format!(
+                    "a blocking-call entry for rule `{}` has neither `name` nor `names`",
+                    spec.rule
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Types are the receivers named in method entries (`requests.Session` from `requests.Session.get`) whose last
+    /// part is capitalised or that some constructor returns, plus every constructor's result.
+    fn rebuild_types(&mut self) {
+        let returned: HashSet<&String> = self.returns.values().collect();
+        let mut types: HashSet<String> = returned.iter().map(|name| (*name).clone()).collect();
+        for name in self.entries.keys().chain(self.returns.keys()) {
+            if let Some((receiver, _)) = name.rsplit_once('.') {
+                let last = receiver.rsplit('.').next().unwrap_or(receiver);
+                if last.starts_with(|c: char| c.is_ascii_uppercase())
+                    || returned.contains(&receiver.to_owned())
+                {
+                    types.insert(receiver.to_owned());
+                }
+            }
+        }
+        self.types = types;
+    }
+
+    pub fn lookup(&self, qualified: &str) -> Option<&BlockingEntry> {
+        self.entries.get(qualified).map(|entry| &**entry)
+    }
+
+    /// A `*.method` entry, for a method call whose receiver's type is unknown.
+    pub fn lookup_any_receiver(&self, method: &str) -> Option<&BlockingEntry> {
+        self.any_receiver.get(method).map(|entry| &**entry)
+    }
+
+    /// The type of what calling `qualified` returns, when the catalogue knows it.
+    pub fn returns(&self, qualified: &str) -> Option<&str> {
+        self.returns.get(qualified).map(String::as_str)
+    }
+
+    pub fn is_type(&self, qualified: &str) -> bool {
+        self.types.contains(qualified)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len() + self.any_receiver.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalogue_parses_and_covers_the_required_calls() {
+        let catalogue = Catalogue::builtin();
+        for name in [
+            "time.sleep",
+            "requests.get",
+            "requests.Session.get",
+            "urllib.request.urlopen",
+            "http.client.HTTPConnection.request",
+            "httpx.get",
+            "httpx.Client.get",
+            "urllib3.request",
+            "subprocess.run",
+            "subprocess.Popen.communicate",
+            "os.system",
+            "os.popen",
+            "os.waitpid",
+            "os.spawnl",
+            "open",
+            "io.open",
+            "pathlib.Path.read_text",
+            "shutil.rmtree",
+            "os.walk",
+            "os.listdir",
+            "os.scandir",
+            "glob.glob",
+            "socket.create_connection",
+            "socket.socket.recv",
+            "ssl.SSLContext.load_cert_chain",
+            "sqlite3.connect",
+            "psycopg2.connect",
+            "pymysql.connect",
+            "redis.Redis.get",
+            "input",
+            "sys.stdin.readline",
+            "asyncio.run",
+            "hashlib.pbkdf2_hmac",
+            "hashlib.scrypt",
+            "bcrypt.hashpw",
+        ] {
+            assert!(catalogue.lookup(name).is_some(), "{name} is missing");
+        }
+        assert!(catalogue
+            .lookup_any_receiver("run_until_complete")
+            .is_some());
+        assert!(catalogue.lookup("time.time").is_none());
+        assert!(catalogue.lookup("os.path.join").is_none());
+    }
+
+    #[test]
+    fn types_come_from_method_entries_and_constructors() {
+        let catalogue = Catalogue::builtin();
+        assert!(catalogue.is_type("requests.Session"));
+        assert!(catalogue.is_type("socket.socket"));
+        assert!(catalogue.is_type("pathlib.Path"));
+        assert!(!catalogue.is_type("os.path"));
+        assert!(!catalogue.is_type("sys.stdin"));
+        assert_eq!(
+            catalogue.returns("socket.create_connection"),
+            Some("socket.socket")
+        );
+    }
+
+    #[test]
+    fn user_entries_extend_and_allowed_calls_remove() {
+        let extra = vec![BlockingSpec {
+            name: Some("mylib.fetch_sync".into()),
+            names: vec![],
+            rule: "AL102".into(),
+            reason: None,
+            replacement: None,
+            drop_in: false,
+        }];
+        let catalogue = Catalogue::customised(&extra, &["os.listdir".into()]).unwrap();
+        assert_eq!(
+            catalogue.lookup("mylib.fetch_sync").unwrap().rule.code,
+            "AL102"
+        );
+        assert!(catalogue.lookup("os.listdir").is_none());
+        assert!(catalogue.lookup("os.walk").is_some());
+    }
+
+    #[test]
+    fn unknown_rules_are_rejected() {
+        let extra = vec![BlockingSpec {
+            name: Some("x.y".into()),
+            names: vec![],
+            rule: "AL999".into(),
+            reason: None,
+            replacement: None,
+            drop_in: false,
+        }];
+        assert!(Catalogue::customised(&extra, &[])
+            .unwrap_err()
+            .contains("AL999"));
+    }
+}

@@ -1,0 +1,396 @@
+//! Building and applying fixes: the `await` rewrites, `import asyncio` insertion, and applying edits with a re-parse
+//! check so that no fix ever produces broken Python.
+
+use tree_sitter::Node;
+
+use super::diagnostic::{Applicability, Edit, Fix, TextRange};
+use super::document::Document;
+use super::semantic::{CallSite, SemanticModel};
+use super::syntax;
+
+/// Parents under which `await <call>` needs no parentheses.
+const BARE_AWAIT_PARENTS: &[&str] = &[
+    "expression_statement",
+    "assignment",
+    "augmented_assignment",
+    "return_statement",
+    "argument_list",
+    "keyword_argument",
+    "parenthesized_expression",
+    "expression_list",
+    "list",
+    "tuple",
+    "set",
+    "pair",
+];
+
+/// Whether an `await` may be put in front of this call: directly in an `async def`, not inside a generator
+/// expression, and not touching broken syntax.
+pub fn can_await(model: &SemanticModel, call: &CallSite) -> bool {
+    model.in_async_function(call)
+        && !call.in_generator
+        && !call.awaited
+        && !syntax::touches_error(call.node)
+}
+
+/// `await <expression>`, parenthesised when the call's position needs it (`open(p).read()` →
+/// `(await ...).read()`).
+fn awaited(call: Node, expression: String) -> String {
+    let bare = call.parent().is_some_and(|parent| {
+        BARE_AWAIT_PARENTS.contains(&parent.kind())
+            && !(parent.kind() == "assignment" && parent.child_by_field_name("right") != Some(call))
+    });
+    if bare {
+        format!("await {expression}")
+    } else {
+        format!("(await {expression})")
+    }
+}
+
+/// The text between a call's parentheses, or the generator expression it takes, or `None` for other shapes.
+fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t str> {
+    let arguments = call.child_by_field_name("arguments")?;
+    let text = model.text(arguments);
+    match arguments.kind() {
+        "argument_list" => Some(text.strip_prefix('(')?.strip_suffix(')')?.trim()),
+        "generator_expression" => Some(text),
+        _ => None,
+    }
+}
+
+/// The local name of module `module` and, when it is not imported at module level, the edit that imports it.
+pub fn module_reference(
+    document: &Document,
+    model: &SemanticModel,
+    module: &str,
+) -> (String, Option<Edit>) {
+    if let Some(alias) = model.module_alias(module) {
+        return (alias.to_owned(), None);
+    }
+    (module.to_owned(), Some(import_edit(document, module)))
+}
+
+/// `import <module>` placed after the module docstring and any `from __future__` imports, or before the first
+/// statement (so after a shebang and encoding comments).
+pub fn import_edit(document: &Document, module: &str) -> Edit {
+    let text = document.text();
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let root = document.tree().root_node();
+    let mut after: Option<usize> = None;
+    let mut first_statement: Option<usize> = None;
+    for (position, child) in syntax::named_children(root)
+        .filter(|child| child.kind() != "comment")
+        .enumerate()
+    {
+        first_statement.get_or_insert(child.start_byte());
+        let is_docstring = position == 0
+            && child.kind() == "expression_statement"
+            && child.named_child(0).is_some_and(|value| {
+                value.kind() == "string" || value.kind() == "concatenated_string"
+            });
+        let is_future = child.kind() == "future_import_statement"
+            || (child.kind() == "import_from_statement"
+                && syntax::text(child, text).contains("__future__"));
+        if is_docstring || is_future {
+            after = Some(child.end_byte());
+        } else {
+            break;
+        }
+    }
+    let statement = format!("import {module}{newline}");
+    match after {
+        Some(end) => match memchr::memchr(b'\n', &text.as_bytes()[end..]) {
+            Some(line_break) => Edit::insert(end + line_break + 1, statement),
+            None => Edit::insert(text.len(), format!("{newline}import {module}{newline}")),
+        },
+        None => Edit::insert(first_statement.unwrap_or(text.len()), statement),
+    }
+}
+
+/// Replaces `time.sleep(x)` by `await asyncio.sleep(x)`: the replacement takes the same arguments.
+pub fn drop_in_fix(
+    document: &Document,
+    model: &SemanticModel,
+    call: &CallSite,
+    replacement: &str,
+    applicability: Applicability,
+) -> Option<Fix> {
+    if !can_await(model, call) {
+        return None;
+    }
+    let arguments = model.text(call.node.child_by_field_name("arguments")?);
+    let (module, function) = replacement.rsplit_once('.')?;
+    let (alias, import) = module_reference(document, model, module);
+    let new_call = awaited(call.node, format!("{alias}.{function}{arguments}"));
+    Some(fix(
+        format!("Replace with `await {replacement}(...)`"),
+        import,
+        syntax::range(call.node),
+        new_call,
+        applicability,
+    ))
+}
+
+/// Runs the call in a worker thread: `await asyncio.to_thread(f, *args, **kwargs)`, or
+/// `await asyncio.get_running_loop().run_in_executor(None, f, *args)` for targets before Python 3.9 (which cannot pass
+/// keyword arguments, so calls with them get no fix there).
+pub fn offload_fix(
+    document: &Document,
+    model: &SemanticModel,
+    call: &CallSite,
+    target: (u8, u8),
+) -> Option<Fix> {
+    if !can_await(model, call) || is_with_item_value(call.node) {
+        return None;
+    }
+    let function = model.text(call.node.child_by_field_name("function")?);
+    let arguments = argument_text(model, call.node)?;
+    let (alias, import) = module_reference(document, model, "asyncio");
+    let separator = if arguments.is_empty() { "" } else { ", " };
+    let (title, expression) = if target >= (3, 9) {
+        (
+            "Run it in a worker thread with `asyncio.to_thread`",
+            format!("{alias}.to_thread({function}{separator}{arguments})"),
+        )
+    } else {
+        let arguments_node = call.node.child_by_field_name("arguments")?;
+        let has_keywords = syntax::named_children(arguments_node)
+            .any(|argument| matches!(argument.kind(), "keyword_argument" | "dictionary_splat"));
+        if has_keywords {
+            return None;
+        }
+        (
+            "Run it in the default executor with `run_in_executor`",
+            format!("{alias}.get_running_loop().run_in_executor(None, {function}{separator}{arguments})"),
+        )
+    };
+    let new_call = awaited(call.node, expression);
+    Some(fix(
+        title.to_owned(),
+        import,
+        syntax::range(call.node),
+        new_call,
+        Applicability::Unsafe,
+    ))
+}
+
+/// `asyncio.run(main())` inside a coroutine → `await main()`.
+pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix> {
+    if !can_await(model, call) {
+        return None;
+    }
+    let arguments = call.node.child_by_field_name("arguments")?;
+    let mut named = syntax::named_children(arguments).filter(|child| child.kind() != "comment");
+    let (Some(only), None) = (named.next(), named.next()) else {
+        return None;
+    };
+    if matches!(
+        only.kind(),
+        "keyword_argument" | "list_splat" | "dictionary_splat"
+    ) {
+        return None;
+    }
+    let new_call = awaited(call.node, model.text(only).to_owned());
+    Some(fix(
+        "Await the coroutine instead".to_owned(),
+        None,
+        syntax::range(call.node),
+        new_call,
+        Applicability::Unsafe,
+    ))
+}
+
+fn is_with_item_value(call: Node) -> bool {
+    let mut parent = call.parent();
+    if parent.is_some_and(|node| node.kind() == "as_pattern") {
+        parent = parent.and_then(|node| node.parent());
+    }
+    parent.is_some_and(|node| node.kind() == "with_item")
+}
+
+fn fix(
+    title: String,
+    import: Option<Edit>,
+    range: TextRange,
+    new_text: String,
+    applicability: Applicability,
+) -> Fix {
+    let mut edits: Vec<Edit> = import.into_iter().collect();
+    edits.push(Edit::replace(range, new_text));
+    edits.sort_by_key(|edit| (edit.range.start, edit.range.end));
+    Fix {
+        title,
+        edits,
+        applicability,
+    }
+}
+
+/// Applies sorted, non-overlapping edits.
+pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
+    let mut output = String::with_capacity(
+        text.len() + edits.iter().map(|edit| edit.new_text.len()).sum::<usize>(),
+    );
+    let mut cursor = 0;
+    for edit in edits {
+        output.push_str(&text[cursor..edit.range.start]);
+        output.push_str(&edit.new_text);
+        cursor = edit.range.end;
+    }
+    output.push_str(&text[cursor..]);
+    output
+}
+
+/// Whether edits are sorted, within the text, on character boundaries, and do not overlap (two insertions at one
+/// offset count as overlapping: their order would be ambiguous).
+pub fn edits_are_well_formed(text: &str, edits: &[Edit]) -> bool {
+    let mut previous_end: Option<usize> = None;
+    for edit in edits {
+        let TextRange { start, end } = edit.range;
+        if start > end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            return false;
+        }
+        if previous_end.is_some_and(|previous| {
+            start < previous || (start == previous && edit.range.is_empty())
+        }) {
+            return false;
+        }
+        previous_end = Some(end);
+    }
+    true
+}
+
+/// Counts `ERROR` and `MISSING` nodes.
+pub fn syntax_error_count(document: &Document) -> usize {
+    if !document.tree().root_node().has_error() {
+        return 0;
+    }
+    struct Counter(usize);
+    impl<'t> syntax::Visitor<'t> for Counter {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            if node.is_error() || node.is_missing() {
+                self.0 += 1;
+            }
+            node.has_error()
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut counter = Counter(0);
+    syntax::walk(document.tree(), &mut counter);
+    counter.0
+}
+
+/// Applies a fix and returns the new text, or `None` when the edits are malformed or the result parses worse than
+/// the original (more syntax errors).
+pub fn apply_checked(document: &Document, fix: &Fix) -> Option<String> {
+    if !edits_are_well_formed(document.text(), &fix.edits) {
+        return None;
+    }
+    let fixed = apply_edits(document.text(), &fix.edits);
+    let reparsed = Document::new(document.path.clone(), fixed);
+    if syntax_error_count(&reparsed) > syntax_error_count(document) {
+        return None;
+    }
+    Some(reparsed.text().to_owned())
+}
+
+/// Applies several fixes in one pass: sorted by position, a fix overlapping an earlier one is left for the next round.
+/// Returns the new text and how many fixes were applied.
+pub fn apply_non_overlapping<'f>(
+    document: &Document,
+    fixes: impl IntoIterator<Item = &'f Fix>,
+) -> (String, usize) {
+    let mut fixes: Vec<&Fix> = fixes.into_iter().collect();
+    fixes.sort_by_key(|fix| {
+        fix.edits
+            .first()
+            .map(|edit| (edit.range.start, edit.range.end))
+    });
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut applied = 0;
+    let text = document.text();
+    for fix in fixes {
+        let mut candidate = edits.clone();
+        candidate.extend(fix.edits.iter().cloned());
+        candidate.sort_by_key(|edit| (edit.range.start, edit.range.end));
+        if !edits_are_well_formed(text, &candidate) {
+            continue;
+        }
+        // Each fix must also parse on its own, so one bad fix cannot hide behind a good one.
+        if apply_checked(document, fix).is_none() {
+            continue;
+        }
+        edits = candidate;
+        applied += 1;
+    }
+    (apply_edits(text, &edits), applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_go_after_docstring_and_future_imports() {
+        let cases = [
+            ("x = 1\n", "import asyncio\nx = 1\n"),
+            (
+                "#!/usr/bin/env python\n# c\nx = 1\n",
+                "#!/usr/bin/env python\n# c\nimport asyncio\nx = 1\n",
+            ),
+            (
+                "\"\"\"Doc.\"\"\"\nx = 1\n",
+                "\"\"\"Doc.\"\"\"\nimport asyncio\nx = 1\n",
+            ),
+            (
+                "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nx = 1\n",
+                "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport asyncio\nx = 1\n",
+            ),
+            ("\"\"\"Doc.\"\"\"", "\"\"\"Doc.\"\"\"\nimport asyncio\n"),
+            ("x = 1\r\n", "import asyncio\r\nx = 1\r\n"),
+            ("", "import asyncio\n"),
+        ];
+        for (before, after) in cases {
+            let document = Document::new("m.py", before);
+            let edit = import_edit(&document, "asyncio");
+            assert_eq!(apply_edits(before, &[edit]), after, "for {before:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_and_overlapping_edits_are_rejected() {
+        let text = "héllo";
+        assert!(edits_are_well_formed(
+            text,
+            &[Edit::replace(TextRange::new(0, 1), "j")]
+        ));
+        assert!(
+            !edits_are_well_formed(text, &[Edit::replace(TextRange::new(2, 3), "x")]),
+            "mid-character"
+        );
+        assert!(!edits_are_well_formed(text, &[Edit::insert(99, "x")]));
+        let overlapping = [
+            Edit::replace(TextRange::new(0, 3), "a"),
+            Edit::replace(TextRange::new(1, 4), "b"),
+        ];
+        assert!(!edits_are_well_formed(text, &overlapping));
+        let same_point = [Edit::insert(0, "a"), Edit::insert(0, "b")];
+        assert!(!edits_are_well_formed(text, &same_point));
+    }
+
+    #[test]
+    fn a_fix_that_breaks_the_syntax_is_never_applied() {
+        let document = Document::new("m.py", "x = f(1)\n");
+        let breaking = Fix {
+            title: "break".into(),
+            edits: vec![Edit::replace(TextRange::new(4, 8), "await (")],
+            applicability: Applicability::Safe,
+        };
+        assert_eq!(apply_checked(&document, &breaking), None);
+        let (text, applied) = apply_non_overlapping(&document, [&breaking]);
+        assert_eq!((text.as_str(), applied), ("x = f(1)\n", 0));
+    }
+}

@@ -1,0 +1,410 @@
+//! `ProjectIndex`: joins module summaries, resolves names across modules (re-exports, base classes) and computes,
+//! as a fixed point over the call graph, which sync functions of the project block and through which chain.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Component, Path};
+use std::sync::Arc;
+
+use super::summary::{FunctionSummary, ModuleSummary, Site};
+
+/// How many re-exports or base classes a name resolution follows before giving up (it also breaks cycles).
+const MAX_RESOLUTION_HOPS: usize = 16;
+
+/// One step of a blocking chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hop {
+    /// The function calls this blocking catalogue entry here.
+    Blocks { name: String, site: Site },
+    /// The function calls this other project function here, which blocks.
+    Calls { callee: String, site: Site },
+}
+
+/// A project function in a chain, with the file it lives in.
+#[derive(Debug, Clone)]
+pub struct ChainLink<'a> {
+    pub function: &'a FunctionSummary,
+    pub path: &'a str,
+    pub hop: &'a Hop,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FunctionRef {
+    module: usize,
+    function: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ProjectIndex {
+    modules: Vec<Option<Arc<ModuleSummary>>>,
+    by_path: HashMap<String, usize>,
+    by_module: HashMap<String, usize>,
+    functions: HashMap<String, FunctionRef>,
+    classes: HashMap<String, Vec<String>>,
+    /// For each blocking sync function: its first hop toward a blocking call.
+    blocking: HashMap<String, Hop>,
+}
+
+impl ProjectIndex {
+    pub fn new(summaries: impl IntoIterator<Item = ModuleSummary>) -> Self {
+        let mut index = ProjectIndex::default();
+        for summary in summaries {
+            index.insert(summary);
+        }
+        index.refresh();
+        index
+    }
+
+    /// Adds or replaces the summary of one file. Call [`ProjectIndex::refresh`] after a batch of changes.
+    pub fn upsert(&mut self, summary: ModuleSummary) {
+        self.insert(summary);
+    }
+
+    pub fn remove(&mut self, path: &str) {
+        if let Some(slot) = self.by_path.remove(path) {
+            self.modules[slot] = None;
+        }
+    }
+
+    pub fn summary(&self, path: &str) -> Option<&ModuleSummary> {
+        self.by_path
+            .get(path)
+            .and_then(|slot| self.modules[*slot].as_deref())
+    }
+
+    pub fn module_count(&self) -> usize {
+        self.by_path.len()
+    }
+
+    fn insert(&mut self, summary: ModuleSummary) {
+        let summary = Arc::new(summary);
+        match self.by_path.get(&summary.path) {
+            Some(&slot) => self.modules[slot] = Some(summary),
+            None => {
+                self.by_path
+                    .insert(summary.path.clone(), self.modules.len());
+                self.modules.push(Some(summary));
+            }
+        }
+    }
+
+    /// Rebuilds the name tables and the blocking fixed point from the current summaries.
+    pub fn refresh(&mut self) {
+        self.by_module.clear();
+        self.functions.clear();
+        self.classes.clear();
+        // Sorted by path, so that when two files claim one module name the choice does not depend on input order.
+        let mut order: Vec<(&String, &usize)> = self.by_path.iter().collect();
+        order.sort();
+        for (_, &slot) in order {
+            let Some(summary) = &self.modules[slot] else {
+                continue;
+            };
+            self.by_module.entry(summary.module.clone()).or_insert(slot);
+            for (function_index, function) in summary.functions.iter().enumerate() {
+                self.functions
+                    .entry(function.qualname.clone())
+                    .or_insert(FunctionRef {
+                        module: slot,
+                        function: function_index,
+                    });
+            }
+            for class in &summary.classes {
+                self.classes
+                    .entry(class.qualname.clone())
+                    .or_insert_with(|| class.bases.clone());
+            }
+        }
+        self.blocking = self.compute_blocking();
+    }
+
+    fn function(&self, reference: FunctionRef) -> &FunctionSummary {
+        let module = self.modules[reference.module]
+            .as_ref()
+            .expect("function table points at live modules");
+        &module.functions[reference.function]
+    }
+
+    fn path_of(&self, reference: FunctionRef) -> &str {
+        &self.modules[reference.module]
+            .as_ref()
+            .expect("function table points at live modules")
+            .path
+    }
+
+    /// The project function a qualified name refers to, following re-exports (`from .util import helper` in a
+    /// package's `__init__`), base classes (`self.method` defined in a parent) and constructors (`Class()` runs
+    /// `Class.__init__`).
+    pub fn resolve_function(&self, qualified: &str) -> Option<&FunctionSummary> {
+        self.resolve_reference(qualified, 0)
+            .map(|reference| self.function(reference))
+    }
+
+    fn resolve_reference(&self, qualified: &str, hops: usize) -> Option<FunctionRef> {
+        if hops > MAX_RESOLUTION_HOPS {
+            return None;
+        }
+        if let Some(reference) = self.functions.get(qualified) {
+            return Some(*reference);
+        }
+        if self.classes.contains_key(qualified) {
+            return self.resolve_reference(&format!("{qualified}.__init__"), hops + 1);
+        }
+        let (owner, name) = qualified.rsplit_once('.')?;
+        if let Some(bases) = self.classes.get(owner) {
+            return bases
+                .iter()
+                .find_map(|base| self.resolve_reference(&format!("{base}.{name}"), hops + 1));
+        }
+        if let Some(module) = self
+            .by_module
+            .get(owner)
+            .and_then(|slot| self.modules[*slot].as_ref())
+        {
+            let imported = module.imports.iter().find(|(local, _)| local == name)?;
+            return self.resolve_reference(&imported.1, hops + 1);
+        }
+        // `pkg.mod.Class.method` where `pkg.mod` re-exports `Class`: resolve the owner, then look up the member.
+        let resolved_owner = self.resolve_alias(owner, hops + 1)?;
+        if resolved_owner == owner {
+            return None;
+        }
+        self.resolve_reference(&format!("{resolved_owner}.{name}"), hops + 1)
+    }
+
+    /// Follows module-level imports for a dotted name that is not itself a function (e.g. a re-exported class).
+    fn resolve_alias(&self, qualified: &str, hops: usize) -> Option<String> {
+        if hops > MAX_RESOLUTION_HOPS {
+            return None;
+        }
+        if self.classes.contains_key(qualified) || self.by_module.contains_key(qualified) {
+            return Some(qualified.to_owned());
+        }
+        let (owner, name) = qualified.rsplit_once('.')?;
+        let owner = self.resolve_alias(owner, hops + 1)?;
+        let module = self
+            .by_module
+            .get(&owner)
+            .and_then(|slot| self.modules[*slot].as_ref())?;
+        let (_, target) = module.imports.iter().find(|(local, _)| local == name)?;
+        self.resolve_alias(target, hops + 1)
+    }
+
+    pub fn is_coroutine_function(&self, qualified: &str) -> bool {
+        self.resolve_function(qualified)
+            .is_some_and(|function| function.is_async)
+    }
+
+    /// Breadth-first from the functions that block directly, backwards along call edges: every sync function that
+    /// reaches a blocking call gets the first hop of a shortest chain. Cycles are harmless: a function is settled
+    /// once.
+    fn compute_blocking(&self) -> HashMap<String, Hop> {
+        let mut callers: HashMap<&str, Vec<(FunctionRef, usize)>> = HashMap::new();
+        let mut blocking: HashMap<String, Hop> = HashMap::new();
+        let mut queue: VecDeque<&str> = VecDeque::new();
+        // Sorted, so that among equally short chains the one reported does not depend on hash order.
+        let mut functions: Vec<(&String, &FunctionRef)> = self.functions.iter().collect();
+        functions.sort_by(|a, b| a.0.cmp(b.0));
+        for (qualname, reference) in functions {
+            let function = self.function(*reference);
+            if function.is_async || function.qualname != *qualname {
+                continue;
+            }
+            if let Some(call) = function.blocking_calls.first() {
+                blocking.insert(
+                    qualname.clone(),
+                    Hop::Blocks {
+                        name: call.name.clone(),
+                        site: call.site.clone(),
+                    },
+                );
+                queue.push_back(qualname.as_str());
+            }
+            for (edge, call) in function.calls.iter().enumerate() {
+                if let Some(target) = self.resolve_reference(&call.target, 0) {
+                    let callee = self.function(target);
+                    if !callee.is_async {
+                        callers
+                            .entry(callee.qualname.as_str())
+                            .or_default()
+                            .push((*reference, edge));
+                    }
+                }
+            }
+        }
+        while let Some(callee) = queue.pop_front() {
+            let Some(edges) = callers.get(callee) else {
+                continue;
+            };
+            for (caller, edge) in edges {
+                let function = self.function(*caller);
+                if blocking.contains_key(&function.qualname) {
+                    continue;
+                }
+                let hop = Hop::Calls {
+                    callee: callee.to_owned(),
+                    site: function.calls[*edge].site.clone(),
+                };
+                blocking.insert(function.qualname.clone(), hop);
+                queue.push_back(function.qualname.as_str());
+            }
+        }
+        blocking
+    }
+
+    /// The chain by which a project function blocks: the function itself first, ending in the one that makes the
+    /// blocking call. `None` when it does not block (or is not a sync project function).
+    pub fn blocking_chain(&self, qualified: &str) -> Option<Vec<ChainLink<'_>>> {
+        let mut reference = self.resolve_reference(qualified, 0)?;
+        let mut chain = Vec::new();
+        loop {
+            let function = self.function(reference);
+            let hop = self.blocking.get(&function.qualname)?;
+            chain.push(ChainLink {
+                function,
+                path: self.path_of(reference),
+                hop,
+            });
+            match hop {
+                Hop::Blocks { .. } => return Some(chain),
+                Hop::Calls { callee, .. } => reference = *self.functions.get(callee)?,
+            }
+            if chain.len() > self.blocking.len() {
+                return None; // unreachable by construction (hops form a forest); kept as a guard against a bad table
+            }
+        }
+    }
+}
+
+/// The dotted module name of a file, given its path relative to the project root and a way to ask whether a
+/// directory (relative to the same root) is a package (holds an `__init__.py`). Directories climb while they are
+/// packages, so `src/pkg/mod.py` is `pkg.mod` and a loose `scripts/run.py` is `run`.
+pub fn module_name(relative: &Path, is_package_dir: impl Fn(&Path) -> bool) -> (String, bool) {
+    let stem = relative
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or_default();
+    let is_package = stem == "__init__";
+    let mut parts: Vec<String> = if is_package {
+        Vec::new()
+    } else {
+        vec![stem.to_owned()]
+    };
+    let mut directory = relative.parent();
+    while let Some(dir) = directory.filter(|dir| !dir.as_os_str().is_empty()) {
+        if !is_package_dir(dir) {
+            break;
+        }
+        match dir.components().next_back() {
+            Some(Component::Normal(name)) => parts.push(name.to_string_lossy().into_owned()),
+            _ => break,
+        }
+        directory = dir.parent();
+    }
+    parts.reverse();
+    (parts.join("."), is_package)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::catalogue::Catalogue;
+    use crate::core::document::Document;
+    use crate::core::semantic::SemanticModel;
+    use crate::core::summary::summarize;
+    use std::path::PathBuf;
+
+    fn summary(path: &str, module: &str, source: &str) -> ModuleSummary {
+        let document = Document::new(path, source);
+        let catalogue = Catalogue::builtin();
+        let is_package = path.ends_with("__init__.py");
+        let model = SemanticModel::build(&document, module, is_package, &catalogue);
+        summarize(&document, &model, &catalogue)
+    }
+
+    fn chain_names(index: &ProjectIndex, qualified: &str) -> Option<Vec<String>> {
+        index.blocking_chain(qualified).map(|chain| {
+            let mut names: Vec<String> = chain
+                .iter()
+                .map(|link| link.function.name.clone())
+                .collect();
+            if let Some(Hop::Blocks { name, .. }) = chain.last().map(|link| link.hop) {
+                names.push(name.clone());
+            }
+            names
+        })
+    }
+
+    #[test]
+    fn transitive_blocking_crosses_modules_and_re_exports() {
+        let index = ProjectIndex::new([
+            summary("app/__init__.py", "app", "from .db import run_migrations\n"),
+            summary(
+                "app/db.py",
+                "app.db",
+                "import subprocess\ndef run_migrations():\n    subprocess.check_call(['alembic'])\n",
+            ),
+            summary(
+                "app/main.py",
+                "app.main",
+                "from app import run_migrations\ndef prepare():\n    run_migrations()\nasync def startup():\n    prepare()\n",
+            ),
+        ]);
+        assert_eq!(
+            chain_names(&index, "app.main.prepare").unwrap(),
+            ["prepare", "run_migrations", "subprocess.check_call"]
+        );
+        assert!(
+            index.blocking_chain("app.main.startup").is_none(),
+            "async functions are not helpers"
+        );
+    }
+
+    #[test]
+    fn cycles_settle_and_non_blocking_cycles_stay_clean() {
+        let index = ProjectIndex::new([summary(
+            "m.py",
+            "m",
+            "import time\ndef a():\n    b()\ndef b():\n    a()\n    time.sleep(1)\ndef c():\n    d()\ndef d():\n    c()\n",
+        )]);
+        assert_eq!(
+            chain_names(&index, "m.a").unwrap(),
+            ["a", "b", "time.sleep"]
+        );
+        assert_eq!(chain_names(&index, "m.b").unwrap(), ["b", "time.sleep"]);
+        assert!(index.blocking_chain("m.c").is_none());
+    }
+
+    #[test]
+    fn methods_resolve_through_base_classes_and_constructors() {
+        let index = ProjectIndex::new([
+            summary("base.py", "base", "import os\nclass Base:\n    def load(self):\n        return os.listdir('.')\n"),
+            summary(
+                "child.py",
+                "child",
+                "from base import Base\nclass Child(Base):\n    def __init__(self):\n        self.load()\n",
+            ),
+        ]);
+        assert_eq!(
+            chain_names(&index, "child.Child.load").unwrap(),
+            ["load", "os.listdir"]
+        );
+        assert_eq!(
+            chain_names(&index, "child.Child").unwrap(),
+            ["__init__", "load", "os.listdir"]
+        );
+    }
+
+    #[test]
+    fn module_names_climb_packages() {
+        let packages = ["src/pkg", "src/pkg/sub"];
+        let is_package = |dir: &Path| packages.iter().any(|package| Path::new(package) == dir);
+        let name = |path: &str| module_name(&PathBuf::from(path), is_package);
+        assert_eq!(
+            name("src/pkg/sub/mod.py"),
+            ("pkg.sub.mod".to_owned(), false)
+        );
+        assert_eq!(name("src/pkg/__init__.py"), ("pkg".to_owned(), true));
+        assert_eq!(name("scripts/run.py"), ("run".to_owned(), false));
+        assert_eq!(name("top.py"), ("top".to_owned(), false));
+    }
+}

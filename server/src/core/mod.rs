@@ -1,0 +1,19 @@
+//! The analysis core: text in, diagnostics out. Nothing in here touches the filesystem, stdout or the network.
+pub mod catalogue;
+pub mod check;
+pub mod diagnostic;
+pub mod document;
+pub mod fix;
+pub mod index;
+pub mod positions;
+pub mod rules;
+pub mod semantic;
+pub mod settings;
+pub mod summary;
+pub mod syntax;
+
+pub use check::check;
+pub use diagnostic::{Applicability, Diagnostic, Edit, Fix, Related, Severity, TextRange};
+pub use document::Document;
+pub use index::ProjectIndex;
+pub use settings::Settings;

@@ -1,0 +1,43 @@
+//! blocking-file-io (AL104): synchronous file-system call in async code.
+
+use crate::core::diagnostic::Severity;
+use crate::core::rules::RuleMeta;
+
+pub const RULE: RuleMeta = RuleMeta {
+    code: "AL104",
+    name: "blocking-file-io",
+    summary: "synchronous file-system call in async code",
+    doc: DOC,
+    default_severity: Severity::Warning,
+    catalogue_driven: true,
+};
+
+const DOC: &str = r#"## What it does
+Flags file and file-system calls inside an `async def`: `open`, `io.open`, `codecs.open`, `tempfile` files,
+`pathlib.Path` reads, writes, `open`, `exists`, `stat`, `mkdir`, `glob` and friends, `shutil` copies, moves and
+`rmtree`, `os.walk`, `os.listdir`, `os.scandir`, `os.remove` and friends, `os.path.exists`/`isfile`/`isdir`/... and
+`glob.glob`. Pure path arithmetic (`os.path.join`, `Path.name`) is not flagged.
+
+## Why is this bad
+Disk and network file systems can stall for a long time, and the event loop stalls with them. A slow NFS mount or
+a large `rmtree` freezes the whole program.
+
+## Example
+```python
+async def load_settings(path):
+    with open(path) as handle:
+        return handle.read()
+```
+
+## Use instead
+```python
+import asyncio
+from pathlib import Path
+
+async def load_settings(path):
+    return await asyncio.to_thread(Path(path).read_text)
+```
+
+## Fix safety
+Unsafe: the fix wraps the call as `await asyncio.to_thread(func, *args)`, which runs it in a worker thread. No fix
+is offered for `with open(...)`, because the reads inside the block would still block."#;

@@ -1,0 +1,79 @@
+//! The direct blocking-call rules (AL101-AL109): one check drives them all from the catalogue; each rule's own file
+//! holds its metadata and doc.
+
+pub mod cpu_heavy;
+pub mod db;
+pub mod file_io;
+pub mod http;
+pub mod input;
+pub mod nested_event_loop;
+pub mod sleep;
+pub mod socket;
+pub mod subprocess;
+
+use crate::core::check::Checker;
+use crate::core::diagnostic::{Applicability, Diagnostic};
+use crate::core::fix;
+use crate::core::summary::blocking_entry;
+use crate::core::syntax;
+
+/// Callee text longer than this is not quoted in messages.
+const MAX_QUOTED_CALLEE: usize = 40;
+
+pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    let model = checker.model;
+    let catalogue = checker.settings.catalogue();
+    for call in &model.calls {
+        if call.awaited || !model.in_async_function(call) {
+            continue;
+        }
+        let callee = model.callee_path(call);
+        let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) else {
+            continue;
+        };
+        if !checker.enabled(entry.rule) {
+            continue;
+        }
+        let function_name = model.scope(call.scope).name;
+        let written = call
+            .node
+            .child_by_field_name("function")
+            .map(|function| model.text(function))
+            .unwrap_or("");
+        let alias_note = if written != entry.name
+            && !entry.name.starts_with("*.")
+            && written.len() <= MAX_QUOTED_CALLEE
+            && !written.contains('\n')
+        {
+            format!(" (called as `{written}`)")
+        } else {
+            String::new()
+        };
+        let shown_name = entry
+            .name
+            .strip_prefix("*.")
+            .map_or(entry.name.as_str(), |_| written);
+        let advice = match (&entry.replacement, entry.drop_in) {
+            (Some(replacement), true) => format!("; use `await {replacement}(...)`"),
+            (Some(replacement), false) => format!("; use {replacement}"),
+            (None, _) => String::new(),
+        };
+        let message = format!(
+            "`{shown_name}`{alias_note} blocks the event loop in async function `{function_name}`: it {}{advice}",
+            entry.reason
+        );
+        let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(call.node), message);
+        let document = checker.document;
+        let fix = match (&entry.replacement, entry.drop_in) {
+            (Some(replacement), true) => {
+                fix::drop_in_fix(document, model, call, replacement, Applicability::Safe)
+            }
+            _ if entry.rule.code == nested_event_loop::RULE.code => {
+                fix::await_argument_fix(model, call)
+            }
+            _ => fix::offload_fix(document, model, call, checker.settings.target_version),
+        };
+        diagnostic.fixes.extend(fix);
+        diagnostics.push(diagnostic);
+    }
+}

@@ -1,0 +1,43 @@
+//! blocking-sleep (AL101): `time.sleep` in async code.
+
+use crate::core::diagnostic::Severity;
+use crate::core::rules::RuleMeta;
+
+pub const RULE: RuleMeta = RuleMeta {
+    code: "AL101",
+    name: "blocking-sleep",
+    summary: "`time.sleep` in async code",
+    doc: DOC,
+    default_severity: Severity::Warning,
+    catalogue_driven: true,
+};
+
+const DOC: &str = r#"## What it does
+Flags `time.sleep(...)` (however it is imported) called directly inside an `async def`.
+
+## Why is this bad
+asyncio runs every coroutine on one thread. `time.sleep` suspends that thread, so every other task, timer and
+connection of the program freezes until it returns.
+
+## Example
+```python
+import time
+
+async def poll(client):
+    while not await client.ready():
+        time.sleep(1)
+```
+
+## Use instead
+```python
+import asyncio
+
+async def poll(client):
+    while not await client.ready():
+        await asyncio.sleep(1)
+```
+
+## Fix safety
+Safe: `await asyncio.sleep(x)` waits just as long, but lets the other tasks run meanwhile. The fix adds
+`import asyncio` when the module lacks it. No fix is offered inside a generator expression, where an `await` would
+turn the expression into an async generator."#;

@@ -1,0 +1,124 @@
+//! transitive-blocking-call (AL110): async code calling a sync function of the project that blocks, directly or
+//! through other project functions, in this module or another.
+
+use crate::core::check::Checker;
+use crate::core::diagnostic::{Diagnostic, Related, Severity};
+use crate::core::fix;
+use crate::core::index::Hop;
+use crate::core::rules::RuleMeta;
+use crate::core::summary::blocking_entry;
+use crate::core::syntax;
+
+pub const RULE: RuleMeta = RuleMeta {
+    code: "AL110",
+    name: "transitive-blocking-call",
+    summary: "call to a project function that blocks",
+    doc: DOC,
+    default_severity: Severity::Warning,
+    catalogue_driven: false,
+};
+
+const DOC: &str = r#"## What it does
+Flags a call from an `async def` to a synchronous function of your own project that blocks: one that makes a
+blocking call (as AL101-AL109 define them), or calls another project function that does, to any depth and across
+modules. The message names the whole chain, e.g.
+`startup → prepare → run_migrations → subprocess.check_call`, and editors show each hop as a related location.
+
+Helpers are followed through imports (`from app.db import prepare`), package re-exports, `self.method()` (including
+methods inherited from project base classes) and constructors (`Client()` runs `Client.__init__`). Passing the helper
+by reference to `asyncio.to_thread`, `loop.run_in_executor` or a framework's executor helper is not a call, and is
+not flagged.
+
+## Why is this bad
+A blocking call hidden one or three functions deep blocks the event loop just as much as one written in the
+coroutine, and it is much harder to spot in review. Other linters only look at the coroutine's own body.
+
+## Example
+```python
+# app/db.py
+import subprocess
+
+def run_migrations():
+    subprocess.check_call(["alembic", "upgrade", "head"])
+
+# app/main.py
+from app.db import run_migrations
+
+async def startup():
+    run_migrations()
+```
+
+## Use instead
+```python
+import asyncio
+from app.db import run_migrations
+
+async def startup():
+    await asyncio.to_thread(run_migrations)
+```
+
+## Fix safety
+Unsafe: the fix wraps the call as `await asyncio.to_thread(helper, *args)`, which runs the helper in a worker thread.
+Whether the helper is thread-safe is for you to judge.
+"#;
+
+pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    let model = checker.model;
+    let catalogue = checker.settings.catalogue();
+    for call in &model.calls {
+        if call.awaited || !model.in_async_function(call) {
+            continue;
+        }
+        let Some(callee) = model.callee_path(call) else {
+            continue;
+        };
+        if blocking_entry(model, call, Some(&callee), catalogue).is_some() {
+            continue; // a direct blocking call: AL101-AL109 report it
+        }
+        let Some(chain) = checker.index.blocking_chain(&callee) else {
+            continue;
+        };
+        let Some(Hop::Blocks {
+            name: blocking_name,
+            ..
+        }) = chain.last().map(|link| link.hop)
+        else {
+            continue;
+        };
+        let function_name = model.scope(call.scope).name;
+        let helper = &chain[0].function.name;
+        let mut names: Vec<&str> = vec![function_name];
+        names.extend(chain.iter().map(|link| link.function.name.as_str()));
+        names.push(blocking_name);
+        let message = format!(
+            "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({})",
+            names.join(" → ")
+        );
+        let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
+        diagnostic.related = chain
+            .iter()
+            .map(|link| match link.hop {
+                Hop::Calls { callee, site } => {
+                    let callee_name = callee.rsplit('.').next().unwrap_or(callee);
+                    Related {
+                        file: link.path.to_owned(),
+                        span: site.span,
+                        message: format!("`{}` calls `{callee_name}`", link.function.name),
+                    }
+                }
+                Hop::Blocks { name, site } => Related {
+                    file: link.path.to_owned(),
+                    span: site.span,
+                    message: format!("`{}` calls `{name}`, which blocks", link.function.name),
+                },
+            })
+            .collect();
+        diagnostic.fixes.extend(fix::offload_fix(
+            checker.document,
+            model,
+            call,
+            checker.settings.target_version,
+        ));
+        diagnostics.push(diagnostic);
+    }
+}

@@ -1,0 +1,1074 @@
+//! Per-file semantics: scopes and their bindings, import resolution, shadowing, the innermost-function context of each
+//! call, and what a call's callee refers to (`t.sleep` → `time.sleep`, `s.get` → `requests.Session.get`).
+
+use std::collections::HashMap;
+
+use tree_sitter::Node;
+
+use super::catalogue::Catalogue;
+use super::diagnostic::TextRange;
+use super::document::Document;
+use super::syntax::{self, Visitor};
+
+pub type ScopeId = usize;
+
+/// The module scope is always the first.
+pub const MODULE_SCOPE: ScopeId = 0;
+
+/// How deep value inference may chase `a = b`, `b = c()`, ... before giving up (it also breaks cycles).
+const MAX_INFERENCE_DEPTH: u32 = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Module,
+    Function { is_async: bool },
+    Lambda,
+    Class,
+}
+
+#[derive(Debug, Clone)]
+pub enum ValueSource<'t> {
+    /// `name = <expr>` (also walrus and `with <expr> as name`).
+    Expr(Node<'t>),
+    /// `name: <annotation>` on a parameter or an assignment.
+    Annotation(Node<'t>),
+    /// Something the analysis does not follow: loop targets, unpacking, `except ... as`, plain parameters.
+    Opaque,
+}
+
+#[derive(Debug, Clone)]
+pub enum Binding<'t> {
+    /// An import: the qualified name of the module or of the imported object.
+    Import(String),
+    Function {
+        qualname: String,
+        is_async: bool,
+    },
+    Class {
+        qualname: String,
+    },
+    /// The first parameter of a method: an instance of the class (or the class itself, for `cls`).
+    SelfRef {
+        class: String,
+    },
+    Value(Vec<ValueSource<'t>>),
+    /// `global name`: look in the module scope.
+    Global,
+    /// `nonlocal name`: look in the enclosing functions.
+    Nonlocal,
+    /// Bound in conflicting ways; nothing is assumed about it.
+    Ambiguous,
+}
+
+#[derive(Debug)]
+pub struct Scope<'t> {
+    pub kind: ScopeKind,
+    pub parent: Option<ScopeId>,
+    /// The function's or class's own name (empty for the module and lambdas).
+    pub name: &'t str,
+    /// `module.Class.method`, `module.outer.inner`; the module name for the module scope.
+    pub qualname: String,
+    /// The defining node (`function_definition`, `class_definition`, `lambda`); `None` for the module.
+    pub node: Option<Node<'t>>,
+    /// The range of the name in `def name(...)`.
+    pub name_range: TextRange,
+    /// For methods: the class they are defined in.
+    pub class: Option<String>,
+    pub bindings: HashMap<&'t str, Binding<'t>>,
+}
+
+impl Scope<'_> {
+    pub fn is_async_function(&self) -> bool {
+        matches!(self.kind, ScopeKind::Function { is_async: true })
+    }
+
+    pub fn is_sync_function(&self) -> bool {
+        matches!(self.kind, ScopeKind::Function { is_async: false })
+    }
+}
+
+/// A call expression and where it stands.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSite<'t> {
+    pub node: Node<'t>,
+    /// The innermost scope: the function, lambda or class body the call runs in.
+    pub scope: ScopeId,
+    /// The call is the direct operand of `await`.
+    pub awaited: bool,
+    /// Between the call and its function lies a generator expression: an `await` there would change what the
+    /// expression is, so no fix may add one.
+    pub in_generator: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassDef<'t> {
+    pub qualname: String,
+    pub scope: ScopeId,
+    pub bases: Vec<Node<'t>>,
+}
+
+/// What an expression refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A module-level object with a qualified name: a module, function, class, or an attribute of one.
+    Path(String),
+    /// An instance of the named type.
+    Instance(String),
+    Unknown,
+}
+
+pub struct SemanticModel<'t> {
+    pub module: String,
+    pub source: &'t str,
+    pub scopes: Vec<Scope<'t>>,
+    pub calls: Vec<CallSite<'t>>,
+    pub classes: Vec<ClassDef<'t>>,
+    /// A `from x import *` at module level: unknown names may come from it, so they are not taken as builtins.
+    pub has_wildcard_import: bool,
+    catalogue: &'t Catalogue,
+}
+
+impl<'t> SemanticModel<'t> {
+    /// Builds the model in one iterative walk. `is_package` says whether the document is a package's `__init__.py`,
+    /// which changes what relative imports mean.
+    pub fn build(
+        document: &'t Document,
+        module: &str,
+        is_package: bool,
+        catalogue: &'t Catalogue,
+    ) -> Self {
+        let source = document.text();
+        let mut builder = Builder {
+            source,
+            package: package_of(module, is_package),
+            scopes: vec![Scope {
+                kind: ScopeKind::Module,
+                parent: None,
+                name: "",
+                qualname: module.to_owned(),
+                node: None,
+                name_range: TextRange::default(),
+                class: None,
+                bindings: HashMap::new(),
+            }],
+            frames: vec![Frame {
+                scope: MODULE_SCOPE,
+                body_id: usize::MAX,
+                generator_depth: 0,
+            }],
+            pending_bodies: Vec::new(),
+            ancestors: Vec::new(),
+            type_checking_blocks: Vec::new(),
+            calls: Vec::new(),
+            classes: Vec::new(),
+            has_wildcard_import: false,
+        };
+        syntax::walk(document.tree(), &mut builder);
+        SemanticModel {
+            module: module.to_owned(),
+            source,
+            scopes: builder.scopes,
+            calls: builder.calls,
+            classes: builder.classes,
+            has_wildcard_import: builder.has_wildcard_import,
+            catalogue,
+        }
+    }
+
+    pub fn text(&self, node: Node) -> &'t str {
+        syntax::text(node, self.source)
+    }
+
+    /// The innermost enclosing function-like scope of `scope` (itself if it is one), skipping nothing: a class
+    /// body or a lambda is its own context.
+    pub fn scope(&self, id: ScopeId) -> &Scope<'t> {
+        &self.scopes[id]
+    }
+
+    /// Finds the binding a name refers to from `scope`, following Python's rules: enclosing class bodies are not
+    /// visible from functions nested in them; `global` jumps to the module.
+    pub fn lookup(&self, scope: ScopeId, name: &str) -> Option<(ScopeId, &Binding<'t>)> {
+        let mut current = Some(scope);
+        let mut innermost = true;
+        while let Some(id) = current {
+            let candidate = &self.scopes[id];
+            let visible = innermost || candidate.kind != ScopeKind::Class;
+            if visible {
+                match candidate.bindings.get(name) {
+                    Some(Binding::Global) => {
+                        return self.scopes[MODULE_SCOPE]
+                            .bindings
+                            .get(name)
+                            .map(|binding| (MODULE_SCOPE, binding));
+                    }
+                    Some(Binding::Nonlocal) | None => {}
+                    Some(binding) => return Some((id, binding)),
+                }
+            }
+            innermost = false;
+            current = candidate.parent;
+        }
+        None
+    }
+
+    /// What an expression refers to, seen from `scope`.
+    pub fn resolve(&self, node: Node<'t>, scope: ScopeId) -> Resolved {
+        self.resolve_at_depth(node, scope, 0)
+    }
+
+    fn resolve_at_depth(&self, node: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
+        if depth > MAX_INFERENCE_DEPTH {
+            return Resolved::Unknown;
+        }
+        match node.kind() {
+            "identifier" => self.resolve_name(self.text(node), scope, depth),
+            "attribute" => {
+                let (Some(object), Some(attribute)) = (
+                    node.child_by_field_name("object"),
+                    node.child_by_field_name("attribute"),
+                ) else {
+                    return Resolved::Unknown;
+                };
+                let attribute = self.text(attribute);
+                match self.resolve_at_depth(object, scope, depth + 1) {
+                    Resolved::Path(path) | Resolved::Instance(path) => {
+                        Resolved::Path(format!("{path}.{attribute}"))
+                    }
+                    Resolved::Unknown => Resolved::Unknown,
+                }
+            }
+            "call" => {
+                let Some(function) = node.child_by_field_name("function") else {
+                    return Resolved::Unknown;
+                };
+                match self.resolve_at_depth(function, scope, depth + 1) {
+                    Resolved::Path(path) => self.instance_of_call(&path),
+                    _ => Resolved::Unknown,
+                }
+            }
+            "parenthesized_expression" => match node.named_child(0) {
+                Some(inner) => self.resolve_at_depth(inner, scope, depth + 1),
+                None => Resolved::Unknown,
+            },
+            // `Path(a) / "b"` is still a path.
+            "binary_operator" => {
+                let is_division = node
+                    .child_by_field_name("operator")
+                    .is_some_and(|op| op.kind() == "/");
+                let left = node.child_by_field_name("left");
+                match left.map(|left| self.resolve_at_depth(left, scope, depth + 1)) {
+                    Some(Resolved::Instance(kind)) if is_division && kind == "pathlib.Path" => {
+                        Resolved::Instance(kind)
+                    }
+                    _ => Resolved::Unknown,
+                }
+            }
+            _ => Resolved::Unknown,
+        }
+    }
+
+    /// The result of calling `path`: an instance when the catalogue knows what it returns, or when the path names a
+    /// class (a catalogue type, or a capitalised name such as a project's own `Client`).
+    fn instance_of_call(&self, path: &str) -> Resolved {
+        if let Some(returned) = self.catalogue.returns(path) {
+            return Resolved::Instance(returned.to_owned());
+        }
+        let last = path.rsplit('.').next().unwrap_or(path);
+        let looks_like_class = last.starts_with(|c: char| c.is_ascii_uppercase())
+            && last.chars().any(|c| c.is_ascii_lowercase());
+        if self.catalogue.is_type(path) || looks_like_class {
+            Resolved::Instance(path.to_owned())
+        } else {
+            Resolved::Unknown
+        }
+    }
+
+    fn resolve_name(&self, name: &str, scope: ScopeId, depth: u32) -> Resolved {
+        match self.lookup(scope, name) {
+            Some((_, Binding::Import(qualified))) => Resolved::Path(qualified.clone()),
+            Some((_, Binding::Function { qualname, .. }))
+            | Some((_, Binding::Class { qualname })) => Resolved::Path(qualname.clone()),
+            Some((_, Binding::SelfRef { class })) => Resolved::Instance(class.clone()),
+            Some((found_in, Binding::Value(sources))) => {
+                self.resolve_value(sources, found_in, depth)
+            }
+            Some((_, Binding::Global | Binding::Nonlocal | Binding::Ambiguous)) => {
+                Resolved::Unknown
+            }
+            None if self.has_wildcard_import => Resolved::Unknown,
+            // Not bound anywhere in the file: a builtin such as `open` or `input`.
+            None => Resolved::Path(name.to_owned()),
+        }
+    }
+
+    /// A variable's meaning, when every assignment agrees on it (`None` placeholders aside).
+    fn resolve_value(&self, sources: &[ValueSource<'t>], scope: ScopeId, depth: u32) -> Resolved {
+        let mut agreed: Option<Resolved> = None;
+        for source in sources {
+            let meaning = match source {
+                ValueSource::Opaque => return Resolved::Unknown,
+                ValueSource::Expr(expr) if expr.kind() == "none" => continue,
+                ValueSource::Expr(expr) => self.resolve_at_depth(*expr, scope, depth + 1),
+                ValueSource::Annotation(annotation) => {
+                    self.resolve_annotation(*annotation, scope, depth + 1)
+                }
+            };
+            if meaning == Resolved::Unknown {
+                return Resolved::Unknown;
+            }
+            match &agreed {
+                None => agreed = Some(meaning),
+                Some(previous) if *previous == meaning => {}
+                Some(_) => return Resolved::Unknown,
+            }
+        }
+        agreed.unwrap_or(Resolved::Unknown)
+    }
+
+    /// `p: Path` and `p: Path | None` make `p` a `pathlib.Path`.
+    fn resolve_annotation(&self, annotation: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
+        let annotation = if annotation.kind() == "type" {
+            annotation.named_child(0)
+        } else {
+            Some(annotation)
+        };
+        let Some(annotation) = annotation else {
+            return Resolved::Unknown;
+        };
+        match annotation.kind() {
+            "identifier" | "attribute" => match self.resolve_at_depth(annotation, scope, depth) {
+                Resolved::Path(path) => Resolved::Instance(path),
+                _ => Resolved::Unknown,
+            },
+            "binary_operator" => {
+                let sides = [
+                    annotation.child_by_field_name("left"),
+                    annotation.child_by_field_name("right"),
+                ];
+                let mut types = sides
+                    .into_iter()
+                    .flatten()
+                    .filter(|side| self.text(*side) != "None");
+                match (types.next(), types.next()) {
+                    (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
+                    _ => Resolved::Unknown,
+                }
+            }
+            _ => Resolved::Unknown,
+        }
+    }
+
+    /// The qualified name a call's callee refers to, if known (`open`, `time.sleep`, `requests.Session.get`,
+    /// `pkg.mod.helper`, `pkg.mod.Class.method`).
+    pub fn callee_path(&self, call: &CallSite<'t>) -> Option<String> {
+        let function = call.node.child_by_field_name("function")?;
+        match self.resolve(function, call.scope) {
+            Resolved::Path(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// For `x.method(...)` with a receiver of unknown type: `method`.
+    pub fn unknown_receiver_method(&self, call: &CallSite<'t>) -> Option<&'t str> {
+        let function = call.node.child_by_field_name("function")?;
+        if function.kind() != "attribute" {
+            return None;
+        }
+        let object = function.child_by_field_name("object")?;
+        if self.resolve(object, call.scope) != Resolved::Unknown {
+            return None;
+        }
+        Some(self.text(function.child_by_field_name("attribute")?))
+    }
+
+    /// Whether the call runs directly inside an `async def` (not in a lambda, nested `def` or class body).
+    pub fn in_async_function(&self, call: &CallSite) -> bool {
+        self.scopes[call.scope].is_async_function()
+    }
+
+    /// The local name under which module `module` is imported at module level (`asyncio`, or `aio` after
+    /// `import asyncio as aio`).
+    pub fn module_alias(&self, module: &str) -> Option<&'t str> {
+        self.scopes[MODULE_SCOPE]
+            .bindings
+            .iter()
+            .find_map(|(name, binding)| match binding {
+                Binding::Import(qualified) if qualified == module => Some(*name),
+                _ => None,
+            })
+    }
+
+    /// Whether `name` means something other than the builtin/global of that name at `scope`.
+    pub fn is_bound(&self, scope: ScopeId, name: &str) -> bool {
+        self.lookup(scope, name).is_some()
+    }
+}
+
+/// The package a module's relative imports start from.
+fn package_of(module: &str, is_package: bool) -> String {
+    if is_package {
+        module.to_owned()
+    } else {
+        module
+            .rsplit_once('.')
+            .map(|(package, _)| package.to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// `from ..a import b` inside package `p.q.r` → `p.q.a`.
+fn absolute_module(package: &str, relative: &str) -> String {
+    let dots = relative.chars().take_while(|c| *c == '.').count();
+    let rest = &relative[dots..];
+    let mut parts: Vec<&str> = if package.is_empty() {
+        Vec::new()
+    } else {
+        package.split('.').collect()
+    };
+    for _ in 1..dots {
+        parts.pop();
+    }
+    if !rest.is_empty() {
+        parts.push(rest);
+    }
+    parts.join(".")
+}
+
+struct Frame {
+    scope: ScopeId,
+    /// The body node whose end closes this frame.
+    body_id: usize,
+    generator_depth: u32,
+}
+
+struct Builder<'t> {
+    source: &'t str,
+    package: String,
+    scopes: Vec<Scope<'t>>,
+    /// The scopes whose bodies the walk is inside, innermost last.
+    frames: Vec<Frame>,
+    /// Scopes created at their `def`/`class`/`lambda` node whose body the walk has not reached yet.
+    pending_bodies: Vec<PendingBody>,
+    ancestors: Vec<Node<'t>>,
+    /// The `if TYPE_CHECKING:` blocks the walk is inside (their node ids).
+    type_checking_blocks: Vec<usize>,
+    calls: Vec<CallSite<'t>>,
+    classes: Vec<ClassDef<'t>>,
+    has_wildcard_import: bool,
+}
+
+struct PendingBody {
+    definition_id: usize,
+    body_id: usize,
+    scope: ScopeId,
+}
+
+impl<'t> Builder<'t> {
+    fn current(&self) -> ScopeId {
+        self.frames.last().map_or(MODULE_SCOPE, |frame| frame.scope)
+    }
+
+    fn text(&self, node: Node) -> &'t str {
+        syntax::text(node, self.source)
+    }
+
+    fn bind(&mut self, scope: ScopeId, name: &'t str, binding: Binding<'t>) {
+        if name.is_empty() {
+            return;
+        }
+        let bindings = &mut self.scopes[scope].bindings;
+        let merged = match (bindings.remove(name), binding) {
+            (None, new) => new,
+            (Some(Binding::Global), _) | (_, Binding::Global) => Binding::Global,
+            (Some(Binding::Nonlocal), _) | (_, Binding::Nonlocal) => Binding::Nonlocal,
+            (Some(Binding::Value(mut old)), Binding::Value(new)) => {
+                old.extend(new);
+                Binding::Value(old)
+            }
+            (Some(Binding::Import(old)), Binding::Import(new)) if old == new => {
+                Binding::Import(old)
+            }
+            // A redefinition (`@overload`s, a conditional `def`): the last one wins.
+            (Some(Binding::Function { .. }), new @ Binding::Function { .. }) => new,
+            (Some(Binding::SelfRef { class }), _) => Binding::SelfRef { class },
+            _ => Binding::Ambiguous,
+        };
+        bindings.insert(name, merged);
+    }
+
+    fn new_scope(
+        &mut self,
+        kind: ScopeKind,
+        node: Node<'t>,
+        name: &'t str,
+        name_range: TextRange,
+    ) -> ScopeId {
+        let parent = self.current();
+        let parent_scope = &self.scopes[parent];
+        let qualname = match kind {
+            ScopeKind::Lambda => format!("{}.<lambda>", parent_scope.qualname),
+            _ if parent_scope.qualname.is_empty() => name.to_owned(),
+            _ => format!("{}.{}", parent_scope.qualname, name),
+        };
+        let class = match (kind, parent_scope.kind) {
+            (ScopeKind::Function { .. }, ScopeKind::Class) => Some(parent_scope.qualname.clone()),
+            _ => None,
+        };
+        self.scopes.push(Scope {
+            kind,
+            parent: Some(parent),
+            name,
+            qualname,
+            node: Some(node),
+            name_range,
+            class,
+            bindings: HashMap::new(),
+        });
+        self.scopes.len() - 1
+    }
+
+    fn enter_function(&mut self, node: Node<'t>) {
+        let Some(name_node) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name_node);
+        let is_async = syntax::is_async_function(node);
+        let scope = self.new_scope(
+            ScopeKind::Function { is_async },
+            node,
+            name,
+            syntax::range(name_node),
+        );
+        let qualname = self.scopes[scope].qualname.clone();
+        self.bind(
+            self.current(),
+            name,
+            Binding::Function { qualname, is_async },
+        );
+        let is_static = self.ancestors.last().is_some_and(|parent| {
+            parent.kind() == "decorated_definition"
+                && syntax::named_children(*parent)
+                    .filter(|child| child.kind() == "decorator")
+                    .any(|decorator| {
+                        self.text(decorator).trim_start_matches('@').trim() == "staticmethod"
+                    })
+        });
+        let self_class = if is_static {
+            None
+        } else {
+            self.scopes[scope].class.clone()
+        };
+        if let Some(parameters) = node.child_by_field_name("parameters") {
+            self.bind_parameters(scope, parameters, self_class);
+        }
+        self.expect_body(node, scope);
+    }
+
+    fn expect_body(&mut self, definition: Node<'t>, scope: ScopeId) {
+        if let Some(body) = definition.child_by_field_name("body") {
+            self.pending_bodies.push(PendingBody {
+                definition_id: definition.id(),
+                body_id: body.id(),
+                scope,
+            });
+        }
+    }
+
+    fn bind_parameters(
+        &mut self,
+        scope: ScopeId,
+        parameters: Node<'t>,
+        mut self_class: Option<String>,
+    ) {
+        for parameter in syntax::named_children(parameters) {
+            let (name, annotation) = match parameter.kind() {
+                "identifier" => (Some(parameter), None),
+                "typed_parameter" => {
+                    let name = syntax::named_children(parameter)
+                        .find(|child| child.kind() == "identifier");
+                    (name, parameter.child_by_field_name("type"))
+                }
+                "default_parameter" | "typed_default_parameter" => (
+                    parameter.child_by_field_name("name"),
+                    parameter.child_by_field_name("type"),
+                ),
+                "list_splat_pattern" | "dictionary_splat_pattern" => (
+                    syntax::named_children(parameter).find(|child| child.kind() == "identifier"),
+                    None,
+                ),
+                _ => (None, None),
+            };
+            let Some(name) = name else { continue };
+            let name = self.text(name);
+            let binding = match (self_class.take(), annotation) {
+                (Some(class), _) => Binding::SelfRef { class },
+                (None, Some(annotation)) => {
+                    Binding::Value(vec![ValueSource::Annotation(annotation)])
+                }
+                (None, None) => Binding::Value(vec![ValueSource::Opaque]),
+            };
+            self.bind(scope, name, binding);
+        }
+    }
+
+    fn enter_class(&mut self, node: Node<'t>) {
+        let Some(name_node) = node.child_by_field_name("name") else {
+            return;
+        };
+        let name = self.text(name_node);
+        let scope = self.new_scope(ScopeKind::Class, node, name, syntax::range(name_node));
+        let qualname = self.scopes[scope].qualname.clone();
+        self.bind(
+            self.current(),
+            name,
+            Binding::Class {
+                qualname: qualname.clone(),
+            },
+        );
+        let bases = node
+            .child_by_field_name("superclasses")
+            .map(|arguments| {
+                syntax::named_children(arguments)
+                    .filter(|base| matches!(base.kind(), "identifier" | "attribute"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.classes.push(ClassDef {
+            qualname,
+            scope: self.current(),
+            bases,
+        });
+        self.expect_body(node, scope);
+    }
+
+    fn enter_lambda(&mut self, node: Node<'t>) {
+        let scope = self.new_scope(ScopeKind::Lambda, node, "", syntax::range(node));
+        if let Some(parameters) = node.child_by_field_name("parameters") {
+            self.bind_parameters(scope, parameters, None);
+        }
+        self.expect_body(node, scope);
+    }
+
+    fn bind_import(&mut self, node: Node<'t>) {
+        let scope = self.current();
+        for child in syntax::named_children(node) {
+            if node.child_by_field_name("module_name") == Some(child) {
+                continue;
+            }
+            match child.kind() {
+                // `import a.b.c` binds `a`.
+                "dotted_name" => {
+                    let full = self.text(child);
+                    let first = full.split('.').next().unwrap_or(full).trim();
+                    self.bind(scope, first, Binding::Import(first.to_owned()));
+                }
+                "aliased_import" => {
+                    let (Some(name), Some(alias)) = (
+                        child.child_by_field_name("name"),
+                        child.child_by_field_name("alias"),
+                    ) else {
+                        continue;
+                    };
+                    let qualified = compact(self.text(name));
+                    self.bind(scope, self.text(alias), Binding::Import(qualified));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn bind_from_import(&mut self, node: Node<'t>) {
+        let scope = self.current();
+        let Some(module_node) = node.child_by_field_name("module_name") else {
+            return;
+        };
+        let module_text = compact(self.text(module_node));
+        if module_text == "__future__" {
+            return;
+        }
+        let module = if module_text.starts_with('.') {
+            absolute_module(&self.package, &module_text)
+        } else {
+            module_text
+        };
+        let qualify = |name: &str| {
+            if module.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{module}.{name}")
+            }
+        };
+        for child in syntax::named_children(node) {
+            if child == module_node {
+                continue;
+            }
+            match child.kind() {
+                "dotted_name" => {
+                    let name = self.text(child);
+                    self.bind(scope, name, Binding::Import(qualify(name)));
+                }
+                "aliased_import" => {
+                    let (Some(name), Some(alias)) = (
+                        child.child_by_field_name("name"),
+                        child.child_by_field_name("alias"),
+                    ) else {
+                        continue;
+                    };
+                    let qualified = qualify(&compact(self.text(name)));
+                    self.bind(scope, self.text(alias), Binding::Import(qualified));
+                }
+                "wildcard_import" if scope == MODULE_SCOPE => self.has_wildcard_import = true,
+                _ => {}
+            }
+        }
+    }
+
+    /// Binds the names a target (of an assignment, `for`, `with ... as`, walrus) introduces.
+    fn bind_target(&mut self, target: Node<'t>, source: ValueSource<'t>) {
+        let scope = self.current();
+        match target.kind() {
+            "identifier" => {
+                let name = self.text(target);
+                self.bind(scope, name, Binding::Value(vec![source]));
+            }
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "expression_list"
+            | "tuple"
+            | "list"
+            | "list_splat_pattern"
+            | "parenthesized_expression"
+            | "as_pattern_target" => {
+                let single = target.named_child_count() == 1
+                    && matches!(
+                        target.kind(),
+                        "parenthesized_expression" | "as_pattern_target"
+                    );
+                for element in syntax::named_children(target) {
+                    let element_source = if single {
+                        source.clone()
+                    } else {
+                        ValueSource::Opaque
+                    };
+                    self.bind_target(element, element_source);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn bind_assignment(&mut self, node: Node<'t>) {
+        let Some(left) = node.child_by_field_name("left") else {
+            return;
+        };
+        // `a = b = f()`: the value is the innermost right-hand side.
+        let mut right = node.child_by_field_name("right");
+        while let Some(inner) = right.filter(|value| value.kind() == "assignment") {
+            right = inner.child_by_field_name("right");
+        }
+        let source = match (right, node.child_by_field_name("type")) {
+            (Some(value), _) if value.kind() != "yield" => ValueSource::Expr(value),
+            (None, Some(annotation)) => ValueSource::Annotation(annotation),
+            _ => ValueSource::Opaque,
+        };
+        self.bind_target(left, source);
+    }
+
+    fn bind_with_item(&mut self, item: Node<'t>) {
+        let Some(value) = item.child_by_field_name("value") else {
+            return;
+        };
+        if value.kind() != "as_pattern" {
+            return;
+        }
+        let expression = value.named_child(0);
+        let alias = value.child_by_field_name("alias");
+        if let (Some(expression), Some(alias)) = (expression, alias) {
+            self.bind_target(alias, ValueSource::Expr(expression));
+        }
+    }
+
+    fn bind_declaration(&mut self, node: Node<'t>, binding: fn() -> Binding<'t>) {
+        let scope = self.current();
+        for name in syntax::named_children(node).filter(|child| child.kind() == "identifier") {
+            let name = self.text(name);
+            self.bind(scope, name, binding());
+        }
+    }
+
+    fn record_call(&mut self, node: Node<'t>) {
+        if !self.type_checking_blocks.is_empty() {
+            return;
+        }
+        let frame = self
+            .frames
+            .last()
+            .expect("the module frame is never popped");
+        let awaited = self
+            .ancestors
+            .last()
+            .is_some_and(|parent| parent.kind() == "await");
+        self.calls.push(CallSite {
+            node,
+            scope: frame.scope,
+            awaited,
+            in_generator: frame.generator_depth > 0,
+        });
+    }
+}
+
+/// `a . b` → `a.b`: dotted names may contain whitespace and comments between their parts.
+fn compact(text: &str) -> String {
+    text.split('.').map(str::trim).collect::<Vec<_>>().join(".")
+}
+
+impl<'t> Visitor<'t> for Builder<'t> {
+    fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool {
+        if let Some(pending) = self.pending_bodies.last() {
+            if pending.body_id == node.id() {
+                let frame = Frame {
+                    scope: pending.scope,
+                    body_id: pending.body_id,
+                    generator_depth: 0,
+                };
+                self.pending_bodies.pop();
+                self.frames.push(frame);
+            }
+        }
+        match node.kind() {
+            "function_definition" => self.enter_function(node),
+            "class_definition" => self.enter_class(node),
+            "lambda" => self.enter_lambda(node),
+            "call" => self.record_call(node),
+            "import_statement" => self.bind_import(node),
+            "import_from_statement" => self.bind_from_import(node),
+            "assignment" => self.bind_assignment(node),
+            "augmented_assignment" => {
+                if let Some(left) = node.child_by_field_name("left") {
+                    self.bind_target(left, ValueSource::Opaque);
+                }
+            }
+            "named_expression" => {
+                if let (Some(name), Some(value)) = (
+                    node.child_by_field_name("name"),
+                    node.child_by_field_name("value"),
+                ) {
+                    self.bind_target(name, ValueSource::Expr(value));
+                }
+            }
+            "for_statement" | "for_in_clause" => {
+                if let Some(left) = node.child_by_field_name("left") {
+                    self.bind_target(left, ValueSource::Opaque);
+                }
+            }
+            "with_item" => self.bind_with_item(node),
+            "except_clause" => {
+                for alias in
+                    syntax::named_children(node).filter(|child| child.kind() == "as_pattern")
+                {
+                    if let Some(target) = alias.child_by_field_name("alias") {
+                        self.bind_target(target, ValueSource::Opaque);
+                    }
+                }
+            }
+            "global_statement" => self.bind_declaration(node, || Binding::Global),
+            "nonlocal_statement" => self.bind_declaration(node, || Binding::Nonlocal),
+            "generator_expression" => {
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.generator_depth += 1;
+                }
+            }
+            "block" if field == Some("consequence") => {
+                let guarded = self.ancestors.last().is_some_and(|parent| {
+                    parent.kind() == "if_statement"
+                        && parent
+                            .child_by_field_name("condition")
+                            .is_some_and(|condition| {
+                                syntax::is_type_checking_guard(condition, self.source)
+                            })
+                });
+                if guarded {
+                    self.type_checking_blocks.push(node.id());
+                }
+            }
+            _ => {}
+        }
+        self.ancestors.push(node);
+        true
+    }
+
+    fn leave(&mut self, node: Node<'t>) {
+        self.ancestors.pop();
+        let id = node.id();
+        if node.kind() == "generator_expression" {
+            if let Some(frame) = self.frames.last_mut() {
+                frame.generator_depth = frame.generator_depth.saturating_sub(1);
+            }
+        }
+        if self.type_checking_blocks.last() == Some(&id) {
+            self.type_checking_blocks.pop();
+        }
+        // A definition whose body the walk never reached (broken input) leaves its pending entry behind.
+        if self
+            .pending_bodies
+            .last()
+            .is_some_and(|pending| pending.definition_id == id)
+        {
+            self.pending_bodies.pop();
+        }
+        if self.frames.len() > 1 && self.frames.last().is_some_and(|frame| frame.body_id == id) {
+            self.frames.pop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn callees(source: &str) -> Vec<(String, bool)> {
+        let document = Document::new("m.py", source);
+        let catalogue = Catalogue::builtin();
+        let model = SemanticModel::build(&document, "m", false, &catalogue);
+        model
+            .calls
+            .iter()
+            .map(|call| {
+                (
+                    model.callee_path(call).unwrap_or_else(|| "?".into()),
+                    model.in_async_function(call),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn imports_resolve_through_aliases() {
+        let found = callees(
+            "import time as t\nfrom time import sleep\nfrom urllib.request import urlopen as fetch\nimport urllib.request\n\
+             async def f():\n    t.sleep(1)\n    sleep(2)\n    fetch('u')\n    urllib.request.urlopen('u')\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "time.sleep",
+                "time.sleep",
+                "urllib.request.urlopen",
+                "urllib.request.urlopen"
+            ]
+        );
+        assert!(found.iter().all(|(_, in_async)| *in_async));
+    }
+
+    #[test]
+    fn parameters_assignments_and_local_defs_shadow_imports() {
+        let found = callees(
+            "import requests\nimport time\n\
+             async def a(requests):\n    requests.get('u')\n\
+             async def b():\n    time = make()\n    time.sleep(1)\n\
+             async def c():\n    def open(p): pass\n    open('x')\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(paths, ["?", "make", "?", "m.c.open"]);
+    }
+
+    #[test]
+    fn contexts_follow_the_innermost_function() {
+        let found = callees(
+            "async def f(x=open('d')):\n    g = lambda: open('l')\n    def h():\n        open('h')\n    \
+             [open(p) for p in x]\n    class C:\n        open('c')\n    open('f')\n",
+        );
+        let contexts: Vec<bool> = found.iter().map(|(_, in_async)| *in_async).collect();
+        // default value (module), lambda, nested def, comprehension (the async function), class body, the body
+        assert_eq!(contexts, [false, false, false, true, false, true]);
+    }
+
+    #[test]
+    fn instances_are_typed_by_constructors_annotations_and_with() {
+        let found = callees(
+            "import requests, socket\nfrom pathlib import Path\n\
+             async def f(p: Path, q: 'Path', r: Path | None):\n    s = requests.Session()\n    s.get('u')\n    \
+             p.read_text()\n    r.exists()\n    Path('a').write_text('x')\n    (Path('a') / 'b').open()\n    \
+             with requests.Session() as w:\n        w.post('u')\n    sock = socket.create_connection(('h', 1))\n    \
+             sock.recv(1)\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "requests.Session",
+                "requests.Session.get",
+                "pathlib.Path.read_text",
+                "pathlib.Path.exists",
+                "pathlib.Path.write_text",
+                "pathlib.Path",
+                "pathlib.Path.open",
+                "pathlib.Path",
+                "requests.Session",
+                "requests.Session.post",
+                "socket.create_connection",
+                "socket.socket.recv",
+            ]
+        );
+    }
+
+    #[test]
+    fn methods_resolve_through_self_and_relative_imports_through_the_package() {
+        let document = Document::new(
+            "pkg/sub/m.py",
+            "from .util import helper\nfrom .. import top\nclass C:\n    def run(self):\n        self.step()\n        \
+             helper()\n        top.go()\n    @staticmethod\n    def s(x):\n        x.step()\n",
+        );
+        let catalogue = Catalogue::builtin();
+        let model = SemanticModel::build(&document, "pkg.sub.m", false, &catalogue);
+        let paths: Vec<Option<String>> = model
+            .calls
+            .iter()
+            .map(|call| model.callee_path(call))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                Some("pkg.sub.m.C.step".into()),
+                Some("pkg.sub.util.helper".into()),
+                Some("pkg.top.go".into()),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn type_checking_blocks_and_awaits_are_marked() {
+        let document = Document::new(
+            "m.py",
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    open('x')\nasync def f():\n    await g()\n    \
+             sum(h(x) for x in y)\n",
+        );
+        let catalogue = Catalogue::builtin();
+        let model = SemanticModel::build(&document, "m", false, &catalogue);
+        let summary: Vec<(&str, bool, bool)> = model
+            .calls
+            .iter()
+            .map(|call| (model.text(call.node), call.awaited, call.in_generator))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("g()", true, false),
+                ("sum(h(x) for x in y)", false, false),
+                ("h(x)", false, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn relative_module_names() {
+        assert_eq!(absolute_module("a.b", ".c"), "a.b.c");
+        assert_eq!(absolute_module("a.b", "..c"), "a.c");
+        assert_eq!(absolute_module("a.b", "."), "a.b");
+        assert_eq!(package_of("a.b", false), "a");
+        assert_eq!(package_of("a.b", true), "a.b");
+    }
+}

@@ -1,0 +1,286 @@
+//! Settings: which rules run, at what severity, for which Python version, with which catalogue. Parsing a config
+//! file is a pure function of its text; finding the file is the front ends' business.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::catalogue::{BlockingSpec, Catalogue};
+use super::diagnostic::Severity;
+use super::rules::{self, RuleMeta};
+
+/// Python version assumed when neither the config nor `requires-python` says: `asyncio.to_thread` exists from 3.9.
+pub const DEFAULT_TARGET: (u8, u8) = (3, 9);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    enabled: Vec<&'static str>,
+    severities: HashMap<&'static str, Severity>,
+    pub target_version: (u8, u8),
+    catalogue: Arc<Catalogue>,
+    /// Glob patterns of paths the CLI should skip (`exclude` and `extend-exclude`).
+    pub exclude: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enabled: rules::ALL.iter().map(|rule| rule.code).collect(),
+            severities: HashMap::new(),
+            target_version: DEFAULT_TARGET,
+            catalogue: Catalogue::builtin(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn is_enabled(&self, rule: &RuleMeta) -> bool {
+        self.enabled.contains(&rule.code)
+    }
+
+    pub fn severity(&self, rule: &RuleMeta) -> Severity {
+        self.severities
+            .get(rule.code)
+            .copied()
+            .unwrap_or(rule.default_severity)
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// Applies selections in order: `select` replaces the set, `extend-select` adds, `ignore` removes.
+    pub fn apply_selection(
+        &mut self,
+        select: Option<&[String]>,
+        extend: &[String],
+        ignore: &[String],
+    ) -> Result<(), ConfigError> {
+        if let Some(select) = select {
+            self.enabled.clear();
+            for selector in select {
+                add_all(&mut self.enabled, selector)?;
+            }
+        }
+        for selector in extend {
+            add_all(&mut self.enabled, selector)?;
+        }
+        for selector in ignore {
+            let removed = resolve_selector(selector)?;
+            self.enabled
+                .retain(|code| !removed.iter().any(|rule| rule.code == *code));
+        }
+        Ok(())
+    }
+
+    /// Settings from a parsed config (the CLI layers its flags on top).
+    pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::default();
+        settings.apply_selection(
+            config.select.as_deref(),
+            &config.extend_select,
+            &config.ignore,
+        )?;
+        for (selector, level) in &config.severity {
+            let severity = Severity::parse(level)
+                .ok_or_else(|| ConfigError::new(format!("unknown severity `{level}` for `{selector}` (use error, warning, information or hint)")))?;
+            for rule in resolve_selector(selector)? {
+                settings.severities.insert(rule.code, severity);
+            }
+        }
+        if let Some(version) = &config.target_version {
+            settings.target_version = parse_target_version(version).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "`target-version` must look like \"py311\", not `{version}`"
+                ))
+            })?;
+        } else if let Some(version) = config.requires_python.as_deref().and_then(minimum_python) {
+            settings.target_version = version;
+        }
+        if !config.extra_blocking_calls.is_empty() || !config.allowed_calls.is_empty() {
+            let catalogue =
+                Catalogue::customised(&config.extra_blocking_calls, &config.allowed_calls)
+                    .map_err(ConfigError::new)?;
+            settings.catalogue = Arc::new(catalogue);
+        }
+        settings.exclude = config
+            .exclude
+            .iter()
+            .chain(&config.extend_exclude)
+            .cloned()
+            .collect();
+        Ok(settings)
+    }
+}
+
+fn resolve_selector(selector: &str) -> Result<Vec<&'static RuleMeta>, ConfigError> {
+    let rules = rules::select(selector);
+    if rules.is_empty() {
+        return Err(ConfigError::new(format!("`{selector}` names no asynclint rule (try a code like AL101, a prefix like AL1, or a name like blocking-sleep)")));
+    }
+    Ok(rules)
+}
+
+fn add_all(enabled: &mut Vec<&'static str>, selector: &str) -> Result<(), ConfigError> {
+    for rule in resolve_selector(selector)? {
+        if !enabled.contains(&rule.code) {
+            enabled.push(rule.code);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+/// The `[tool.asynclint]` table (or the whole of `asynclint.toml`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Config {
+    pub select: Option<Vec<String>>,
+    #[serde(default)]
+    pub extend_select: Vec<String>,
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    #[serde(default)]
+    pub severity: BTreeMap<String, String>,
+    pub target_version: Option<String>,
+    #[serde(default)]
+    pub extra_blocking_calls: Vec<BlockingSpec>,
+    #[serde(default)]
+    pub allowed_calls: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub extend_exclude: Vec<String>,
+    /// From `[project] requires-python`, not from our table.
+    #[serde(skip)]
+    pub requires_python: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Pyproject {
+    tool: Option<Tool>,
+    project: Option<Project>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    asynclint: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+struct Project {
+    #[serde(rename = "requires-python")]
+    requires_python: Option<String>,
+}
+
+/// Parses a `pyproject.toml`. `Ok(None)` when it has no `[tool.asynclint]` table.
+pub fn parse_pyproject(text: &str) -> Result<Option<Config>, ConfigError> {
+    let pyproject: Pyproject =
+        toml::from_str(text).map_err(|error| ConfigError::new(error.to_string()))?;
+    let requires_python = pyproject
+        .project
+        .and_then(|project| project.requires_python);
+    let Some(table) = pyproject.tool.and_then(|tool| tool.asynclint) else {
+        return Ok(None);
+    };
+    let mut config: Config = table
+        .try_into()
+        .map_err(|error: toml::de::Error| ConfigError::new(error.to_string()))?;
+    config.requires_python = requires_python;
+    Ok(Some(config))
+}
+
+/// Parses an `asynclint.toml`, whose top level is the config table.
+pub fn parse_asynclint_toml(text: &str) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|error| ConfigError::new(error.to_string()))
+}
+
+/// `py39` / `py3.9` / `3.9` → (3, 9).
+pub fn parse_target_version(text: &str) -> Option<(u8, u8)> {
+    let digits = text.trim().trim_start_matches("py");
+    let (major, minor) = match digits.split_once('.') {
+        Some((major, minor)) => (major.parse().ok()?, minor.parse().ok()?),
+        None if digits.len() >= 2 => (digits[..1].parse().ok()?, digits[1..].parse().ok()?),
+        None => return None,
+    };
+    (major == 3).then_some((major, minor))
+}
+
+/// The lowest Python a `requires-python` specifier allows, for the common `>=3.x` forms.
+fn minimum_python(specifier: &str) -> Option<(u8, u8)> {
+    specifier.split(',').find_map(|part| {
+        let part = part.trim();
+        let version = part
+            .strip_prefix(">=")
+            .or_else(|| part.strip_prefix("~="))
+            .or_else(|| part.strip_prefix("=="))?;
+        let mut numbers = version.trim().split('.');
+        let major: u8 = numbers.next()?.parse().ok()?;
+        let minor: u8 = numbers.next()?.trim_end_matches('*').parse().ok()?;
+        (major == 3).then_some((major, minor))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pyproject_table_is_read_and_requires_python_is_the_default_target() {
+        let config = parse_pyproject(
+            "[project]\nrequires-python = \">=3.8\"\n[tool.asynclint]\nignore = [\"AL109\"]\nseverity = { AL1 = \"error\" }\n\
+             extra-blocking-calls = [{ name = \"mylib.fetch\", rule = \"blocking-http\" }]\n",
+        )
+        .unwrap()
+        .unwrap();
+        let settings = Settings::from_config(&config).unwrap();
+        assert_eq!(settings.target_version, (3, 8));
+        assert!(!settings.is_enabled(rules::find("AL109").unwrap()));
+        assert_eq!(
+            settings.severity(rules::find("AL101").unwrap()),
+            Severity::Error
+        );
+        assert!(settings.catalogue().lookup("mylib.fetch").is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_selectors_are_errors() {
+        let unknown = parse_pyproject("[tool.asynclint]\nselekt = [\"AL1\"]\n").unwrap_err();
+        assert!(unknown.message.contains("selekt"), "{}", unknown.message);
+        let config = parse_asynclint_toml("select = [\"E501\"]\n").unwrap();
+        assert!(Settings::from_config(&config)
+            .unwrap_err()
+            .message
+            .contains("E501"));
+        assert!(parse_pyproject("[tool.other]\nx = 1\n").unwrap().is_none());
+        assert!(parse_pyproject("not toml [").is_err());
+    }
+
+    #[test]
+    fn target_versions_parse() {
+        assert_eq!(parse_target_version("py311"), Some((3, 11)));
+        assert_eq!(parse_target_version("3.8"), Some((3, 8)));
+        assert_eq!(parse_target_version("py27"), None);
+        assert_eq!(minimum_python(">=3.10,<4"), Some((3, 10)));
+    }
+}

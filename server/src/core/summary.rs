@@ -1,0 +1,154 @@
+//! `ModuleSummary`: the small per-file facts the project index joins: imports, functions, the blocking calls and
+//! project calls of each sync function, and classes with their bases.
+
+use super::catalogue::Catalogue;
+use super::diagnostic::TextRange;
+use super::document::Document;
+use super::positions::Span;
+use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MODULE_SCOPE};
+
+/// A place in a file, with its line/column span computed while the text was at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub range: TextRange,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockingCall {
+    pub site: Site,
+    /// The catalogue name, e.g. `subprocess.check_call`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectCall {
+    pub site: Site,
+    /// The callee's qualified name as resolved in this file (`pkg.util.helper`, `pkg.m.Class.method`); the index
+    /// follows re-exports and base classes from there.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSummary {
+    pub qualname: String,
+    pub name: String,
+    pub is_async: bool,
+    /// Where the name in `def name` stands.
+    pub definition: Site,
+    /// Direct blocking calls (sync functions only; async ones are checked where they are).
+    pub blocking_calls: Vec<BlockingCall>,
+    /// Calls that may reach other functions of the project (sync functions only).
+    pub calls: Vec<ProjectCall>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassSummary {
+    pub qualname: String,
+    /// Base classes, resolved to qualified names where the file says what they are.
+    pub bases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSummary {
+    pub module: String,
+    pub path: String,
+    /// Module-level imports: local name → qualified name. The index follows them for re-exports.
+    pub imports: Vec<(String, String)>,
+    pub functions: Vec<FunctionSummary>,
+    pub classes: Vec<ClassSummary>,
+}
+
+/// What a call blocks on, if the catalogue lists it: exact names first, then `*.method` for an unknown receiver.
+pub fn blocking_entry<'c>(
+    model: &SemanticModel,
+    call: &CallSite,
+    callee: Option<&str>,
+    catalogue: &'c Catalogue,
+) -> Option<&'c super::catalogue::BlockingEntry> {
+    if let Some(entry) = callee.and_then(|path| catalogue.lookup(path)) {
+        return Some(entry);
+    }
+    model
+        .unknown_receiver_method(call)
+        .and_then(|method| catalogue.lookup_any_receiver(method))
+}
+
+pub fn summarize(
+    document: &Document,
+    model: &SemanticModel,
+    catalogue: &Catalogue,
+) -> ModuleSummary {
+    let site = |range: TextRange| Site {
+        range,
+        span: document.span(range),
+    };
+    let mut functions: Vec<FunctionSummary> = Vec::new();
+    // Scope id → index into `functions`.
+    let mut function_of_scope = vec![None; model.scopes.len()];
+    for (id, scope) in model.scopes.iter().enumerate() {
+        if let ScopeKind::Function { is_async } = scope.kind {
+            function_of_scope[id] = Some(functions.len());
+            functions.push(FunctionSummary {
+                qualname: scope.qualname.clone(),
+                name: scope.name.to_owned(),
+                is_async,
+                definition: site(scope.name_range),
+                blocking_calls: Vec::new(),
+                calls: Vec::new(),
+            });
+        }
+    }
+    for call in &model.calls {
+        if !model.scopes[call.scope].is_sync_function() || call.awaited {
+            continue;
+        }
+        let Some(index) = function_of_scope[call.scope] else {
+            continue;
+        };
+        let callee = model.callee_path(call);
+        let function = &mut functions[index];
+        if let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) {
+            function.blocking_calls.push(BlockingCall {
+                site: site(super::syntax::range(call.node)),
+                name: entry.name.clone(),
+            });
+        } else if let Some(target) = callee.filter(|path| path.contains('.')) {
+            // Dotless paths are builtins (`len`, `print`): never project functions.
+            function.calls.push(ProjectCall {
+                site: site(super::syntax::range(call.node)),
+                target,
+            });
+        }
+    }
+    let imports = model.scopes[MODULE_SCOPE]
+        .bindings
+        .iter()
+        .filter_map(|(name, binding)| match binding {
+            Binding::Import(qualified) => Some(((*name).to_owned(), qualified.clone())),
+            _ => None,
+        })
+        .collect();
+    let classes = model
+        .classes
+        .iter()
+        .map(|class| ClassSummary {
+            qualname: class.qualname.clone(),
+            bases: class
+                .bases
+                .iter()
+                .filter_map(|base| match model.resolve(*base, class.scope) {
+                    Resolved::Path(path) => Some(path),
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect();
+    ModuleSummary {
+        module: model.module.clone(),
+        path: document.path.clone(),
+        imports,
+        functions,
+        classes,
+    }
+}

@@ -1,0 +1,144 @@
+//! Small, allocation-free helpers over tree-sitter-python nodes, and an iterative pre-order walk.
+
+use tree_sitter::{Node, Tree};
+
+use super::diagnostic::TextRange;
+
+pub fn range(node: Node) -> TextRange {
+    TextRange::new(node.start_byte(), node.end_byte())
+}
+
+pub fn text<'a>(node: Node, source: &'a str) -> &'a str {
+    source.get(node.start_byte()..node.end_byte()).unwrap_or("")
+}
+
+/// `async def` is a `function_definition` whose first token is `async`.
+pub fn is_async_function(node: Node) -> bool {
+    node.kind() == "function_definition"
+        && node.child(0).is_some_and(|first| first.kind() == "async")
+}
+
+/// The named children of a node, without allocating.
+pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    (0..node.named_child_count()).filter_map(move |index| node.named_child(index as u32))
+}
+
+/// Whether the node or anything inside it is an `ERROR` or `MISSING` node: such text is not safe to rewrite.
+pub fn touches_error(node: Node) -> bool {
+    node.has_error() || node.is_missing() || node.is_error()
+}
+
+/// The `if` conditions that mean "only while type checking": `TYPE_CHECKING` and `typing.TYPE_CHECKING`.
+pub fn is_type_checking_guard(condition: Node, source: &str) -> bool {
+    let condition = text(condition, source);
+    condition == "TYPE_CHECKING" || condition.ends_with(".TYPE_CHECKING")
+}
+
+/// Receives the nodes of a pre-order walk. `enter` returns whether to descend into the node.
+pub trait Visitor<'t> {
+    /// `field` is the node's field name in its parent (`body`, `function`, ...), if any.
+    fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool;
+    fn leave(&mut self, node: Node<'t>);
+}
+
+/// Walks the whole tree with a cursor: no recursion, so deeply nested input cannot overflow the stack.
+pub fn walk<'t>(tree: &'t Tree, visitor: &mut impl Visitor<'t>) {
+    walk_node(tree.root_node(), visitor);
+}
+
+pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
+    let mut cursor = root.walk();
+    loop {
+        let node = cursor.node();
+        let descend = visitor.enter(node, cursor.field_name());
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        visitor.leave(node);
+        loop {
+            if cursor.node() == root {
+                return;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return;
+            }
+            visitor.leave(cursor.node());
+        }
+    }
+}
+
+/// The innermost ancestors of a node up to (not including) `stop`, nearest first. Used off the hot path only:
+/// `Node::parent` walks down from the root each time.
+pub fn ancestors<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    std::iter::successors(node.parent(), |current| current.parent())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::document::Document;
+
+    struct Counter {
+        entered: usize,
+        left: usize,
+        depth: usize,
+        max_depth: usize,
+    }
+
+    impl<'t> Visitor<'t> for Counter {
+        fn enter(&mut self, _node: Node<'t>, _field: Option<&'t str>) -> bool {
+            self.entered += 1;
+            self.depth += 1;
+            self.max_depth = self.max_depth.max(self.depth);
+            true
+        }
+        fn leave(&mut self, _node: Node<'t>) {
+            self.left += 1;
+            self.depth -= 1;
+        }
+    }
+
+    #[test]
+    fn walk_enters_and_leaves_every_node_once() {
+        let doc = Document::new(
+            "x.py",
+            "async def f(a, b=1):\n    return [x for x in g(a)]\n",
+        );
+        let mut counter = Counter {
+            entered: 0,
+            left: 0,
+            depth: 0,
+            max_depth: 0,
+        };
+        walk(doc.tree(), &mut counter);
+        assert_eq!(counter.entered, counter.left);
+        assert_eq!(counter.depth, 0);
+        assert!(counter.entered > 20);
+    }
+
+    #[test]
+    fn walk_survives_deep_nesting() {
+        let source = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
+        let doc = Document::new("x.py", source);
+        let mut counter = Counter {
+            entered: 0,
+            left: 0,
+            depth: 0,
+            max_depth: 0,
+        };
+        walk(doc.tree(), &mut counter);
+        assert_eq!(counter.entered, counter.left);
+        assert!(counter.max_depth > 1000);
+    }
+
+    #[test]
+    fn async_functions_are_recognised() {
+        let doc = Document::new("x.py", "async def a(): pass\ndef b(): pass\n");
+        let root = doc.tree().root_node();
+        let kinds: Vec<bool> = named_children(root).map(is_async_function).collect();
+        assert_eq!(kinds, vec![true, false]);
+    }
+}
