@@ -1,1 +1,276 @@
+//! Data-driven rule tests: every `fixtures/**/*.py` is checked, and the set of (line, code) findings must equal the
+//! `# expect: CODE[, CODE]` markers exactly. Each finding's message and each fix's effect are snapshotted, every fix
+//! must re-parse and make its finding go away, fixing everything must converge, and fixtures marked
+//! `# asynclint: runnable` must print the same output before and after all fixes.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use asynclint::core::check::{check, summarize_document, ModuleInfo};
+use asynclint::core::document::Document;
+use asynclint::core::fix;
+use asynclint::core::index::{module_name, ProjectIndex};
+use asynclint::core::settings::{parse_pyproject, Settings};
+use asynclint::core::Diagnostic;
+
+const RUNNABLE_MARKER: &str = "# asynclint: runnable";
+const MAX_FIX_ROUNDS: usize = 10;
+
+fn fixtures_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .canonicalize()
+        .expect("fixtures/ exists")
+}
+
+fn python_files(directory: &Path, found: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(directory)
+        .expect("fixtures are readable")
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            python_files(&path, found);
+        } else if path.extension().is_some_and(|extension| extension == "py") {
+            found.push(path);
+        }
+    }
+}
+
+/// A fixture project: a directory with a `pyproject.toml` (all its files are one project), or a lone file.
+fn project_root_of(file: &Path, fixtures: &Path) -> Option<PathBuf> {
+    file.ancestors()
+        .skip(1)
+        .take_while(|dir| dir.starts_with(fixtures))
+        .find(|dir| dir.join("pyproject.toml").is_file())
+        .map(Path::to_path_buf)
+}
+
+struct Project {
+    root: PathBuf,
+    files: Vec<PathBuf>,
+    settings: Settings,
+}
+
+fn projects() -> Vec<Project> {
+    let fixtures = fixtures_root();
+    let mut files = Vec::new();
+    python_files(&fixtures, &mut files);
+    let mut grouped: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+    for file in files {
+        match project_root_of(&file, &fixtures) {
+            Some(root) => grouped.entry(root).or_default().push(file),
+            None => grouped.entry(file.clone()).or_default().push(file),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(root, files)| {
+            let settings = if root.is_dir() {
+                let text = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
+                let config = parse_pyproject(&text)
+                    .expect("fixture config parses")
+                    .unwrap_or_default();
+                Settings::from_config(&config).expect("fixture config is valid")
+            } else {
+                Settings::default()
+            };
+            let root = if root.is_dir() {
+                root
+            } else {
+                root.parent().unwrap().to_path_buf()
+            };
+            Project { root, files, settings }
+        })
+        .collect()
+}
+
+fn module_of(file: &Path, root: &Path) -> ModuleInfo {
+    let relative = file.strip_prefix(root).unwrap();
+    let (name, is_package) = module_name(relative, |dir| root.join(dir).join("__init__.py").is_file());
+    ModuleInfo { name, is_package }
+}
+
+fn relative_name(file: &Path) -> String {
+    file.strip_prefix(fixtures_root()).unwrap().display().to_string()
+}
+
+/// The `# expect:` markers of a file: (1-based line, code).
+fn expected_findings(text: &str) -> BTreeSet<(usize, String)> {
+    let mut expected = BTreeSet::new();
+    for (number, line) in text.lines().enumerate() {
+        if let Some((_, codes)) = line.split_once("# expect:") {
+            for code in codes.split(',').map(str::trim).filter(|code| !code.is_empty()) {
+                expected.insert((number + 1, code.to_owned()));
+            }
+        }
+    }
+    expected
+}
+
+fn found_findings(document: &Document, diagnostics: &[Diagnostic]) -> BTreeSet<(usize, String)> {
+    diagnostics
+        .iter()
+        .map(|d| (document.line_col(d.range.start).line as usize + 1, d.code.to_owned()))
+        .collect()
+}
+
+fn diff(before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(1)
+        .to_string()
+}
+
+struct Checked {
+    documents: Vec<(PathBuf, Document, ModuleInfo)>,
+    index: ProjectIndex,
+}
+
+fn check_project(project: &Project) -> Checked {
+    let documents: Vec<(PathBuf, Document, ModuleInfo)> = project
+        .files
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            (
+                file.clone(),
+                Document::new(relative_name(file), text),
+                module_of(file, &project.root),
+            )
+        })
+        .collect();
+    let index = ProjectIndex::new(
+        documents
+            .iter()
+            .map(|(_, document, module)| summarize_document(document, module, &project.settings)),
+    );
+    Checked { documents, index }
+}
+
+fn run_python(source: &str) -> String {
+    let directory = tempfile::tempdir().unwrap();
+    let script = directory.path().join("program.py");
+    std::fs::write(&script, source).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3 runs the runnable fixtures");
+    assert!(
+        output.status.success(),
+        "fixture program failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
+    let mut failures = Vec::new();
+    let mut checked_files = 0;
+    for project in projects() {
+        let checked = check_project(&project);
+        for (_, document, module) in &checked.documents {
+            checked_files += 1;
+            let name = document.path.clone();
+            let diagnostics = check(document, module, &checked.index, &project.settings);
+            let expected = expected_findings(document.text());
+            let found = found_findings(document, &diagnostics);
+            if expected != found {
+                let missing: Vec<_> = expected.difference(&found).collect();
+                let unexpected: Vec<_> = found.difference(&expected).collect();
+                failures.push(format!("{name}: missing {missing:?}, unexpected {unexpected:?}"));
+            }
+            let mut snapshot = String::new();
+            for diagnostic in &diagnostics {
+                let start = document.line_col(diagnostic.range.start);
+                snapshot.push_str(&format!(
+                    "{}:{} {} {}\n",
+                    start.line + 1,
+                    start.chars + 1,
+                    diagnostic.code,
+                    diagnostic.message
+                ));
+                for related in &diagnostic.related {
+                    snapshot.push_str(&format!(
+                        "    related {}:{} {}\n",
+                        related.file,
+                        related.span.start.line + 1,
+                        related.message
+                    ));
+                }
+                for fix_offered in &diagnostic.fixes {
+                    let Some(fixed) = fix::apply_checked(document, fix_offered) else {
+                        failures.push(format!("{name}: fix `{}` does not re-parse", fix_offered.title));
+                        continue;
+                    };
+                    snapshot.push_str(&format!(
+                        "    fix ({}): {}\n",
+                        fix_offered.applicability.as_str(),
+                        fix_offered.title
+                    ));
+                    for line in diff(document.text(), &fixed)
+                        .lines()
+                        .filter(|line| !line.starts_with("---") && !line.starts_with("+++"))
+                    {
+                        snapshot.push_str(&format!("    {line}\n"));
+                    }
+                    let refixed = Document::new(name.clone(), fixed);
+                    let after = check(&refixed, module, &checked.index, &project.settings);
+                    let count = |list: &[Diagnostic]| list.iter().filter(|d| d.code == diagnostic.code).count();
+                    if count(&after) >= count(&diagnostics) {
+                        failures.push(format!(
+                            "{name}: fix `{}` for {} does not remove its finding",
+                            fix_offered.title, diagnostic.code
+                        ));
+                    }
+                }
+            }
+            if !diagnostics.is_empty() {
+                let snapshot_name = name.trim_end_matches(".py").replace(['/', '\\'], "__");
+                insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+                    insta::assert_snapshot!(snapshot_name, snapshot);
+                });
+            }
+            // Fixing everything, round after round, must settle.
+            let mut current = Document::new(name.clone(), document.text());
+            let mut rounds = 0;
+            loop {
+                let diagnostics = check(&current, module, &checked.index, &project.settings);
+                let (text, applied) =
+                    fix::apply_non_overlapping(&current, diagnostics.iter().filter_map(Diagnostic::preferred_fix));
+                if applied == 0 {
+                    break;
+                }
+                rounds += 1;
+                if rounds > MAX_FIX_ROUNDS {
+                    failures.push(format!("{name}: fixes do not converge"));
+                    break;
+                }
+                current = Document::new(name.clone(), text);
+            }
+            if document.text().starts_with(RUNNABLE_MARKER) {
+                assert!(rounds > 0, "{name}: a runnable fixture should have fixes to test");
+                let before = run_python(document.text());
+                let after = run_python(current.text());
+                if before != after {
+                    failures.push(format!(
+                        "{name}: the fixed program prints something else:\n{before}\n---\n{after}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked_files > 10, "only {checked_files} fixture files found");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn markers_are_parsed_with_several_codes() {
+    let expected = expected_findings("a\nb  # expect: AL101, AL104\n");
+    assert_eq!(
+        expected,
+        BTreeSet::from([(2, "AL101".to_owned()), (2, "AL104".to_owned())])
+    );
+}

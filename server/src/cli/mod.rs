@@ -1,1 +1,277 @@
-//! The command-line front end.
+//! The command-line front end: argument parsing, `check`, `rule`, exit codes. The only layer that prints.
+
+mod output;
+pub mod run;
+pub mod workspace;
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::core::rules;
+use crate::core::settings::{self, Settings};
+
+use output::{OutputFormat, Style};
+use run::FixMode;
+
+#[derive(Parser)]
+#[command(
+    name = "asynclint",
+    version,
+    about = "Finds the mistakes that quietly break Python asyncio programs."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Python files or directories (default: the current directory).
+    Check(CheckArgs),
+    /// Print a rule's documentation (by code or name), or list all rules.
+    Rule {
+        /// A code such as AL101 or a name such as blocking-sleep. Omit to list every rule.
+        rule: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Files or directories to check.
+    paths: Vec<PathBuf>,
+    /// How to print findings.
+    #[arg(long, value_enum, default_value = "full")]
+    output_format: OutputFormat,
+    /// Apply safe fixes, writing files in place.
+    #[arg(long)]
+    fix: bool,
+    /// With --fix, also apply unsafe fixes; alone, show them as available.
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Rules to enable, replacing the configured set: codes (AL101), prefixes (AL1), names, or ALL.
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
+    /// Rules to add to the enabled set.
+    #[arg(long, value_delimiter = ',')]
+    extend_select: Vec<String>,
+    /// Rules to disable.
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// The Python version the code targets (py38, py311, ...); default from the config or `requires-python`.
+    #[arg(long)]
+    target_version: Option<String>,
+    /// Use this config file instead of discovering `asynclint.toml` / `pyproject.toml`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Exit 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+}
+
+/// Exit statuses: 0 clean, 1 findings, 2 usage, config or I/O errors.
+const EXIT_FINDINGS: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let failed = error.use_stderr();
+            let _ = error.print();
+            return if failed {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(arguments) => run_check(arguments),
+        Command::Rule { rule } => print_rule(rule.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("asynclint: error: {message}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn print_rule(rule: Option<&str>) -> Result<ExitCode, String> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    let write_failed = |error: io::Error| error.to_string();
+    match rule {
+        Some(name) => {
+            let rule = rules::find(name).ok_or_else(|| format!("no rule named `{name}` (see `asynclint rule`)"))?;
+            writeln!(
+                out,
+                "# {} ({})\n\n{}\n\n{}",
+                rule.name,
+                rule.code,
+                rule.summary,
+                rule.doc.trim_end()
+            )
+            .map_err(write_failed)?;
+        }
+        None => {
+            for rule in rules::ALL {
+                writeln!(out, "{}  {:<26} {}", rule.code, rule.name, rule.summary).map_err(write_failed)?;
+            }
+        }
+    }
+    out.flush().map_err(write_failed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
+    let paths = if arguments.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        arguments.paths.clone()
+    };
+    // Absolute, symlink-free paths, so that a file reached from the argument and from the project walk is one file.
+    let paths = paths
+        .iter()
+        .map(|path| {
+            path.canonicalize()
+                .map_err(|error| format!("{}: {error}", path.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let root = workspace::project_root(&paths[0]);
+    let loaded = workspace::load_config(arguments.config.as_deref(), &paths[0])?;
+    let config_name = loaded
+        .path
+        .as_ref()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|| "the command line".to_owned());
+    let mut config = loaded.config;
+    if let Some(version) = &arguments.target_version {
+        config.target_version = Some(version.clone());
+    }
+    let mut settings = Settings::from_config(&config).map_err(|error| format!("{config_name}: {error}"))?;
+    settings
+        .apply_selection(arguments.select.as_deref(), &arguments.extend_select, &arguments.ignore)
+        .map_err(|error| error.to_string())?;
+    if let Some(version) = &arguments.target_version {
+        settings.target_version = settings::parse_target_version(version)
+            .ok_or_else(|| format!("`--target-version {version}` is not a Python 3 version like py311"))?;
+    }
+    let exclusions = workspace::Exclusions::new(&settings)?;
+
+    let (checked, mut warnings) = workspace::discover(&paths, &root, &exclusions);
+    // The index spans the whole project, so helpers in files not being checked still count.
+    // Problems elsewhere in the project are not the user's question here, so its walk's warnings are not shown.
+    let (mut index_files, _) = workspace::discover(std::slice::from_ref(&root), &root, &exclusions);
+    index_files.extend(checked.iter().cloned());
+    index_files.sort();
+    index_files.dedup();
+
+    let fix_mode = match (arguments.fix, arguments.unsafe_fixes) {
+        (false, _) => FixMode::None,
+        (true, false) => FixMode::Safe,
+        (true, true) => FixMode::SafeAndUnsafe,
+    };
+    let display_mode = if arguments.unsafe_fixes {
+        FixMode::SafeAndUnsafe
+    } else {
+        FixMode::Safe
+    };
+    let outcome = run::run(&index_files, &checked, &root, &settings, fix_mode);
+    warnings.extend(outcome.warnings);
+    for warning in &warnings {
+        eprintln!("asynclint: warning: {warning}");
+    }
+
+    let stdout = io::stdout();
+    let style = Style {
+        enabled: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+    };
+    let mut out = BufWriter::new(stdout.lock());
+    let write_failed = |error: io::Error| format!("cannot write the report: {error}");
+    let remaining: usize = outcome.reports.iter().map(|report| report.diagnostics.len()).sum();
+    let fixed: usize = outcome.reports.iter().map(|report| report.fixes_applied).sum();
+    match arguments.output_format {
+        OutputFormat::Json => output::write_json(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::Full | OutputFormat::Concise => {
+            if arguments.output_format == OutputFormat::Full {
+                output::write_full(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;
+            } else {
+                output::write_concise(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;
+            }
+            write_summary(&mut out, &outcome.reports, remaining, fixed, display_mode).map_err(write_failed)?;
+        }
+    }
+    out.flush().map_err(write_failed)?;
+    if remaining > 0 && !arguments.exit_zero {
+        return Ok(ExitCode::from(EXIT_FINDINGS));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_summary(
+    out: &mut impl Write,
+    reports: &[run::FileReport],
+    remaining: usize,
+    fixed: usize,
+    mode: FixMode,
+) -> io::Result<()> {
+    let diagnostics = reports.iter().flat_map(|report| &report.diagnostics);
+    let safe = diagnostics
+        .clone()
+        .filter(|d| {
+            d.preferred_fix()
+                .is_some_and(|fix| fix.applicability == crate::core::Applicability::Safe)
+        })
+        .count();
+    let unsafe_only = diagnostics
+        .filter(|d| {
+            d.preferred_fix()
+                .is_some_and(|fix| fix.applicability == crate::core::Applicability::Unsafe)
+        })
+        .count();
+    if remaining == 0 && fixed == 0 {
+        return writeln!(out, "All checks passed!");
+    }
+    let plural = |count: usize, word: &str| {
+        if count == 1 {
+            format!("{count} {word}")
+        } else {
+            format!("{count} {word}s")
+        }
+    };
+    if fixed > 0 {
+        writeln!(
+            out,
+            "Found {} ({fixed} fixed, {remaining} remaining).",
+            plural(remaining + fixed, "error")
+        )?;
+    } else {
+        writeln!(out, "Found {}.", plural(remaining, "error"))?;
+    }
+    let fixable = if mode == FixMode::SafeAndUnsafe {
+        safe + unsafe_only
+    } else {
+        safe
+    };
+    if fixable > 0 {
+        let flag = if mode == FixMode::SafeAndUnsafe {
+            "--fix --unsafe-fixes"
+        } else {
+            "--fix"
+        };
+        writeln!(out, "[*] {fixable} fixable with the `{flag}` option.")?;
+    }
+    if mode != FixMode::SafeAndUnsafe && unsafe_only > 0 {
+        let hidden = if unsafe_only == 1 {
+            "1 hidden fix".to_owned()
+        } else {
+            format!("{unsafe_only} hidden fixes")
+        };
+        writeln!(out, "({hidden} can be enabled with the `--unsafe-fixes` option.)")?;
+    }
+    Ok(())
+}

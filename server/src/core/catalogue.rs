@@ -100,12 +100,7 @@ impl Catalogue {
         for spec in specs {
             let rule = rules::find(&spec.rule)
                 .filter(|rule| rule.catalogue_driven)
-                .ok_or_else(|| {
-                    format!(
-                        "`{}` is not a blocking-call rule (use one of AL101..AL109)",
-                        spec.rule
-                    )
-                })?;
+                .ok_or_else(|| format!("`{}` is not a blocking-call rule (use one of AL101..AL109)", spec.rule))?;
             let names = spec.name.iter().chain(&spec.names);
             let mut any = false;
             for name in names {
@@ -143,9 +138,7 @@ impl Catalogue {
         for name in self.entries.keys().chain(self.returns.keys()) {
             if let Some((receiver, _)) = name.rsplit_once('.') {
                 let last = receiver.rsplit('.').next().unwrap_or(receiver);
-                if last.starts_with(|c: char| c.is_ascii_uppercase())
-                    || returned.contains(&receiver.to_owned())
-                {
+                if last.starts_with(|c: char| c.is_ascii_uppercase()) || returned.contains(&receiver.to_owned()) {
                     types.insert(receiver.to_owned());
                 }
             }
@@ -226,9 +219,7 @@ mod tests {
         ] {
             assert!(catalogue.lookup(name).is_some(), "{name} is missing");
         }
-        assert!(catalogue
-            .lookup_any_receiver("run_until_complete")
-            .is_some());
+        assert!(catalogue.lookup_any_receiver("run_until_complete").is_some());
         assert!(catalogue.lookup("time.time").is_none());
         assert!(catalogue.lookup("os.path.join").is_none());
     }
@@ -241,10 +232,7 @@ mod tests {
         assert!(catalogue.is_type("pathlib.Path"));
         assert!(!catalogue.is_type("os.path"));
         assert!(!catalogue.is_type("sys.stdin"));
-        assert_eq!(
-            catalogue.returns("socket.create_connection"),
-            Some("socket.socket")
-        );
+        assert_eq!(catalogue.returns("socket.create_connection"), Some("socket.socket"));
     }
 
     #[test]
@@ -258,10 +246,7 @@ mod tests {
             drop_in: false,
         }];
         let catalogue = Catalogue::customised(&extra, &["os.listdir".into()]).unwrap();
-        assert_eq!(
-            catalogue.lookup("mylib.fetch_sync").unwrap().rule.code,
-            "AL102"
-        );
+        assert_eq!(catalogue.lookup("mylib.fetch_sync").unwrap().rule.code, "AL102");
         assert!(catalogue.lookup("os.listdir").is_none());
         assert!(catalogue.lookup("os.walk").is_some());
     }
@@ -276,8 +261,6 @@ mod tests {
             replacement: None,
             drop_in: false,
         }];
-        assert!(Catalogue::customised(&extra, &[])
-            .unwrap_err()
-            .contains("AL999"));
+        assert!(Catalogue::customised(&extra, &[]).unwrap_err().contains("AL999"));
     }
 }

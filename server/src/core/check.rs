@@ -21,12 +21,7 @@ impl Checker<'_> {
         self.settings.is_enabled(rule)
     }
 
-    pub fn diagnostic(
-        &self,
-        rule: &'static RuleMeta,
-        range: TextRange,
-        message: String,
-    ) -> Diagnostic {
+    pub fn diagnostic(&self, rule: &'static RuleMeta, range: TextRange, message: String) -> Diagnostic {
         Diagnostic {
             code: rule.code,
             name: rule.name,
@@ -48,12 +43,7 @@ pub struct ModuleInfo {
 
 /// Checks one document against the project. Never fails: broken Python yields fewer diagnostics.
 /// Diagnostics come sorted by position, then code.
-pub fn check(
-    document: &Document,
-    module: &ModuleInfo,
-    index: &ProjectIndex,
-    settings: &Settings,
-) -> Vec<Diagnostic> {
+pub fn check(document: &Document, module: &ModuleInfo, index: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
     // A file with no `async` has no async context, so no rule can fire in it.
     if memchr::memmem::find(document.text().as_bytes(), b"async").is_none() {
         return Vec::new();
@@ -71,18 +61,12 @@ pub fn check(
     if checker.enabled(&rules::transitive_blocking::RULE) {
         rules::transitive_blocking::check(&checker, &mut diagnostics);
     }
-    diagnostics.sort_by(|a, b| {
-        (a.range.start, a.code, a.range.end).cmp(&(b.range.start, b.code, b.range.end))
-    });
+    diagnostics.sort_by(|a, b| (a.range.start, a.code, a.range.end).cmp(&(b.range.start, b.code, b.range.end)));
     diagnostics
 }
 
 /// The module summary of a document, for the project index.
-pub fn summarize_document(
-    document: &Document,
-    module: &ModuleInfo,
-    settings: &Settings,
-) -> ModuleSummary {
+pub fn summarize_document(document: &Document, module: &ModuleInfo, settings: &Settings) -> ModuleSummary {
     let catalogue = settings.catalogue();
     let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
     summarize(document, &model, catalogue)

@@ -138,10 +138,7 @@ mod tests {
         let fresh = Document::new("x.py", text);
         assert_eq!(edited.text(), text);
         assert_eq!(edited.rope().to_string(), text);
-        assert_eq!(
-            edited.tree().root_node().to_sexp(),
-            fresh.tree().root_node().to_sexp()
-        );
+        assert_eq!(edited.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
     }
 
     #[test]
@@ -151,16 +148,10 @@ mod tests {
         doc.edit(TextRange::new(at, at + 4), "t");
         assert_same_tree(&doc, "async def f():\n    t.sleep(1)\n");
         doc.edit(TextRange::empty(0), "import time as t\r\n😀 = 1\n");
-        assert_same_tree(
-            &doc,
-            "import time as t\r\n😀 = 1\nasync def f():\n    t.sleep(1)\n",
-        );
+        assert_same_tree(&doc, "import time as t\r\n😀 = 1\nasync def f():\n    t.sleep(1)\n");
         let end = doc.text().len();
         doc.edit(TextRange::new(end - 3, end), "");
-        assert_same_tree(
-            &doc,
-            "import time as t\r\n😀 = 1\nasync def f():\n    t.sleep(",
-        );
+        assert_same_tree(&doc, "import time as t\r\n😀 = 1\nasync def f():\n    t.sleep(");
     }
 
     #[test]

@@ -27,10 +27,7 @@ const BARE_AWAIT_PARENTS: &[&str] = &[
 /// Whether an `await` may be put in front of this call: directly in an `async def`, not inside a generator
 /// expression, and not touching broken syntax.
 pub fn can_await(model: &SemanticModel, call: &CallSite) -> bool {
-    model.in_async_function(call)
-        && !call.in_generator
-        && !call.awaited
-        && !syntax::touches_error(call.node)
+    model.in_async_function(call) && !call.in_generator && !call.awaited && !syntax::touches_error(call.node)
 }
 
 /// `await <expression>`, parenthesised when the call's position needs it (`open(p).read()` →
@@ -59,11 +56,7 @@ fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t st
 }
 
 /// The local name of module `module` and, when it is not imported at module level, the edit that imports it.
-pub fn module_reference(
-    document: &Document,
-    model: &SemanticModel,
-    module: &str,
-) -> (String, Option<Edit>) {
+pub fn module_reference(document: &Document, model: &SemanticModel, module: &str) -> (String, Option<Edit>) {
     if let Some(alias) = model.module_alias(module) {
         return (alias.to_owned(), None);
     }
@@ -85,12 +78,11 @@ pub fn import_edit(document: &Document, module: &str) -> Edit {
         first_statement.get_or_insert(child.start_byte());
         let is_docstring = position == 0
             && child.kind() == "expression_statement"
-            && child.named_child(0).is_some_and(|value| {
-                value.kind() == "string" || value.kind() == "concatenated_string"
-            });
+            && child
+                .named_child(0)
+                .is_some_and(|value| value.kind() == "string" || value.kind() == "concatenated_string");
         let is_future = child.kind() == "future_import_statement"
-            || (child.kind() == "import_from_statement"
-                && syntax::text(child, text).contains("__future__"));
+            || (child.kind() == "import_from_statement" && syntax::text(child, text).contains("__future__"));
         if is_docstring || is_future {
             after = Some(child.end_byte());
         } else {
@@ -134,12 +126,7 @@ pub fn drop_in_fix(
 /// Runs the call in a worker thread: `await asyncio.to_thread(f, *args, **kwargs)`, or
 /// `await asyncio.get_running_loop().run_in_executor(None, f, *args)` for targets before Python 3.9 (which cannot pass
 /// keyword arguments, so calls with them get no fix there).
-pub fn offload_fix(
-    document: &Document,
-    model: &SemanticModel,
-    call: &CallSite,
-    target: (u8, u8),
-) -> Option<Fix> {
+pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, target: (u8, u8)) -> Option<Fix> {
     if !can_await(model, call) || is_with_item_value(call.node) {
         return None;
     }
@@ -184,10 +171,7 @@ pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix>
     let (Some(only), None) = (named.next(), named.next()) else {
         return None;
     };
-    if matches!(
-        only.kind(),
-        "keyword_argument" | "list_splat" | "dictionary_splat"
-    ) {
+    if matches!(only.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") {
         return None;
     }
     let new_call = awaited(call.node, model.text(only).to_owned());
@@ -208,13 +192,7 @@ fn is_with_item_value(call: Node) -> bool {
     parent.is_some_and(|node| node.kind() == "with_item")
 }
 
-fn fix(
-    title: String,
-    import: Option<Edit>,
-    range: TextRange,
-    new_text: String,
-    applicability: Applicability,
-) -> Fix {
+fn fix(title: String, import: Option<Edit>, range: TextRange, new_text: String, applicability: Applicability) -> Fix {
     let mut edits: Vec<Edit> = import.into_iter().collect();
     edits.push(Edit::replace(range, new_text));
     edits.sort_by_key(|edit| (edit.range.start, edit.range.end));
@@ -227,9 +205,7 @@ fn fix(
 
 /// Applies sorted, non-overlapping edits.
 pub fn apply_edits(text: &str, edits: &[Edit]) -> String {
-    let mut output = String::with_capacity(
-        text.len() + edits.iter().map(|edit| edit.new_text.len()).sum::<usize>(),
-    );
+    let mut output = String::with_capacity(text.len() + edits.iter().map(|edit| edit.new_text.len()).sum::<usize>());
     let mut cursor = 0;
     for edit in edits {
         output.push_str(&text[cursor..edit.range.start]);
@@ -246,16 +222,10 @@ pub fn edits_are_well_formed(text: &str, edits: &[Edit]) -> bool {
     let mut previous_end: Option<usize> = None;
     for edit in edits {
         let TextRange { start, end } = edit.range;
-        if start > end
-            || end > text.len()
-            || !text.is_char_boundary(start)
-            || !text.is_char_boundary(end)
-        {
+        if start > end || end > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end) {
             return false;
         }
-        if previous_end.is_some_and(|previous| {
-            start < previous || (start == previous && edit.range.is_empty())
-        }) {
+        if previous_end.is_some_and(|previous| start < previous || (start == previous && edit.range.is_empty())) {
             return false;
         }
         previous_end = Some(end);
@@ -299,16 +269,9 @@ pub fn apply_checked(document: &Document, fix: &Fix) -> Option<String> {
 
 /// Applies several fixes in one pass: sorted by position, a fix overlapping an earlier one is left for the next round.
 /// Returns the new text and how many fixes were applied.
-pub fn apply_non_overlapping<'f>(
-    document: &Document,
-    fixes: impl IntoIterator<Item = &'f Fix>,
-) -> (String, usize) {
+pub fn apply_non_overlapping<'f>(document: &Document, fixes: impl IntoIterator<Item = &'f Fix>) -> (String, usize) {
     let mut fixes: Vec<&Fix> = fixes.into_iter().collect();
-    fixes.sort_by_key(|fix| {
-        fix.edits
-            .first()
-            .map(|edit| (edit.range.start, edit.range.end))
-    });
+    fixes.sort_by_key(|fix| fix.edits.first().map(|edit| (edit.range.start, edit.range.end)));
     let mut edits: Vec<Edit> = Vec::new();
     let mut applied = 0;
     let text = document.text();
@@ -341,10 +304,7 @@ mod tests {
                 "#!/usr/bin/env python\n# c\nx = 1\n",
                 "#!/usr/bin/env python\n# c\nimport asyncio\nx = 1\n",
             ),
-            (
-                "\"\"\"Doc.\"\"\"\nx = 1\n",
-                "\"\"\"Doc.\"\"\"\nimport asyncio\nx = 1\n",
-            ),
+            ("\"\"\"Doc.\"\"\"\nx = 1\n", "\"\"\"Doc.\"\"\"\nimport asyncio\nx = 1\n"),
             (
                 "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nx = 1\n",
                 "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nimport asyncio\nx = 1\n",
@@ -363,10 +323,7 @@ mod tests {
     #[test]
     fn malformed_and_overlapping_edits_are_rejected() {
         let text = "héllo";
-        assert!(edits_are_well_formed(
-            text,
-            &[Edit::replace(TextRange::new(0, 1), "j")]
-        ));
+        assert!(edits_are_well_formed(text, &[Edit::replace(TextRange::new(0, 1), "j")]));
         assert!(
             !edits_are_well_formed(text, &[Edit::replace(TextRange::new(2, 3), "x")]),
             "mid-character"

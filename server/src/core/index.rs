@@ -66,9 +66,7 @@ impl ProjectIndex {
     }
 
     pub fn summary(&self, path: &str) -> Option<&ModuleSummary> {
-        self.by_path
-            .get(path)
-            .and_then(|slot| self.modules[*slot].as_deref())
+        self.by_path.get(path).and_then(|slot| self.modules[*slot].as_deref())
     }
 
     pub fn module_count(&self) -> usize {
@@ -80,8 +78,7 @@ impl ProjectIndex {
         match self.by_path.get(&summary.path) {
             Some(&slot) => self.modules[slot] = Some(summary),
             None => {
-                self.by_path
-                    .insert(summary.path.clone(), self.modules.len());
+                self.by_path.insert(summary.path.clone(), self.modules.len());
                 self.modules.push(Some(summary));
             }
         }
@@ -101,12 +98,10 @@ impl ProjectIndex {
             };
             self.by_module.entry(summary.module.clone()).or_insert(slot);
             for (function_index, function) in summary.functions.iter().enumerate() {
-                self.functions
-                    .entry(function.qualname.clone())
-                    .or_insert(FunctionRef {
-                        module: slot,
-                        function: function_index,
-                    });
+                self.functions.entry(function.qualname.clone()).or_insert(FunctionRef {
+                    module: slot,
+                    function: function_index,
+                });
             }
             for class in &summary.classes {
                 self.classes
@@ -155,11 +150,7 @@ impl ProjectIndex {
                 .iter()
                 .find_map(|base| self.resolve_reference(&format!("{base}.{name}"), hops + 1));
         }
-        if let Some(module) = self
-            .by_module
-            .get(owner)
-            .and_then(|slot| self.modules[*slot].as_ref())
-        {
+        if let Some(module) = self.by_module.get(owner).and_then(|slot| self.modules[*slot].as_ref()) {
             let imported = module.imports.iter().find(|(local, _)| local == name)?;
             return self.resolve_reference(&imported.1, hops + 1);
         }
@@ -279,16 +270,9 @@ impl ProjectIndex {
 /// directory (relative to the same root) is a package (holds an `__init__.py`). Directories climb while they are
 /// packages, so `src/pkg/mod.py` is `pkg.mod` and a loose `scripts/run.py` is `run`.
 pub fn module_name(relative: &Path, is_package_dir: impl Fn(&Path) -> bool) -> (String, bool) {
-    let stem = relative
-        .file_stem()
-        .and_then(|stem| stem.to_str())
-        .unwrap_or_default();
+    let stem = relative.file_stem().and_then(|stem| stem.to_str()).unwrap_or_default();
     let is_package = stem == "__init__";
-    let mut parts: Vec<String> = if is_package {
-        Vec::new()
-    } else {
-        vec![stem.to_owned()]
-    };
+    let mut parts: Vec<String> = if is_package { Vec::new() } else { vec![stem.to_owned()] };
     let mut directory = relative.parent();
     while let Some(dir) = directory.filter(|dir| !dir.as_os_str().is_empty()) {
         if !is_package_dir(dir) {
@@ -323,10 +307,7 @@ mod tests {
 
     fn chain_names(index: &ProjectIndex, qualified: &str) -> Option<Vec<String>> {
         index.blocking_chain(qualified).map(|chain| {
-            let mut names: Vec<String> = chain
-                .iter()
-                .map(|link| link.function.name.clone())
-                .collect();
+            let mut names: Vec<String> = chain.iter().map(|link| link.function.name.clone()).collect();
             if let Some(Hop::Blocks { name, .. }) = chain.last().map(|link| link.hop) {
                 names.push(name.clone());
             }
@@ -366,10 +347,7 @@ mod tests {
             "m",
             "import time\ndef a():\n    b()\ndef b():\n    a()\n    time.sleep(1)\ndef c():\n    d()\ndef d():\n    c()\n",
         )]);
-        assert_eq!(
-            chain_names(&index, "m.a").unwrap(),
-            ["a", "b", "time.sleep"]
-        );
+        assert_eq!(chain_names(&index, "m.a").unwrap(), ["a", "b", "time.sleep"]);
         assert_eq!(chain_names(&index, "m.b").unwrap(), ["b", "time.sleep"]);
         assert!(index.blocking_chain("m.c").is_none());
     }
@@ -377,17 +355,18 @@ mod tests {
     #[test]
     fn methods_resolve_through_base_classes_and_constructors() {
         let index = ProjectIndex::new([
-            summary("base.py", "base", "import os\nclass Base:\n    def load(self):\n        return os.listdir('.')\n"),
+            summary(
+                "base.py",
+                "base",
+                "import os\nclass Base:\n    def load(self):\n        return os.listdir('.')\n",
+            ),
             summary(
                 "child.py",
                 "child",
                 "from base import Base\nclass Child(Base):\n    def __init__(self):\n        self.load()\n",
             ),
         ]);
-        assert_eq!(
-            chain_names(&index, "child.Child.load").unwrap(),
-            ["load", "os.listdir"]
-        );
+        assert_eq!(chain_names(&index, "child.Child.load").unwrap(), ["load", "os.listdir"]);
         assert_eq!(
             chain_names(&index, "child.Child").unwrap(),
             ["__init__", "load", "os.listdir"]
@@ -399,10 +378,7 @@ mod tests {
         let packages = ["src/pkg", "src/pkg/sub"];
         let is_package = |dir: &Path| packages.iter().any(|package| Path::new(package) == dir);
         let name = |path: &str| module_name(&PathBuf::from(path), is_package);
-        assert_eq!(
-            name("src/pkg/sub/mod.py"),
-            ("pkg.sub.mod".to_owned(), false)
-        );
+        assert_eq!(name("src/pkg/sub/mod.py"), ("pkg.sub.mod".to_owned(), false));
         assert_eq!(name("src/pkg/__init__.py"), ("pkg".to_owned(), true));
         assert_eq!(name("scripts/run.py"), ("run".to_owned(), false));
         assert_eq!(name("top.py"), ("top".to_owned(), false));

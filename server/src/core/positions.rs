@@ -123,10 +123,7 @@ mod tests {
         let rope = Rope::from_str(text);
         for (offset, _) in text.char_indices() {
             let pos = line_col(&rope, text, offset);
-            if text[offset..].starts_with('\n')
-                && offset > 0
-                && text.as_bytes()[offset - 1] == b'\r'
-            {
+            if text[offset..].starts_with('\n') && offset > 0 && text.as_bytes()[offset - 1] == b'\r' {
                 continue; // between \r and \n is not a position a client can name
             }
             assert_eq!(

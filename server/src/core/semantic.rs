@@ -125,18 +125,15 @@ pub struct SemanticModel<'t> {
     pub classes: Vec<ClassDef<'t>>,
     /// A `from x import *` at module level: unknown names may come from it, so they are not taken as builtins.
     pub has_wildcard_import: bool,
+    /// `self.name = value` in the methods of this file's classes: class qualname → attribute → values.
+    attributes: HashMap<String, HashMap<&'t str, Vec<(ValueSource<'t>, ScopeId)>>>,
     catalogue: &'t Catalogue,
 }
 
 impl<'t> SemanticModel<'t> {
     /// Builds the model in one iterative walk. `is_package` says whether the document is a package's `__init__.py`,
     /// which changes what relative imports mean.
-    pub fn build(
-        document: &'t Document,
-        module: &str,
-        is_package: bool,
-        catalogue: &'t Catalogue,
-    ) -> Self {
+    pub fn build(document: &'t Document, module: &str, is_package: bool, catalogue: &'t Catalogue) -> Self {
         let source = document.text();
         let mut builder = Builder {
             source,
@@ -162,6 +159,7 @@ impl<'t> SemanticModel<'t> {
             calls: Vec::new(),
             classes: Vec::new(),
             has_wildcard_import: false,
+            attributes: HashMap::new(),
         };
         syntax::walk(document.tree(), &mut builder);
         SemanticModel {
@@ -171,6 +169,7 @@ impl<'t> SemanticModel<'t> {
             calls: builder.calls,
             classes: builder.classes,
             has_wildcard_import: builder.has_wildcard_import,
+            attributes: builder.attributes,
             catalogue,
         }
     }
@@ -231,9 +230,11 @@ impl<'t> SemanticModel<'t> {
                 };
                 let attribute = self.text(attribute);
                 match self.resolve_at_depth(object, scope, depth + 1) {
-                    Resolved::Path(path) | Resolved::Instance(path) => {
-                        Resolved::Path(format!("{path}.{attribute}"))
-                    }
+                    Resolved::Instance(class) => match self.instance_attribute(&class, attribute, depth) {
+                        Some(value) => value,
+                        None => Resolved::Path(format!("{class}.{attribute}")),
+                    },
+                    Resolved::Path(path) => Resolved::Path(format!("{path}.{attribute}")),
                     Resolved::Unknown => Resolved::Unknown,
                 }
             }
@@ -252,14 +253,10 @@ impl<'t> SemanticModel<'t> {
             },
             // `Path(a) / "b"` is still a path.
             "binary_operator" => {
-                let is_division = node
-                    .child_by_field_name("operator")
-                    .is_some_and(|op| op.kind() == "/");
+                let is_division = node.child_by_field_name("operator").is_some_and(|op| op.kind() == "/");
                 let left = node.child_by_field_name("left");
                 match left.map(|left| self.resolve_at_depth(left, scope, depth + 1)) {
-                    Some(Resolved::Instance(kind)) if is_division && kind == "pathlib.Path" => {
-                        Resolved::Instance(kind)
-                    }
+                    Some(Resolved::Instance(kind)) if is_division && kind == "pathlib.Path" => Resolved::Instance(kind),
                     _ => Resolved::Unknown,
                 }
             }
@@ -274,8 +271,8 @@ impl<'t> SemanticModel<'t> {
             return Resolved::Instance(returned.to_owned());
         }
         let last = path.rsplit('.').next().unwrap_or(path);
-        let looks_like_class = last.starts_with(|c: char| c.is_ascii_uppercase())
-            && last.chars().any(|c| c.is_ascii_lowercase());
+        let looks_like_class =
+            last.starts_with(|c: char| c.is_ascii_uppercase()) && last.chars().any(|c| c.is_ascii_lowercase());
         if self.catalogue.is_type(path) || looks_like_class {
             Resolved::Instance(path.to_owned())
         } else {
@@ -286,32 +283,55 @@ impl<'t> SemanticModel<'t> {
     fn resolve_name(&self, name: &str, scope: ScopeId, depth: u32) -> Resolved {
         match self.lookup(scope, name) {
             Some((_, Binding::Import(qualified))) => Resolved::Path(qualified.clone()),
-            Some((_, Binding::Function { qualname, .. }))
-            | Some((_, Binding::Class { qualname })) => Resolved::Path(qualname.clone()),
+            Some((_, Binding::Function { qualname, .. })) | Some((_, Binding::Class { qualname })) => {
+                Resolved::Path(qualname.clone())
+            }
             Some((_, Binding::SelfRef { class })) => Resolved::Instance(class.clone()),
-            Some((found_in, Binding::Value(sources))) => {
-                self.resolve_value(sources, found_in, depth)
-            }
-            Some((_, Binding::Global | Binding::Nonlocal | Binding::Ambiguous)) => {
-                Resolved::Unknown
-            }
+            Some((found_in, Binding::Value(sources))) => self.resolve_value(sources, found_in, depth),
+            Some((_, Binding::Global | Binding::Nonlocal | Binding::Ambiguous)) => Resolved::Unknown,
             None if self.has_wildcard_import => Resolved::Unknown,
             // Not bound anywhere in the file: a builtin such as `open` or `input`.
             None => Resolved::Path(name.to_owned()),
         }
     }
 
+    /// A data attribute of an instance of one of this file's classes: what `self.<attribute> = ...` assigned in its
+    /// methods, or a class-level `attribute: Type` / `attribute = value`. `None` when the class has no such data
+    /// attribute (it may be a method).
+    fn instance_attribute(&self, class: &str, attribute: &str, depth: u32) -> Option<Resolved> {
+        if let Some(sources) = self
+            .attributes
+            .get(class)
+            .and_then(|attributes| attributes.get(attribute))
+        {
+            return Some(self.agree(sources.iter().map(|(source, scope)| (source, *scope)), depth));
+        }
+        let class_scope = self
+            .scopes
+            .iter()
+            .position(|scope| scope.kind == ScopeKind::Class && scope.qualname == class)?;
+        match self.scopes[class_scope].bindings.get(attribute)? {
+            Binding::Value(sources) => Some(self.resolve_value(sources, class_scope, depth)),
+            _ => None,
+        }
+    }
+
     /// A variable's meaning, when every assignment agrees on it (`None` placeholders aside).
     fn resolve_value(&self, sources: &[ValueSource<'t>], scope: ScopeId, depth: u32) -> Resolved {
+        self.agree(sources.iter().map(|source| (source, scope)), depth)
+    }
+
+    fn agree<'s>(&self, sources: impl Iterator<Item = (&'s ValueSource<'t>, ScopeId)>, depth: u32) -> Resolved
+    where
+        't: 's,
+    {
         let mut agreed: Option<Resolved> = None;
-        for source in sources {
+        for (source, scope) in sources {
             let meaning = match source {
                 ValueSource::Opaque => return Resolved::Unknown,
                 ValueSource::Expr(expr) if expr.kind() == "none" => continue,
                 ValueSource::Expr(expr) => self.resolve_at_depth(*expr, scope, depth + 1),
-                ValueSource::Annotation(annotation) => {
-                    self.resolve_annotation(*annotation, scope, depth + 1)
-                }
+                ValueSource::Annotation(annotation) => self.resolve_annotation(*annotation, scope, depth + 1),
             };
             if meaning == Resolved::Unknown {
                 return Resolved::Unknown;
@@ -345,10 +365,7 @@ impl<'t> SemanticModel<'t> {
                     annotation.child_by_field_name("left"),
                     annotation.child_by_field_name("right"),
                 ];
-                let mut types = sides
-                    .into_iter()
-                    .flatten()
-                    .filter(|side| self.text(*side) != "None");
+                let mut types = sides.into_iter().flatten().filter(|side| self.text(*side) != "None");
                 match (types.next(), types.next()) {
                     (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
                     _ => Resolved::Unknown,
@@ -455,6 +472,7 @@ struct Builder<'t> {
     calls: Vec<CallSite<'t>>,
     classes: Vec<ClassDef<'t>>,
     has_wildcard_import: bool,
+    attributes: HashMap<String, HashMap<&'t str, Vec<(ValueSource<'t>, ScopeId)>>>,
 }
 
 struct PendingBody {
@@ -485,9 +503,7 @@ impl<'t> Builder<'t> {
                 old.extend(new);
                 Binding::Value(old)
             }
-            (Some(Binding::Import(old)), Binding::Import(new)) if old == new => {
-                Binding::Import(old)
-            }
+            (Some(Binding::Import(old)), Binding::Import(new)) if old == new => Binding::Import(old),
             // A redefinition (`@overload`s, a conditional `def`): the last one wins.
             (Some(Binding::Function { .. }), new @ Binding::Function { .. }) => new,
             (Some(Binding::SelfRef { class }), _) => Binding::SelfRef { class },
@@ -496,13 +512,7 @@ impl<'t> Builder<'t> {
         bindings.insert(name, merged);
     }
 
-    fn new_scope(
-        &mut self,
-        kind: ScopeKind,
-        node: Node<'t>,
-        name: &'t str,
-        name_range: TextRange,
-    ) -> ScopeId {
+    fn new_scope(&mut self, kind: ScopeKind, node: Node<'t>, name: &'t str, name_range: TextRange) -> ScopeId {
         let parent = self.current();
         let parent_scope = &self.scopes[parent];
         let qualname = match kind {
@@ -533,25 +543,14 @@ impl<'t> Builder<'t> {
         };
         let name = self.text(name_node);
         let is_async = syntax::is_async_function(node);
-        let scope = self.new_scope(
-            ScopeKind::Function { is_async },
-            node,
-            name,
-            syntax::range(name_node),
-        );
+        let scope = self.new_scope(ScopeKind::Function { is_async }, node, name, syntax::range(name_node));
         let qualname = self.scopes[scope].qualname.clone();
-        self.bind(
-            self.current(),
-            name,
-            Binding::Function { qualname, is_async },
-        );
+        self.bind(self.current(), name, Binding::Function { qualname, is_async });
         let is_static = self.ancestors.last().is_some_and(|parent| {
             parent.kind() == "decorated_definition"
                 && syntax::named_children(*parent)
                     .filter(|child| child.kind() == "decorator")
-                    .any(|decorator| {
-                        self.text(decorator).trim_start_matches('@').trim() == "staticmethod"
-                    })
+                    .any(|decorator| self.text(decorator).trim_start_matches('@').trim() == "staticmethod")
         });
         let self_class = if is_static {
             None
@@ -574,18 +573,12 @@ impl<'t> Builder<'t> {
         }
     }
 
-    fn bind_parameters(
-        &mut self,
-        scope: ScopeId,
-        parameters: Node<'t>,
-        mut self_class: Option<String>,
-    ) {
+    fn bind_parameters(&mut self, scope: ScopeId, parameters: Node<'t>, mut self_class: Option<String>) {
         for parameter in syntax::named_children(parameters) {
             let (name, annotation) = match parameter.kind() {
                 "identifier" => (Some(parameter), None),
                 "typed_parameter" => {
-                    let name = syntax::named_children(parameter)
-                        .find(|child| child.kind() == "identifier");
+                    let name = syntax::named_children(parameter).find(|child| child.kind() == "identifier");
                     (name, parameter.child_by_field_name("type"))
                 }
                 "default_parameter" | "typed_default_parameter" => (
@@ -602,9 +595,7 @@ impl<'t> Builder<'t> {
             let name = self.text(name);
             let binding = match (self_class.take(), annotation) {
                 (Some(class), _) => Binding::SelfRef { class },
-                (None, Some(annotation)) => {
-                    Binding::Value(vec![ValueSource::Annotation(annotation)])
-                }
+                (None, Some(annotation)) => Binding::Value(vec![ValueSource::Annotation(annotation)]),
                 (None, None) => Binding::Value(vec![ValueSource::Opaque]),
             };
             self.bind(scope, name, binding);
@@ -663,10 +654,9 @@ impl<'t> Builder<'t> {
                     self.bind(scope, first, Binding::Import(first.to_owned()));
                 }
                 "aliased_import" => {
-                    let (Some(name), Some(alias)) = (
-                        child.child_by_field_name("name"),
-                        child.child_by_field_name("alias"),
-                    ) else {
+                    let (Some(name), Some(alias)) =
+                        (child.child_by_field_name("name"), child.child_by_field_name("alias"))
+                    else {
                         continue;
                     };
                     let qualified = compact(self.text(name));
@@ -708,10 +698,9 @@ impl<'t> Builder<'t> {
                     self.bind(scope, name, Binding::Import(qualify(name)));
                 }
                 "aliased_import" => {
-                    let (Some(name), Some(alias)) = (
-                        child.child_by_field_name("name"),
-                        child.child_by_field_name("alias"),
-                    ) else {
+                    let (Some(name), Some(alias)) =
+                        (child.child_by_field_name("name"), child.child_by_field_name("alias"))
+                    else {
                         continue;
                     };
                     let qualified = qualify(&compact(self.text(name)));
@@ -727,6 +716,7 @@ impl<'t> Builder<'t> {
     fn bind_target(&mut self, target: Node<'t>, source: ValueSource<'t>) {
         let scope = self.current();
         match target.kind() {
+            "attribute" => self.record_instance_attribute(target, source),
             "identifier" => {
                 let name = self.text(target);
                 self.bind(scope, name, Binding::Value(vec![source]));
@@ -741,21 +731,39 @@ impl<'t> Builder<'t> {
             | "parenthesized_expression"
             | "as_pattern_target" => {
                 let single = target.named_child_count() == 1
-                    && matches!(
-                        target.kind(),
-                        "parenthesized_expression" | "as_pattern_target"
-                    );
+                    && matches!(target.kind(), "parenthesized_expression" | "as_pattern_target");
                 for element in syntax::named_children(target) {
-                    let element_source = if single {
-                        source.clone()
-                    } else {
-                        ValueSource::Opaque
-                    };
+                    let element_source = if single { source.clone() } else { ValueSource::Opaque };
                     self.bind_target(element, element_source);
                 }
             }
             _ => {}
         }
+    }
+
+    /// `self.name = value` inside a method: remembered for the class, so `self.name.method()` resolves.
+    fn record_instance_attribute(&mut self, target: Node<'t>, source: ValueSource<'t>) {
+        let scope = self.current();
+        let (Some(object), Some(attribute)) = (
+            target.child_by_field_name("object"),
+            target.child_by_field_name("attribute"),
+        ) else {
+            return;
+        };
+        if object.kind() != "identifier" {
+            return;
+        }
+        let Some(Binding::SelfRef { class }) = self.scopes[scope].bindings.get(self.text(object)) else {
+            return;
+        };
+        let class = class.clone();
+        let attribute = self.text(attribute);
+        self.attributes
+            .entry(class)
+            .or_default()
+            .entry(attribute)
+            .or_default()
+            .push((source, scope));
     }
 
     fn bind_assignment(&mut self, node: Node<'t>) {
@@ -801,14 +809,8 @@ impl<'t> Builder<'t> {
         if !self.type_checking_blocks.is_empty() {
             return;
         }
-        let frame = self
-            .frames
-            .last()
-            .expect("the module frame is never popped");
-        let awaited = self
-            .ancestors
-            .last()
-            .is_some_and(|parent| parent.kind() == "await");
+        let frame = self.frames.last().expect("the module frame is never popped");
+        let awaited = self.ancestors.last().is_some_and(|parent| parent.kind() == "await");
         self.calls.push(CallSite {
             node,
             scope: frame.scope,
@@ -850,10 +852,8 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 }
             }
             "named_expression" => {
-                if let (Some(name), Some(value)) = (
-                    node.child_by_field_name("name"),
-                    node.child_by_field_name("value"),
-                ) {
+                if let (Some(name), Some(value)) = (node.child_by_field_name("name"), node.child_by_field_name("value"))
+                {
                     self.bind_target(name, ValueSource::Expr(value));
                 }
             }
@@ -864,9 +864,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
             }
             "with_item" => self.bind_with_item(node),
             "except_clause" => {
-                for alias in
-                    syntax::named_children(node).filter(|child| child.kind() == "as_pattern")
-                {
+                for alias in syntax::named_children(node).filter(|child| child.kind() == "as_pattern") {
                     if let Some(target) = alias.child_by_field_name("alias") {
                         self.bind_target(target, ValueSource::Opaque);
                     }
@@ -884,9 +882,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
                     parent.kind() == "if_statement"
                         && parent
                             .child_by_field_name("condition")
-                            .is_some_and(|condition| {
-                                syntax::is_type_checking_guard(condition, self.source)
-                            })
+                            .is_some_and(|condition| syntax::is_type_checking_guard(condition, self.source))
                 });
                 if guarded {
                     self.type_checking_blocks.push(node.id());
@@ -1023,11 +1019,7 @@ mod tests {
         );
         let catalogue = Catalogue::builtin();
         let model = SemanticModel::build(&document, "pkg.sub.m", false, &catalogue);
-        let paths: Vec<Option<String>> = model
-            .calls
-            .iter()
-            .map(|call| model.callee_path(call))
-            .collect();
+        let paths: Vec<Option<String>> = model.calls.iter().map(|call| model.callee_path(call)).collect();
         assert_eq!(
             paths,
             [
@@ -1059,6 +1051,28 @@ mod tests {
                 ("g()", true, false),
                 ("sum(h(x) for x in y)", false, false),
                 ("h(x)", false, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn instance_attributes_are_typed_by_their_assignments() {
+        let found = callees(
+            "import requests\nclass Client:\n    session: requests.Session\n    def __init__(self):\n        \
+             self.http = requests.Session()\n        self.other = None\n        self.other = make()\n    \
+             async def run(self):\n        self.http.get('u')\n        self.session.post('u')\n        \
+             self.other.get('u')\n        self.helper()\n",
+        );
+        let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "requests.Session",
+                "make",
+                "requests.Session.get",
+                "requests.Session.post",
+                "?",
+                "m.Client.helper"
             ]
         );
     }

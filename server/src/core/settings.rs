@@ -41,10 +41,7 @@ impl Settings {
     }
 
     pub fn severity(&self, rule: &RuleMeta) -> Severity {
-        self.severities
-            .get(rule.code)
-            .copied()
-            .unwrap_or(rule.default_severity)
+        self.severities.get(rule.code).copied().unwrap_or(rule.default_severity)
     }
 
     pub fn catalogue(&self) -> &Catalogue {
@@ -78,39 +75,30 @@ impl Settings {
     /// Settings from a parsed config (the CLI layers its flags on top).
     pub fn from_config(config: &Config) -> Result<Settings, ConfigError> {
         let mut settings = Settings::default();
-        settings.apply_selection(
-            config.select.as_deref(),
-            &config.extend_select,
-            &config.ignore,
-        )?;
+        settings.apply_selection(config.select.as_deref(), &config.extend_select, &config.ignore)?;
         for (selector, level) in &config.severity {
-            let severity = Severity::parse(level)
-                .ok_or_else(|| ConfigError::new(format!("unknown severity `{level}` for `{selector}` (use error, warning, information or hint)")))?;
+            let severity = Severity::parse(level).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "unknown severity `{level}` for `{selector}` (use error, warning, information or hint)"
+                ))
+            })?;
             for rule in resolve_selector(selector)? {
                 settings.severities.insert(rule.code, severity);
             }
         }
         if let Some(version) = &config.target_version {
             settings.target_version = parse_target_version(version).ok_or_else(|| {
-                ConfigError::new(format!(
-                    "`target-version` must look like \"py311\", not `{version}`"
-                ))
+                ConfigError::new(format!("`target-version` must look like \"py311\", not `{version}`"))
             })?;
         } else if let Some(version) = config.requires_python.as_deref().and_then(minimum_python) {
             settings.target_version = version;
         }
         if !config.extra_blocking_calls.is_empty() || !config.allowed_calls.is_empty() {
             let catalogue =
-                Catalogue::customised(&config.extra_blocking_calls, &config.allowed_calls)
-                    .map_err(ConfigError::new)?;
+                Catalogue::customised(&config.extra_blocking_calls, &config.allowed_calls).map_err(ConfigError::new)?;
             settings.catalogue = Arc::new(catalogue);
         }
-        settings.exclude = config
-            .exclude
-            .iter()
-            .chain(&config.extend_exclude)
-            .cloned()
-            .collect();
+        settings.exclude = config.exclude.iter().chain(&config.extend_exclude).cloned().collect();
         Ok(settings)
     }
 }
@@ -195,11 +183,8 @@ struct Project {
 
 /// Parses a `pyproject.toml`. `Ok(None)` when it has no `[tool.asynclint]` table.
 pub fn parse_pyproject(text: &str) -> Result<Option<Config>, ConfigError> {
-    let pyproject: Pyproject =
-        toml::from_str(text).map_err(|error| ConfigError::new(error.to_string()))?;
-    let requires_python = pyproject
-        .project
-        .and_then(|project| project.requires_python);
+    let pyproject: Pyproject = toml::from_str(text).map_err(|error| ConfigError::new(error.to_string()))?;
+    let requires_python = pyproject.project.and_then(|project| project.requires_python);
     let Some(table) = pyproject.tool.and_then(|tool| tool.asynclint) else {
         return Ok(None);
     };
@@ -256,10 +241,7 @@ mod tests {
         let settings = Settings::from_config(&config).unwrap();
         assert_eq!(settings.target_version, (3, 8));
         assert!(!settings.is_enabled(rules::find("AL109").unwrap()));
-        assert_eq!(
-            settings.severity(rules::find("AL101").unwrap()),
-            Severity::Error
-        );
+        assert_eq!(settings.severity(rules::find("AL101").unwrap()), Severity::Error);
         assert!(settings.catalogue().lookup("mylib.fetch").is_some());
     }
 
@@ -268,10 +250,7 @@ mod tests {
         let unknown = parse_pyproject("[tool.asynclint]\nselekt = [\"AL1\"]\n").unwrap_err();
         assert!(unknown.message.contains("selekt"), "{}", unknown.message);
         let config = parse_asynclint_toml("select = [\"E501\"]\n").unwrap();
-        assert!(Settings::from_config(&config)
-            .unwrap_err()
-            .message
-            .contains("E501"));
+        assert!(Settings::from_config(&config).unwrap_err().message.contains("E501"));
         assert!(parse_pyproject("[tool.other]\nx = 1\n").unwrap().is_none());
         assert!(parse_pyproject("not toml [").is_err());
     }

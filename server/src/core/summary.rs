@@ -33,6 +33,8 @@ pub struct ProjectCall {
 pub struct FunctionSummary {
     pub qualname: String,
     pub name: String,
+    /// How messages name it: `prepare`, or `Store.__init__` for a method.
+    pub display: String,
     pub is_async: bool,
     /// Where the name in `def name` stands.
     pub definition: Site,
@@ -74,11 +76,7 @@ pub fn blocking_entry<'c>(
         .and_then(|method| catalogue.lookup_any_receiver(method))
 }
 
-pub fn summarize(
-    document: &Document,
-    model: &SemanticModel,
-    catalogue: &Catalogue,
-) -> ModuleSummary {
+pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalogue) -> ModuleSummary {
     let site = |range: TextRange| Site {
         range,
         span: document.span(range),
@@ -92,6 +90,10 @@ pub fn summarize(
             functions.push(FunctionSummary {
                 qualname: scope.qualname.clone(),
                 name: scope.name.to_owned(),
+                display: match &scope.class {
+                    Some(class) => format!("{}.{}", class.rsplit('.').next().unwrap_or(class), scope.name),
+                    None => scope.name.to_owned(),
+                },
                 is_async,
                 definition: site(scope.name_range),
                 blocking_calls: Vec::new(),

@@ -14,8 +14,7 @@ pub fn text<'a>(node: Node, source: &'a str) -> &'a str {
 
 /// `async def` is a `function_definition` whose first token is `async`.
 pub fn is_async_function(node: Node) -> bool {
-    node.kind() == "function_definition"
-        && node.child(0).is_some_and(|first| first.kind() == "async")
+    node.kind() == "function_definition" && node.child(0).is_some_and(|first| first.kind() == "async")
 }
 
 /// The named children of a node, without allocating.
@@ -103,10 +102,7 @@ mod tests {
 
     #[test]
     fn walk_enters_and_leaves_every_node_once() {
-        let doc = Document::new(
-            "x.py",
-            "async def f(a, b=1):\n    return [x for x in g(a)]\n",
-        );
+        let doc = Document::new("x.py", "async def f(a, b=1):\n    return [x for x in g(a)]\n");
         let mut counter = Counter {
             entered: 0,
             left: 0,

@@ -9,6 +9,9 @@ use crate::core::rules::RuleMeta;
 use crate::core::summary::blocking_entry;
 use crate::core::syntax;
 
+/// Callee text longer than this is not quoted in messages.
+const MAX_QUOTED_CALLEE: usize = 40;
+
 pub const RULE: RuleMeta = RuleMeta {
     code: "AL110",
     name: "transitive-blocking-call",
@@ -79,16 +82,20 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         };
         let Some(Hop::Blocks {
-            name: blocking_name,
-            ..
+            name: blocking_name, ..
         }) = chain.last().map(|link| link.hop)
         else {
             continue;
         };
         let function_name = model.scope(call.scope).name;
-        let helper = &chain[0].function.name;
+        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
+        let helper = if written.len() <= MAX_QUOTED_CALLEE && !written.contains('\n') {
+            written
+        } else {
+            chain[0].function.name.as_str()
+        };
         let mut names: Vec<&str> = vec![function_name];
-        names.extend(chain.iter().map(|link| link.function.name.as_str()));
+        names.extend(chain.iter().map(|link| link.function.display.as_str()));
         names.push(blocking_name);
         let message = format!(
             "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({})",
@@ -103,13 +110,13 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                     Related {
                         file: link.path.to_owned(),
                         span: site.span,
-                        message: format!("`{}` calls `{callee_name}`", link.function.name),
+                        message: format!("`{}` calls `{callee_name}`", link.function.display),
                     }
                 }
                 Hop::Blocks { name, site } => Related {
                     file: link.path.to_owned(),
                     span: site.span,
-                    message: format!("`{}` calls `{name}`, which blocks", link.function.name),
+                    message: format!("`{}` calls `{name}`, which blocks", link.function.display),
                 },
             })
             .collect();

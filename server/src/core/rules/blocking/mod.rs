@@ -49,10 +49,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         } else {
             String::new()
         };
-        let shown_name = entry
-            .name
-            .strip_prefix("*.")
-            .map_or(entry.name.as_str(), |_| written);
+        let shown_name = entry.name.strip_prefix("*.").map_or(entry.name.as_str(), |_| written);
         let advice = match (&entry.replacement, entry.drop_in) {
             (Some(replacement), true) => format!("; use `await {replacement}(...)`"),
             (Some(replacement), false) => format!("; use {replacement}"),
@@ -65,12 +62,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(call.node), message);
         let document = checker.document;
         let fix = match (&entry.replacement, entry.drop_in) {
-            (Some(replacement), true) => {
-                fix::drop_in_fix(document, model, call, replacement, Applicability::Safe)
-            }
-            _ if entry.rule.code == nested_event_loop::RULE.code => {
-                fix::await_argument_fix(model, call)
-            }
+            (Some(replacement), true) => fix::drop_in_fix(document, model, call, replacement, Applicability::Safe),
+            _ if entry.rule.code == nested_event_loop::RULE.code => fix::await_argument_fix(model, call),
             _ => fix::offload_fix(document, model, call, checker.settings.target_version),
         };
         diagnostic.fixes.extend(fix);

@@ -1,0 +1,255 @@
+//! Output formats of `asynclint check`: `full` (code frames), `concise` (one line each) and `json` (ruff's shape).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::core::diagnostic::{Applicability, Diagnostic, Severity};
+use crate::core::document::Document;
+use crate::core::positions::LineCol;
+
+use super::run::{FileReport, FixMode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Full,
+    Concise,
+    Json,
+}
+
+/// ANSI styling, on only for terminals without `NO_COLOR`.
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub enabled: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.enabled {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn red(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+    fn cyan(self, text: &str) -> String {
+        self.paint("36", text)
+    }
+    fn blue(self, text: &str) -> String {
+        self.paint("1;34", text)
+    }
+    fn yellow(self, text: &str) -> String {
+        self.paint("1;33", text)
+    }
+}
+
+/// 1-based row and column (in characters), as people and ruff's JSON count them.
+fn human(position: LineCol) -> (usize, usize) {
+    (position.line as usize + 1, position.chars as usize + 1)
+}
+
+fn fix_marker(diagnostic: &Diagnostic, fix_mode: FixMode) -> &'static str {
+    let offered = diagnostic
+        .preferred_fix()
+        .is_some_and(|fix| fix.applicability == Applicability::Safe || fix_mode == FixMode::SafeAndUnsafe);
+    if offered {
+        " [*]"
+    } else {
+        ""
+    }
+}
+
+pub fn write_concise(out: &mut impl Write, reports: &[FileReport], style: Style, fix_mode: FixMode) -> io::Result<()> {
+    for report in reports {
+        for diagnostic in &report.diagnostics {
+            let (row, column) = human(report.document.line_col(diagnostic.range.start));
+            writeln!(
+                out,
+                "{}:{row}:{column}: {}{} {}",
+                style.bold(&report.document.path),
+                style.red(diagnostic.code),
+                fix_marker(diagnostic, fix_mode),
+                diagnostic.message
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub fn write_full(out: &mut impl Write, reports: &[FileReport], style: Style, fix_mode: FixMode) -> io::Result<()> {
+    for report in reports {
+        for diagnostic in &report.diagnostics {
+            write_frame(out, &report.document, diagnostic, style, fix_mode)?;
+        }
+    }
+    Ok(())
+}
+
+/// One finding with the flagged lines underlined:
+/// ```text
+/// AL101 [*] `time.sleep` blocks the event loop ...
+///  --> app.py:4:5
+///   |
+/// 4 |     time.sleep(1)
+///   |     ^^^^^^^^^^^^^
+///   |
+/// help: Replace with `await asyncio.sleep(...)`
+/// ```
+fn write_frame(
+    out: &mut impl Write,
+    document: &Document,
+    diagnostic: &Diagnostic,
+    style: Style,
+    fix_mode: FixMode,
+) -> io::Result<()> {
+    let start = document.line_col(diagnostic.range.start);
+    let end = document.line_col(diagnostic.range.end);
+    let (row, column) = human(start);
+    let colour = |text: &str| match diagnostic.severity {
+        Severity::Error | Severity::Warning => style.red(text),
+        Severity::Information | Severity::Hint => style.yellow(text),
+    };
+    writeln!(
+        out,
+        "{}{} {}",
+        colour(diagnostic.code),
+        fix_marker(diagnostic, fix_mode),
+        style.bold(&diagnostic.message)
+    )?;
+    let last_line = end.line.max(start.line);
+    let gutter = (last_line as usize + 1).to_string().len();
+    let pad = " ".repeat(gutter);
+    writeln!(out, "{pad}{} {}:{row}:{column}", style.blue("-->"), document.path)?;
+    writeln!(out, "{pad} {}", style.blue("|"))?;
+    let rope = document.rope();
+    // Show at most a few lines of a long span.
+    const MAX_FRAME_LINES: u32 = 6;
+    for line in start.line..=last_line.min(start.line + MAX_FRAME_LINES - 1) {
+        let text = rope.line(line as usize).to_string();
+        let text = text.trim_end_matches(['\n', '\r']).replace('\t', "    ");
+        let number = format!("{:>gutter$}", line + 1);
+        writeln!(out, "{} {} {text}", style.blue(&number), style.blue("|"))?;
+        let from = if line == start.line {
+            start.chars as usize
+        } else {
+            text.len() - text.trim_start().len()
+        };
+        let to = if line == end.line {
+            end.chars as usize
+        } else {
+            text.chars().count()
+        };
+        let width = to.saturating_sub(from).max(1);
+        writeln!(
+            out,
+            "{pad} {} {}{}",
+            style.blue("|"),
+            " ".repeat(from),
+            colour(&"^".repeat(width))
+        )?;
+    }
+    writeln!(out, "{pad} {}", style.blue("|"))?;
+    for related in &diagnostic.related {
+        writeln!(
+            out,
+            "{pad} {} {}:{}:{}: {}",
+            style.blue("="),
+            related.file,
+            related.span.start.line + 1,
+            related.span.start.chars + 1,
+            related.message
+        )?;
+    }
+    if let Some(fix) = diagnostic.preferred_fix() {
+        let note = if fix.applicability == Applicability::Unsafe {
+            " (unsafe)"
+        } else {
+            ""
+        };
+        writeln!(out, "{}: {}{note}", style.cyan("help"), fix.title)?;
+    }
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct JsonLocation {
+    row: usize,
+    column: usize,
+}
+
+#[derive(Serialize)]
+struct JsonEdit {
+    content: String,
+    location: JsonLocation,
+    end_location: JsonLocation,
+}
+
+#[derive(Serialize)]
+struct JsonFix {
+    applicability: &'static str,
+    message: String,
+    edits: Vec<JsonEdit>,
+}
+
+/// The fields of ruff's JSON output, so existing tooling reads ours.
+#[derive(Serialize)]
+struct JsonDiagnostic {
+    cell: Option<usize>,
+    code: &'static str,
+    end_location: JsonLocation,
+    filename: String,
+    fix: Option<JsonFix>,
+    location: JsonLocation,
+    message: String,
+    noqa_row: usize,
+    url: Option<String>,
+}
+
+fn location(document: &Document, offset: usize) -> JsonLocation {
+    let (row, column) = human(document.line_col(offset));
+    JsonLocation { row, column }
+}
+
+pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    let mut items = Vec::new();
+    for report in reports {
+        let document = &report.document;
+        let filename = std::path::absolute(&report.path)
+            .unwrap_or_else(|_| report.path.clone())
+            .display()
+            .to_string();
+        for diagnostic in &report.diagnostics {
+            let fix = diagnostic.preferred_fix().map(|fix| JsonFix {
+                applicability: fix.applicability.as_str(),
+                message: fix.title.clone(),
+                edits: fix
+                    .edits
+                    .iter()
+                    .map(|edit| JsonEdit {
+                        content: edit.new_text.clone(),
+                        location: location(document, edit.range.start),
+                        end_location: location(document, edit.range.end),
+                    })
+                    .collect(),
+            });
+            items.push(JsonDiagnostic {
+                cell: None,
+                code: diagnostic.code,
+                end_location: location(document, diagnostic.range.end),
+                filename: filename.clone(),
+                fix,
+                location: location(document, diagnostic.range.start),
+                message: diagnostic.message.clone(),
+                noqa_row: document.line_col(diagnostic.range.start).line as usize + 1,
+                url: None,
+            });
+        }
+    }
+    serde_json::to_writer_pretty(&mut *out, &items)?;
+    writeln!(out)
+}

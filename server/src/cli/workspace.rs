@@ -1,0 +1,247 @@
+//! Finding things on disk for the CLI: the project root, the config file, the Python files (`.gitignore`-aware),
+//! and each file's module name.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::core::check::ModuleInfo;
+use crate::core::index::module_name;
+use crate::core::settings::{self, Config, ConfigError, Settings};
+
+/// Directories no one wants linted, skipped unless named explicitly (as ruff does).
+const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+];
+
+/// The nearest ancestor of `start` (itself included) holding `pyproject.toml` or `.git`; else `start` itself (or
+/// its directory, for a file).
+pub fn project_root(start: &Path) -> PathBuf {
+    let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
+    let directory = if start.is_file() {
+        start.parent().map(Path::to_path_buf).unwrap_or(start)
+    } else {
+        start
+    };
+    directory
+        .ancestors()
+        .find(|dir| dir.join("pyproject.toml").is_file() || dir.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or(directory)
+}
+
+/// A config found on disk, and which file it came from.
+pub struct LoadedConfig {
+    pub config: Config,
+    pub path: Option<PathBuf>,
+}
+
+/// `--config PATH`, or the nearest `asynclint.toml` / `pyproject.toml` with a `[tool.asynclint]` table from `start`
+/// upward. `asynclint.toml` wins over `pyproject.toml` in the same directory. A `pyproject.toml` without our table
+/// still lends its `requires-python`.
+pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig, String> {
+    let read =
+        |path: &Path| std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()));
+    let in_file = |path: &Path, error: ConfigError| format!("{}: {}", path.display(), error.message.trim_end());
+    if let Some(path) = explicit {
+        let text = read(path)?;
+        let config = if path.file_name().is_some_and(|name| name == "pyproject.toml") {
+            settings::parse_pyproject(&text)
+                .map_err(|error| in_file(path, error))?
+                .unwrap_or_default()
+        } else {
+            settings::parse_asynclint_toml(&text).map_err(|error| in_file(path, error))?
+        };
+        return Ok(LoadedConfig {
+            config,
+            path: Some(path.to_path_buf()),
+        });
+    }
+    let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
+    let mut requires_python: Option<String> = None;
+    for directory in start.ancestors() {
+        let dedicated = directory.join("asynclint.toml");
+        if dedicated.is_file() {
+            let mut config =
+                settings::parse_asynclint_toml(&read(&dedicated)?).map_err(|error| in_file(&dedicated, error))?;
+            config.requires_python = requires_python;
+            return Ok(LoadedConfig {
+                config,
+                path: Some(dedicated),
+            });
+        }
+        let pyproject = directory.join("pyproject.toml");
+        if pyproject.is_file() {
+            let text = read(&pyproject)?;
+            match settings::parse_pyproject(&text).map_err(|error| in_file(&pyproject, error))? {
+                Some(config) => {
+                    return Ok(LoadedConfig {
+                        config,
+                        path: Some(pyproject),
+                    })
+                }
+                None if requires_python.is_none() => {
+                    requires_python = toml::from_str::<toml::Value>(&text).ok().and_then(|value| {
+                        value
+                            .get("project")?
+                            .get("requires-python")?
+                            .as_str()
+                            .map(str::to_owned)
+                    });
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(LoadedConfig {
+        config: Config {
+            requires_python,
+            ..Config::default()
+        },
+        path: None,
+    })
+}
+
+/// The exclusion globs of the settings, matched against a path relative to the root and against each of its parts.
+pub struct Exclusions {
+    globs: GlobSet,
+}
+
+impl Exclusions {
+    pub fn new(settings: &Settings) -> Result<Self, String> {
+        let mut builder = GlobSetBuilder::new();
+        for pattern in &settings.exclude {
+            let glob = Glob::new(pattern).map_err(|error| format!("invalid exclude pattern `{pattern}`: {error}"))?;
+            builder.add(glob);
+        }
+        Ok(Exclusions {
+            globs: builder.build().map_err(|error| error.to_string())?,
+        })
+    }
+
+    pub fn excludes(&self, relative: &Path) -> bool {
+        self.globs.is_match(relative) || relative.components().any(|part| self.globs.is_match(part.as_os_str()))
+    }
+}
+
+/// Python files under `paths`, sorted. Directories are walked `.gitignore`-aware, skipping the default excluded
+/// directories and the settings' `exclude`; files named explicitly are always included. Problems (unreadable
+/// directories, symlink loops) are returned as warnings, not errors.
+pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec<PathBuf>, Vec<String>) {
+    let files = Mutex::new(Vec::new());
+    let warnings = Mutex::new(Vec::new());
+    for path in paths {
+        if path.is_file() {
+            files
+                .lock()
+                .expect("no panics while holding the lock")
+                .push(path.clone());
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(path)
+            .hidden(false)
+            .git_global(false)
+            .require_git(false)
+            .follow_links(false)
+            .filter_entry(|entry| {
+                let name = entry.file_name().to_string_lossy();
+                let is_dir = entry.file_type().is_some_and(|kind| kind.is_dir());
+                !(is_dir && entry.depth() > 0 && DEFAULT_EXCLUDED_DIRS.contains(&name.as_ref()))
+            })
+            .build_parallel();
+        walker.run(|| {
+            Box::new(|entry| {
+                match entry {
+                    Ok(entry) => {
+                        let path = entry.path();
+                        let is_python = entry.file_type().is_some_and(|kind| kind.is_file())
+                            && path
+                                .extension()
+                                .is_some_and(|extension| extension == "py" || extension == "pyi");
+                        let relative = path.strip_prefix(root).unwrap_or(path);
+                        if is_python && !exclusions.excludes(relative) {
+                            files
+                                .lock()
+                                .expect("no panics while holding the lock")
+                                .push(path.to_path_buf());
+                        }
+                    }
+                    Err(error) => warnings
+                        .lock()
+                        .expect("no panics while holding the lock")
+                        .push(error.to_string()),
+                }
+                ignore::WalkState::Continue
+            })
+        });
+    }
+    let mut files = files.into_inner().expect("walker threads are done");
+    files.sort();
+    files.dedup();
+    (files, warnings.into_inner().expect("walker threads are done"))
+}
+
+/// Answers "is this directory a package?" by looking for `__init__.py`, remembering each answer.
+#[derive(Default)]
+pub struct PackageCache {
+    known: Mutex<HashMap<PathBuf, bool>>,
+}
+
+impl PackageCache {
+    fn is_package(&self, directory: &Path) -> bool {
+        if let Some(known) = self
+            .known
+            .lock()
+            .expect("no panics while holding the lock")
+            .get(directory)
+        {
+            return *known;
+        }
+        let answer = directory.join("__init__.py").is_file();
+        self.known
+            .lock()
+            .expect("no panics while holding the lock")
+            .insert(directory.to_path_buf(), answer);
+        answer
+    }
+
+    /// The module a file is, climbing package directories but never above `root`.
+    pub fn module_of(&self, file: &Path, root: &Path) -> ModuleInfo {
+        let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        let (base, relative) = match absolute.strip_prefix(root) {
+            Ok(relative) => (root.to_path_buf(), relative.to_path_buf()),
+            Err(_) => (
+                absolute.parent().map(Path::to_path_buf).unwrap_or_default(),
+                PathBuf::from(absolute.file_name().unwrap_or_default()),
+            ),
+        };
+        let (name, is_package) = module_name(&relative, |directory| self.is_package(&base.join(directory)));
+        ModuleInfo { name, is_package }
+    }
+}
