@@ -1,1 +1,256 @@
+//! End-to-end tests of the `asynclint` binary: exit codes, output formats, config errors, unreadable files, and
+//! `--fix` writing files safely.
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn asynclint(directory: &Path, arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_asynclint"))
+        .args(arguments)
+        .current_dir(directory)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const BLOCKING: &str = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("pyproject.toml"), "[project]\nname = \"demo\"\n").unwrap();
+    for (name, text) in files {
+        let path = directory.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    directory
+}
+
+#[test]
+fn exit_codes_say_clean_findings_or_error() {
+    let clean = project(&[("ok.py", "async def main():\n    return 1\n")]);
+    let output = asynclint(clean.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("All checks passed!"));
+
+    let dirty = project(&[("app.py", BLOCKING)]);
+    let output = asynclint(dirty.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("AL101 [*] `time.sleep` blocks the event loop in async function `main`"),
+        "{text}"
+    );
+    assert!(text.contains("--> app.py:5:5"), "{text}");
+    assert!(text.contains("5 |     time.sleep(1)\n  |     ^^^^^^^^^^^^^"), "{text}");
+    assert!(text.contains("Found 1 error."), "{text}");
+
+    assert_eq!(
+        asynclint(dirty.path(), &["check", "--exit-zero"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(asynclint(dirty.path(), &["check", "missing.py"]).status.code(), Some(2));
+    assert_eq!(
+        asynclint(dirty.path(), &["check", "--select", "NOPE"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        asynclint(dirty.path(), &["check", "--bogus-flag"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        asynclint(dirty.path(), &["check", "--ignore", "AL1"]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn json_output_has_ruffs_shape() {
+    let dirty = project(&[("app.py", BLOCKING)]);
+    let output = asynclint(dirty.path(), &["check", "--output-format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let items: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let item = &items[0];
+    assert_eq!(item["code"], "AL101");
+    assert_eq!(item["location"], serde_json::json!({"row": 5, "column": 5}));
+    assert_eq!(item["end_location"], serde_json::json!({"row": 5, "column": 18}));
+    assert_eq!(item["noqa_row"], 5);
+    assert!(item["filename"].as_str().unwrap().ends_with("app.py"));
+    assert_eq!(item["fix"]["applicability"], "safe");
+    assert_eq!(item["fix"]["edits"][1]["content"], "await asyncio.sleep(1)");
+    for key in ["message", "url", "cell"] {
+        assert!(item.get(key).is_some(), "{key} missing");
+    }
+}
+
+#[test]
+fn concise_output_is_one_line_per_finding() {
+    let dirty = project(&[("app.py", BLOCKING)]);
+    let text = stdout(&asynclint(dirty.path(), &["check", "--output-format", "concise"]));
+    assert!(text.starts_with("app.py:5:5: AL101 [*] `time.sleep`"), "{text}");
+}
+
+#[test]
+fn unreadable_and_non_utf8_files_warn_and_the_rest_is_checked() {
+    let dirty = project(&[("app.py", BLOCKING)]);
+    std::fs::write(dirty.path().join("binary.py"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let output = asynclint(dirty.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("binary.py: skipped: not valid UTF-8"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("AL101"));
+}
+
+#[test]
+fn config_errors_name_the_key_and_the_file() {
+    let directory = project(&[("app.py", BLOCKING)]);
+    std::fs::write(
+        directory.path().join("pyproject.toml"),
+        "[tool.asynclint]\nselekt = [\"AL1\"]\n",
+    )
+    .unwrap();
+    let output = asynclint(directory.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(
+        message.contains("pyproject.toml") && message.contains("selekt"),
+        "{message}"
+    );
+}
+
+#[test]
+fn config_selects_rules_and_extends_the_catalogue() {
+    let directory = project(&[(
+        "app.py",
+        "import time\nimport mylib\n\n\nasync def main():\n    time.sleep(1)\n    mylib.fetch()\n",
+    )]);
+    std::fs::write(
+        directory.path().join("pyproject.toml"),
+        "[tool.asynclint]\nignore = [\"blocking-sleep\"]\nextra-blocking-calls = [{ name = \"mylib.fetch\", rule = \"AL102\" }]\n",
+    )
+    .unwrap();
+    let text = stdout(&asynclint(directory.path(), &["check", "--output-format", "concise"]));
+    assert!(!text.contains("AL101"), "{text}");
+    assert!(text.contains("app.py:7:5: AL102"), "{text}");
+}
+
+#[test]
+fn fix_rewrites_in_place_and_keeps_permissions_and_line_endings() {
+    use std::os::unix::fs::PermissionsExt;
+    let source = "import time\r\n\r\n\r\nasync def main():\r\n    time.sleep(1)\r\n";
+    let directory = project(&[("app.py", source)]);
+    let path = directory.path().join("app.py");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let output = asynclint(directory.path(), &["check", "--fix"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let fixed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        fixed,
+        "import asyncio\r\nimport time\r\n\r\n\r\nasync def main():\r\n    await asyncio.sleep(1)\r\n"
+    );
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "no temporary files are left behind: {leftovers:?}");
+}
+
+#[test]
+fn unsafe_fixes_apply_only_when_asked() {
+    let source = "import requests\n\n\nasync def main(url):\n    requests.get(url)\n";
+    let directory = project(&[("app.py", source)]);
+    let path = directory.path().join("app.py");
+    let output = asynclint(directory.path(), &["check", "--fix"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("1 hidden fix can be enabled with the `--unsafe-fixes` option"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), source);
+    let output = asynclint(directory.path(), &["check", "--fix", "--unsafe-fixes"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .contains("await asyncio.to_thread(requests.get, url)"));
+}
+
+#[test]
+fn helpers_in_files_not_checked_still_count() {
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        (
+            "pkg/helpers.py",
+            "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n",
+        ),
+        (
+            "pkg/app.py",
+            "from pkg.helpers import deploy\n\n\nasync def main():\n    deploy()\n",
+        ),
+    ]);
+    let text = stdout(&asynclint(
+        directory.path(),
+        &["check", "pkg/app.py", "--output-format", "concise"],
+    ));
+    assert!(
+        text.contains("pkg/app.py:5:5: AL110 `deploy()` blocks the event loop"),
+        "{text}"
+    );
+    assert!(text.contains("main → deploy → subprocess.run"), "{text}");
+}
+
+#[test]
+fn gitignored_and_virtualenv_files_are_skipped() {
+    let directory = project(&[
+        ("app.py", "async def main():\n    return 1\n"),
+        ("generated/out.py", BLOCKING),
+        (".venv/lib/site.py", BLOCKING),
+        (".gitignore", "generated/\n"),
+    ]);
+    let output = asynclint(directory.path(), &["check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn rule_docs_version_and_listing() {
+    let here = Path::new(".");
+    let doc = stdout(&asynclint(here, &["rule", "AL101"]));
+    assert!(doc.starts_with("# blocking-sleep (AL101)"), "{doc}");
+    assert!(doc.contains("## Fix safety"));
+    assert_eq!(
+        stdout(&asynclint(here, &["rule", "transitive-blocking-call"]))
+            .lines()
+            .next(),
+        Some("# transitive-blocking-call (AL110)")
+    );
+    assert_eq!(asynclint(here, &["rule", "AL999"]).status.code(), Some(2));
+    let listing = stdout(&asynclint(here, &["rule"]));
+    assert_eq!(listing.lines().count(), 10);
+    let version = stdout(&asynclint(here, &["--version"]));
+    assert_eq!(version.trim(), format!("asynclint {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn malformed_python_never_crashes_the_run() {
+    let directory = project(&[
+        ("broken.py", "async def f(:\n    time.sleep(\n\0\0 ((((\n"),
+        (
+            "deep.py",
+            &format!("async def f():\n    x = {}1{}\n", "(".repeat(3000), ")".repeat(3000)),
+        ),
+        ("empty.py", ""),
+        ("bom.py", "\u{feff}"),
+        ("app.py", BLOCKING),
+    ]);
+    let output = asynclint(directory.path(), &["check", "--output-format", "concise"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains("app.py:5:5: AL101"));
+}

@@ -69,9 +69,7 @@ fn projects() -> Vec<Project> {
         .map(|(root, files)| {
             let settings = if root.is_dir() {
                 let text = std::fs::read_to_string(root.join("pyproject.toml")).unwrap();
-                let config = parse_pyproject(&text)
-                    .expect("fixture config parses")
-                    .unwrap_or_default();
+                let config = parse_pyproject(&text).expect("fixture config parses").config;
                 Settings::from_config(&config).expect("fixture config is valid")
             } else {
                 Settings::default()

@@ -74,7 +74,7 @@ pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig
         let config = if path.file_name().is_some_and(|name| name == "pyproject.toml") {
             settings::parse_pyproject(&text)
                 .map_err(|error| in_file(path, error))?
-                .unwrap_or_default()
+                .config
         } else {
             settings::parse_asynclint_toml(&text).map_err(|error| in_file(path, error))?
         };
@@ -98,25 +98,14 @@ pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig
         }
         let pyproject = directory.join("pyproject.toml");
         if pyproject.is_file() {
-            let text = read(&pyproject)?;
-            match settings::parse_pyproject(&text).map_err(|error| in_file(&pyproject, error))? {
-                Some(config) => {
-                    return Ok(LoadedConfig {
-                        config,
-                        path: Some(pyproject),
-                    })
-                }
-                None if requires_python.is_none() => {
-                    requires_python = toml::from_str::<toml::Value>(&text).ok().and_then(|value| {
-                        value
-                            .get("project")?
-                            .get("requires-python")?
-                            .as_str()
-                            .map(str::to_owned)
-                    });
-                }
-                None => {}
+            let parsed = settings::parse_pyproject(&read(&pyproject)?).map_err(|error| in_file(&pyproject, error))?;
+            if parsed.has_table {
+                return Ok(LoadedConfig {
+                    config: parsed.config,
+                    path: Some(pyproject),
+                });
             }
+            requires_python = requires_python.or(parsed.config.requires_python);
         }
     }
     Ok(LoadedConfig {

@@ -107,6 +107,9 @@ pub struct ClassDef<'t> {
     pub bases: Vec<Node<'t>>,
 }
 
+/// `self.name = value` assignments: class qualname → attribute name → (value, scope of the assignment).
+type InstanceAttributes<'t> = HashMap<String, HashMap<&'t str, Vec<(ValueSource<'t>, ScopeId)>>>;
+
 /// What an expression refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolved {
@@ -126,7 +129,7 @@ pub struct SemanticModel<'t> {
     /// A `from x import *` at module level: unknown names may come from it, so they are not taken as builtins.
     pub has_wildcard_import: bool,
     /// `self.name = value` in the methods of this file's classes: class qualname → attribute → values.
-    attributes: HashMap<String, HashMap<&'t str, Vec<(ValueSource<'t>, ScopeId)>>>,
+    attributes: InstanceAttributes<'t>,
     catalogue: &'t Catalogue,
 }
 
@@ -472,7 +475,7 @@ struct Builder<'t> {
     calls: Vec<CallSite<'t>>,
     classes: Vec<ClassDef<'t>>,
     has_wildcard_import: bool,
-    attributes: HashMap<String, HashMap<&'t str, Vec<(ValueSource<'t>, ScopeId)>>>,
+    attributes: InstanceAttributes<'t>,
 }
 
 struct PendingBody {

@@ -181,18 +181,29 @@ struct Project {
     requires_python: Option<String>,
 }
 
-/// Parses a `pyproject.toml`. `Ok(None)` when it has no `[tool.asynclint]` table.
-pub fn parse_pyproject(text: &str) -> Result<Option<Config>, ConfigError> {
+/// What a `pyproject.toml` says to asynclint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PyprojectConfig {
+    /// The `[tool.asynclint]` table (default when absent), with `requires-python` filled in.
+    pub config: Config,
+    /// Whether the file has a `[tool.asynclint]` table: config discovery stops only at one that does.
+    pub has_table: bool,
+}
+
+/// Parses a `pyproject.toml`.
+pub fn parse_pyproject(text: &str) -> Result<PyprojectConfig, ConfigError> {
     let pyproject: Pyproject = toml::from_str(text).map_err(|error| ConfigError::new(error.to_string()))?;
     let requires_python = pyproject.project.and_then(|project| project.requires_python);
-    let Some(table) = pyproject.tool.and_then(|tool| tool.asynclint) else {
-        return Ok(None);
+    let table = pyproject.tool.and_then(|tool| tool.asynclint);
+    let has_table = table.is_some();
+    let mut config: Config = match table {
+        Some(table) => table
+            .try_into()
+            .map_err(|error: toml::de::Error| ConfigError::new(error.to_string()))?,
+        None => Config::default(),
     };
-    let mut config: Config = table
-        .try_into()
-        .map_err(|error: toml::de::Error| ConfigError::new(error.to_string()))?;
     config.requires_python = requires_python;
-    Ok(Some(config))
+    Ok(PyprojectConfig { config, has_table })
 }
 
 /// Parses an `asynclint.toml`, whose top level is the config table.
@@ -237,7 +248,7 @@ mod tests {
              extra-blocking-calls = [{ name = \"mylib.fetch\", rule = \"blocking-http\" }]\n",
         )
         .unwrap()
-        .unwrap();
+        .config;
         let settings = Settings::from_config(&config).unwrap();
         assert_eq!(settings.target_version, (3, 8));
         assert!(!settings.is_enabled(rules::find("AL109").unwrap()));
@@ -251,7 +262,12 @@ mod tests {
         assert!(unknown.message.contains("selekt"), "{}", unknown.message);
         let config = parse_asynclint_toml("select = [\"E501\"]\n").unwrap();
         assert!(Settings::from_config(&config).unwrap_err().message.contains("E501"));
-        assert!(parse_pyproject("[tool.other]\nx = 1\n").unwrap().is_none());
+        let without_table = parse_pyproject("[project]\nrequires-python = \">=3.8\"\n[tool.other]\nx = 1\n").unwrap();
+        assert!(!without_table.has_table);
+        assert_eq!(
+            Settings::from_config(&without_table.config).unwrap().target_version,
+            (3, 8)
+        );
         assert!(parse_pyproject("not toml [").is_err());
     }
 

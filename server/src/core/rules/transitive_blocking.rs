@@ -88,7 +88,11 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         };
         let function_name = model.scope(call.scope).name;
-        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
+        let written = call
+            .node
+            .child_by_field_name("function")
+            .map(|function| model.text(function))
+            .unwrap_or("");
         let helper = if written.len() <= MAX_QUOTED_CALLEE && !written.contains('\n') {
             written
         } else {
