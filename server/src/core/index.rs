@@ -197,7 +197,7 @@ impl ProjectIndex {
         functions.sort_by(|a, b| a.0.cmp(b.0));
         for (qualname, reference) in functions {
             let function = self.function(*reference);
-            if function.is_async || function.qualname != *qualname {
+            if function.is_async || function.memoized || function.qualname != *qualname {
                 continue;
             }
             if let Some(call) = function.blocking_calls.first() {
@@ -213,7 +213,7 @@ impl ProjectIndex {
             for (edge, call) in function.calls.iter().enumerate() {
                 if let Some(target) = self.resolve_reference(&call.target, 0) {
                     let callee = self.function(target);
-                    if !callee.is_async {
+                    if !callee.is_async && !callee.memoized {
                         callers
                             .entry(callee.qualname.as_str())
                             .or_default()
@@ -371,6 +371,20 @@ mod tests {
             chain_names(&index, "child.Child").unwrap(),
             ["__init__", "load", "os.listdir"]
         );
+    }
+
+    #[test]
+    fn memoized_helpers_do_not_block_their_callers() {
+        let index = ProjectIndex::new([summary(
+            "m.py",
+            "m",
+            "import functools, ssl\nfrom functools import lru_cache\n@functools.cache\ndef context():\n    \
+             return ssl.create_default_context()\n@lru_cache(maxsize=4)\ndef other():\n    return context()\n\
+             def user():\n    return context()\n",
+        )]);
+        assert!(index.blocking_chain("m.context").is_none());
+        assert!(index.blocking_chain("m.other").is_none());
+        assert!(index.blocking_chain("m.user").is_none());
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct Scope<'t> {
     pub name_range: TextRange,
     /// For methods: the class they are defined in.
     pub class: Option<String>,
+    /// The expressions after `@` on a `def` or `class`, evaluated in the enclosing scope.
+    pub decorators: Vec<Node<'t>>,
     pub bindings: HashMap<&'t str, Binding<'t>>,
 }
 
@@ -149,6 +151,7 @@ impl<'t> SemanticModel<'t> {
                 node: None,
                 name_range: TextRange::default(),
                 class: None,
+                decorators: Vec::new(),
                 bindings: HashMap::new(),
             }],
             frames: vec![Frame {
@@ -535,9 +538,21 @@ impl<'t> Builder<'t> {
             node: Some(node),
             name_range,
             class,
+            decorators: self.decorators_of_current_definition(),
             bindings: HashMap::new(),
         });
         self.scopes.len() - 1
+    }
+
+    /// The decorator expressions of the definition being entered (its parent is then the walk's last ancestor).
+    fn decorators_of_current_definition(&self) -> Vec<Node<'t>> {
+        match self.ancestors.last() {
+            Some(parent) if parent.kind() == "decorated_definition" => syntax::named_children(*parent)
+                .filter(|child| child.kind() == "decorator")
+                .filter_map(|decorator| decorator.named_child(0))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn enter_function(&mut self, node: Node<'t>) {
@@ -549,12 +564,10 @@ impl<'t> Builder<'t> {
         let scope = self.new_scope(ScopeKind::Function { is_async }, node, name, syntax::range(name_node));
         let qualname = self.scopes[scope].qualname.clone();
         self.bind(self.current(), name, Binding::Function { qualname, is_async });
-        let is_static = self.ancestors.last().is_some_and(|parent| {
-            parent.kind() == "decorated_definition"
-                && syntax::named_children(*parent)
-                    .filter(|child| child.kind() == "decorator")
-                    .any(|decorator| self.text(decorator).trim_start_matches('@').trim() == "staticmethod")
-        });
+        let is_static = self.scopes[scope]
+            .decorators
+            .iter()
+            .any(|decorator| self.text(*decorator) == "staticmethod");
         let self_class = if is_static {
             None
         } else {

@@ -36,6 +36,9 @@ pub struct FunctionSummary {
     /// How messages name it: `prepare`, or `Store.__init__` for a method.
     pub display: String,
     pub is_async: bool,
+    /// Decorated with `functools.cache`, `lru_cache` or `cached_property`: it runs once per argument set, typically
+    /// warmed at start-up, so it does not count as blocking its callers.
+    pub memoized: bool,
     /// Where the name in `def name` stands.
     pub definition: Site,
     /// Direct blocking calls (sync functions only; async ones are checked where they are).
@@ -76,6 +79,22 @@ pub fn blocking_entry<'c>(
         .and_then(|method| catalogue.lookup_any_receiver(method))
 }
 
+/// Decorators that cache a function's result.
+const MEMOIZING_DECORATORS: &[&str] = &["functools.cache", "functools.lru_cache", "functools.cached_property"];
+
+fn is_memoizing(model: &SemanticModel, decorator: tree_sitter::Node, scope: Option<usize>) -> bool {
+    // `@lru_cache(maxsize=None)` is a call whose function is the decorator factory.
+    let expression = match decorator.kind() {
+        "call" => decorator.child_by_field_name("function"),
+        _ => Some(decorator),
+    };
+    let Some(expression) = expression else { return false };
+    match model.resolve(expression, scope.unwrap_or(MODULE_SCOPE)) {
+        Resolved::Path(path) => MEMOIZING_DECORATORS.contains(&path.as_str()),
+        _ => false,
+    }
+}
+
 pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalogue) -> ModuleSummary {
     let site = |range: TextRange| Site {
         range,
@@ -95,6 +114,10 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                     None => scope.name.to_owned(),
                 },
                 is_async,
+                memoized: scope
+                    .decorators
+                    .iter()
+                    .any(|decorator| is_memoizing(model, *decorator, scope.parent)),
                 definition: site(scope.name_range),
                 blocking_calls: Vec::new(),
                 calls: Vec::new(),
