@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use asynclint::core::check::{check, summarize_document, ModuleInfo};
+use asynclint::core::check::{analyze, check, summarize_document, ModuleInfo};
 use asynclint::core::document::Document;
 use asynclint::core::fix;
 use asynclint::core::index::{module_name, ProjectIndex};
@@ -173,6 +173,16 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
             checked_files += 1;
             let name = document.path.clone();
             let diagnostics = check(document, module, &checked.index, &project.settings);
+            // The CLI's one-parse path must agree with `check` exactly.
+            let analysis = analyze(document, module, &project.settings);
+            let batch = if analysis.needs_project_check(&checked.index, &project.settings) {
+                check(document, module, &checked.index, &project.settings)
+            } else {
+                analysis.local_diagnostics.clone()
+            };
+            if batch != diagnostics {
+                failures.push(format!("{name}: the batch path reports something other than `check`"));
+            }
             let expected = expected_findings(document.text());
             let found = found_findings(document, &diagnostics);
             if expected != found {

@@ -5,10 +5,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::core::diagnostic::{Applicability, Diagnostic, Severity};
-use crate::core::document::Document;
 use crate::core::positions::LineCol;
 
-use super::run::{FileReport, FixMode};
+use super::run::{FileReport, FixMode, SourceText};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -67,11 +66,11 @@ fn fix_marker(diagnostic: &Diagnostic, fix_mode: FixMode) -> &'static str {
 pub fn write_concise(out: &mut impl Write, reports: &[FileReport], style: Style, fix_mode: FixMode) -> io::Result<()> {
     for report in reports {
         for diagnostic in &report.diagnostics {
-            let (row, column) = human(report.document.line_col(diagnostic.range.start));
+            let (row, column) = human(report.source.line_col(diagnostic.range.start));
             writeln!(
                 out,
                 "{}:{row}:{column}: {}{} {}",
-                style.bold(&report.document.path),
+                style.bold(&report.source.display),
                 style.red(diagnostic.code),
                 fix_marker(diagnostic, fix_mode),
                 diagnostic.message
@@ -84,7 +83,7 @@ pub fn write_concise(out: &mut impl Write, reports: &[FileReport], style: Style,
 pub fn write_full(out: &mut impl Write, reports: &[FileReport], style: Style, fix_mode: FixMode) -> io::Result<()> {
     for report in reports {
         for diagnostic in &report.diagnostics {
-            write_frame(out, &report.document, diagnostic, style, fix_mode)?;
+            write_frame(out, &report.source, diagnostic, style, fix_mode)?;
         }
     }
     Ok(())
@@ -102,7 +101,7 @@ pub fn write_full(out: &mut impl Write, reports: &[FileReport], style: Style, fi
 /// ```
 fn write_frame(
     out: &mut impl Write,
-    document: &Document,
+    document: &SourceText,
     diagnostic: &Diagnostic,
     style: Style,
     fix_mode: FixMode,
@@ -124,7 +123,7 @@ fn write_frame(
     let last_line = end.line.max(start.line);
     let gutter = (last_line as usize + 1).to_string().len();
     let pad = " ".repeat(gutter);
-    writeln!(out, "{pad}{} {}:{row}:{column}", style.blue("-->"), document.path)?;
+    writeln!(out, "{pad}{} {}:{row}:{column}", style.blue("-->"), document.display)?;
     writeln!(out, "{pad} {}", style.blue("|"))?;
     let rope = document.rope();
     // Show at most a few lines of a long span.
@@ -210,7 +209,7 @@ struct JsonDiagnostic {
     url: Option<String>,
 }
 
-fn location(document: &Document, offset: usize) -> JsonLocation {
+fn location(document: &SourceText, offset: usize) -> JsonLocation {
     let (row, column) = human(document.line_col(offset));
     JsonLocation { row, column }
 }
@@ -218,7 +217,7 @@ fn location(document: &Document, offset: usize) -> JsonLocation {
 pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
     let mut items = Vec::new();
     for report in reports {
-        let document = &report.document;
+        let document = &report.source;
         let filename = std::path::absolute(&report.path)
             .unwrap_or_else(|_| report.path.clone())
             .display()

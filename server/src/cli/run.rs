@@ -6,11 +6,16 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::core::check::{check, summarize_document, ModuleInfo};
+use std::collections::HashSet;
+
+use ropey::Rope;
+
+use crate::core::check::{analyze, check, FileAnalysis, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 use crate::core::fix;
 use crate::core::index::ProjectIndex;
+use crate::core::positions::{self, LineCol};
 use crate::core::settings::Settings;
 
 use super::workspace::PackageCache;
@@ -36,12 +41,35 @@ impl FixMode {
     }
 }
 
-/// The outcome for one checked file. The document is kept only when there is something to show.
+/// The outcome for one checked file, kept only when there is something to show.
 pub struct FileReport {
     pub path: PathBuf,
-    pub document: Document,
+    pub source: SourceText,
     pub diagnostics: Vec<Diagnostic>,
     pub fixes_applied: usize,
+}
+
+/// A checked file's final text with a rope for line arithmetic: what the reports need, without a parse tree.
+pub struct SourceText {
+    /// The path as shown to the user.
+    pub display: String,
+    pub text: String,
+    rope: Rope,
+}
+
+impl SourceText {
+    fn new(display: String, text: String) -> Self {
+        let rope = Rope::from_str(&text);
+        SourceText { display, text, rope }
+    }
+
+    pub fn line_col(&self, offset: usize) -> LineCol {
+        positions::line_col(&self.rope, &self.text, offset)
+    }
+
+    pub fn rope(&self) -> &Rope {
+        &self.rope
+    }
 }
 
 pub struct RunOutcome {
@@ -50,10 +78,14 @@ pub struct RunOutcome {
     pub files_checked: usize,
 }
 
-struct Loaded {
+/// One file after the first (and usually only) parse.
+struct Analysed {
     path: PathBuf,
+    display: String,
     module: ModuleInfo,
-    text: String,
+    /// Kept for checked files only: the second phase may need to re-parse them.
+    text: Option<String>,
+    analysis: FileAnalysis,
 }
 
 /// Reads a Python file as UTF-8 text, or says why not.
@@ -63,6 +95,10 @@ fn read_source(path: &Path) -> Result<String, String> {
 }
 
 /// `index_files` are read to build the project index; `checked` (a subset, by path) are checked and reported.
+///
+/// Each file is parsed once: the parse yields its summary, the findings that need no index, and the callees only
+/// the index can judge. Once the index is built, only files where one of those callees blocks (or that get fixed)
+/// are parsed again, for the full [`check`].
 pub fn run(
     index_files: &[PathBuf],
     checked: &[PathBuf],
@@ -71,40 +107,45 @@ pub fn run(
     fix_mode: FixMode,
 ) -> RunOutcome {
     let packages = PackageCache::default();
-    let loaded: Vec<Result<Loaded, String>> = index_files
+    let checked: HashSet<&PathBuf> = checked.iter().collect();
+    let cwd = std::env::current_dir().ok().and_then(|cwd| cwd.canonicalize().ok());
+    let analysed: Vec<Result<Analysed, String>> = index_files
         .par_iter()
         .map(|path| {
             let text = read_source(path)?;
-            Ok(Loaded {
+            let module = packages.module_of(path, root);
+            let display = display_path(path, cwd.as_deref());
+            let document = Document::new(display.clone(), text);
+            let analysis = analyze(&document, &module, settings);
+            let text = checked.contains(path).then(|| document.into_text());
+            Ok(Analysed {
                 path: path.clone(),
-                module: packages.module_of(path, root),
+                display,
+                module,
                 text,
+                analysis,
             })
         })
         .collect();
     let mut warnings = Vec::new();
-    let mut sources = Vec::with_capacity(loaded.len());
-    for result in loaded {
+    let mut files = Vec::with_capacity(analysed.len());
+    for result in analysed {
         match result {
-            Ok(source) => sources.push(source),
+            Ok(file) => files.push(file),
             Err(warning) => warnings.push(warning),
         }
     }
-    let summaries: Vec<_> = sources
-        .par_iter()
-        .map(|source| {
-            let document = Document::new(display_path(&source.path), source.text.as_str());
-            summarize_document(&document, &source.module, settings)
-        })
+    let summaries: Vec<_> = files
+        .iter_mut()
+        .map(|file| std::mem::take(&mut file.analysis.summary))
         .collect();
     let index = ProjectIndex::new(summaries);
 
-    let checked: std::collections::HashSet<&PathBuf> = checked.iter().collect();
-    let files_checked = sources.iter().filter(|source| checked.contains(&source.path)).count();
-    let results: Vec<Result<Option<FileReport>, String>> = sources
+    let checked_files: Vec<Analysed> = files.into_iter().filter(|file| file.text.is_some()).collect();
+    let files_checked = checked_files.len();
+    let results: Vec<Result<Option<FileReport>, String>> = checked_files
         .into_par_iter()
-        .filter(|source| checked.contains(&source.path))
-        .map(|source| check_file(source, &index, settings, fix_mode))
+        .map(|file| finish_file(file, &index, settings, fix_mode))
         .collect();
     let mut reports = Vec::new();
     for result in results {
@@ -122,14 +163,28 @@ pub fn run(
     }
 }
 
-fn check_file(
-    source: Loaded,
+fn finish_file(
+    file: Analysed,
     index: &ProjectIndex,
     settings: &Settings,
     fix_mode: FixMode,
 ) -> Result<Option<FileReport>, String> {
-    let mut document = Document::new(display_path(&source.path), source.text);
-    let mut diagnostics = check(&document, &source.module, index, settings);
+    let text = file.text.expect("only checked files reach the second phase");
+    let wants_fixes = fix_mode != FixMode::None && !file.analysis.local_diagnostics.is_empty();
+    if !wants_fixes && !file.analysis.needs_project_check(index, settings) {
+        if file.analysis.local_diagnostics.is_empty() {
+            return Ok(None);
+        }
+        let source = SourceText::new(file.display, text);
+        return Ok(Some(FileReport {
+            path: file.path,
+            source,
+            diagnostics: file.analysis.local_diagnostics,
+            fixes_applied: 0,
+        }));
+    }
+    let mut document = Document::new(file.display.clone(), text);
+    let mut diagnostics = check(&document, &file.module, index, settings);
     let mut fixes_applied = 0;
     if fix_mode != FixMode::None {
         for _ in 0..MAX_FIX_ROUNDS {
@@ -143,18 +198,19 @@ fn check_file(
             }
             fixes_applied += applied;
             document = Document::new(document.path.clone(), fixed);
-            diagnostics = check(&document, &source.module, index, settings);
+            diagnostics = check(&document, &file.module, index, settings);
         }
         if fixes_applied > 0 {
-            write_atomically(&source.path, document.text())?;
+            write_atomically(&file.path, document.text())?;
         }
     }
     if diagnostics.is_empty() && fixes_applied == 0 {
         return Ok(None);
     }
+    let source = SourceText::new(file.display, document.into_text());
     Ok(Some(FileReport {
-        path: source.path,
-        document,
+        path: file.path,
+        source,
         diagnostics,
         fixes_applied,
     }))
@@ -178,11 +234,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// Paths are shown relative to the working directory when they are under it, as given otherwise.
-pub fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok().and_then(|cwd| cwd.canonicalize().ok());
-    let shown = cwd
-        .as_deref()
-        .and_then(|cwd| path.strip_prefix(cwd).ok())
-        .unwrap_or(path);
+fn display_path(path: &Path, cwd: Option<&Path>) -> String {
+    let shown = cwd.and_then(|cwd| path.strip_prefix(cwd).ok()).unwrap_or(path);
     shown.display().to_string()
 }

@@ -55,6 +55,11 @@ impl Document {
         &self.text
     }
 
+    /// Gives up the text, dropping the tree.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     pub fn rope(&self) -> &Rope {
         &self.rope
     }

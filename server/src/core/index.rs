@@ -242,6 +242,12 @@ impl ProjectIndex {
         blocking
     }
 
+    /// Whether a qualified name refers to a project function that blocks.
+    pub fn blocks(&self, qualified: &str) -> bool {
+        self.resolve_reference(qualified, 0)
+            .is_some_and(|reference| self.blocking.contains_key(&self.function(reference).qualname))
+    }
+
     /// The chain by which a project function blocks: the function itself first, ending in the one that makes the
     /// blocking call. `None` when it does not block (or is not a sync project function).
     pub fn blocking_chain(&self, qualified: &str) -> Option<Vec<ChainLink<'_>>> {

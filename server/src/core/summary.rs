@@ -54,7 +54,7 @@ pub struct ClassSummary {
     pub bases: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ModuleSummary {
     pub module: String,
     pub path: String,

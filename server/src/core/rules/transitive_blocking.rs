@@ -1,11 +1,13 @@
 //! transitive-blocking-call (AL110): async code calling a sync function of the project that blocks, directly or
 //! through other project functions, in this module or another.
 
+use crate::core::catalogue::Catalogue;
 use crate::core::check::Checker;
 use crate::core::diagnostic::{Diagnostic, Related, Severity};
 use crate::core::fix;
 use crate::core::index::Hop;
 use crate::core::rules::RuleMeta;
+use crate::core::semantic::SemanticModel;
 use crate::core::summary::blocking_entry;
 use crate::core::syntax;
 
@@ -64,6 +66,24 @@ async def startup():
 Unsafe: the fix wraps the call as `await asyncio.to_thread(helper, *args)`, which runs the helper in a worker thread.
 Whether the helper is thread-safe is for you to judge.
 "#;
+
+/// The callees of un-awaited calls in async code that are not catalogue entries: the ones only the project index
+/// can judge. Sorted and deduplicated.
+pub fn candidate_callees(model: &SemanticModel, catalogue: &Catalogue) -> Vec<String> {
+    let mut callees: Vec<String> = model
+        .calls
+        .iter()
+        .filter(|call| !call.awaited && model.in_async_function(call))
+        .filter_map(|call| {
+            let callee = model.callee_path(call)?;
+            let direct = blocking_entry(model, call, Some(&callee), catalogue).is_some();
+            (!direct && callee.contains('.')).then_some(callee)
+        })
+        .collect();
+    callees.sort_unstable();
+    callees.dedup();
+    callees
+}
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
