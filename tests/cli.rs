@@ -45,31 +45,16 @@ fn exit_codes_say_clean_findings_or_error() {
     let output = asynclint(dirty.path(), &["check"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(
-        text.contains("AL101 [*] `time.sleep` blocks the event loop in async function `main`"),
-        "{text}"
-    );
+    assert!(text.contains("AL101 [*] `time.sleep` blocks the event loop in async function `main`"), "{text}");
     assert!(text.contains("--> app.py:5:5"), "{text}");
     assert!(text.contains("5 |     time.sleep(1)\n  |     ^^^^^^^^^^^^^"), "{text}");
     assert!(text.contains("Found 1 error."), "{text}");
 
-    assert_eq!(
-        asynclint(dirty.path(), &["check", "--exit-zero"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(asynclint(dirty.path(), &["check", "--exit-zero"]).status.code(), Some(0));
     assert_eq!(asynclint(dirty.path(), &["check", "missing.py"]).status.code(), Some(2));
-    assert_eq!(
-        asynclint(dirty.path(), &["check", "--select", "NOPE"]).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        asynclint(dirty.path(), &["check", "--bogus-flag"]).status.code(),
-        Some(2)
-    );
-    assert_eq!(
-        asynclint(dirty.path(), &["check", "--ignore", "AL1"]).status.code(),
-        Some(0)
-    );
+    assert_eq!(asynclint(dirty.path(), &["check", "--select", "NOPE"]).status.code(), Some(2));
+    assert_eq!(asynclint(dirty.path(), &["check", "--bogus-flag"]).status.code(), Some(2));
+    assert_eq!(asynclint(dirty.path(), &["check", "--ignore", "AL1"]).status.code(), Some(0));
 }
 
 #[test]
@@ -104,29 +89,18 @@ fn unreadable_and_non_utf8_files_warn_and_the_rest_is_checked() {
     std::fs::write(dirty.path().join("binary.py"), [0xff, 0xfe, 0x00, 0x80]).unwrap();
     let output = asynclint(dirty.path(), &["check"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stderr(&output).contains("binary.py: skipped: not valid UTF-8"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("binary.py: skipped: not valid UTF-8"), "{}", stderr(&output));
     assert!(stdout(&output).contains("AL101"));
 }
 
 #[test]
 fn config_errors_name_the_key_and_the_file() {
     let directory = project(&[("app.py", BLOCKING)]);
-    std::fs::write(
-        directory.path().join("pyproject.toml"),
-        "[tool.asynclint]\nselekt = [\"AL1\"]\n",
-    )
-    .unwrap();
+    std::fs::write(directory.path().join("pyproject.toml"), "[tool.asynclint]\nselekt = [\"AL1\"]\n").unwrap();
     let output = asynclint(directory.path(), &["check"]);
     assert_eq!(output.status.code(), Some(2));
     let message = stderr(&output);
-    assert!(
-        message.contains("pyproject.toml") && message.contains("selekt"),
-        "{message}"
-    );
+    assert!(message.contains("pyproject.toml") && message.contains("selekt"), "{message}");
 }
 
 #[test]
@@ -155,15 +129,10 @@ fn fix_rewrites_in_place_and_keeps_permissions_and_line_endings() {
     let output = asynclint(directory.path(), &["check", "--fix"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let fixed = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(
-        fixed,
-        "import asyncio\r\nimport time\r\n\r\n\r\nasync def main():\r\n    await asyncio.sleep(1)\r\n"
-    );
+    assert_eq!(fixed, "import asyncio\r\nimport time\r\n\r\n\r\nasync def main():\r\n    await asyncio.sleep(1)\r\n");
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
-    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name())
-        .collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 2, "no temporary files are left behind: {leftovers:?}");
 }
 
@@ -178,32 +147,18 @@ fn unsafe_fixes_apply_only_when_asked() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), source);
     let output = asynclint(directory.path(), &["check", "--fix", "--unsafe-fixes"]);
     assert_eq!(output.status.code(), Some(0));
-    assert!(std::fs::read_to_string(&path)
-        .unwrap()
-        .contains("await asyncio.to_thread(requests.get, url)"));
+    assert!(std::fs::read_to_string(&path).unwrap().contains("await asyncio.to_thread(requests.get, url)"));
 }
 
 #[test]
 fn helpers_in_files_not_checked_still_count() {
     let directory = project(&[
         ("pkg/__init__.py", ""),
-        (
-            "pkg/helpers.py",
-            "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n",
-        ),
-        (
-            "pkg/app.py",
-            "from pkg.helpers import deploy\n\n\nasync def main():\n    deploy()\n",
-        ),
+        ("pkg/helpers.py", "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n"),
+        ("pkg/app.py", "from pkg.helpers import deploy\n\n\nasync def main():\n    deploy()\n"),
     ]);
-    let text = stdout(&asynclint(
-        directory.path(),
-        &["check", "pkg/app.py", "--output-format", "concise"],
-    ));
-    assert!(
-        text.contains("pkg/app.py:5:5: AL110 `deploy()` blocks the event loop"),
-        "{text}"
-    );
+    let text = stdout(&asynclint(directory.path(), &["check", "pkg/app.py", "--output-format", "concise"]));
+    assert!(text.contains("pkg/app.py:5:5: AL110 `deploy()` blocks the event loop"), "{text}");
     assert!(text.contains("main → deploy → subprocess.run"), "{text}");
 }
 
@@ -226,14 +181,12 @@ fn rule_docs_version_and_listing() {
     assert!(doc.starts_with("# blocking-sleep (AL101)"), "{doc}");
     assert!(doc.contains("## Fix safety"));
     assert_eq!(
-        stdout(&asynclint(here, &["rule", "transitive-blocking-call"]))
-            .lines()
-            .next(),
+        stdout(&asynclint(here, &["rule", "transitive-blocking-call"])).lines().next(),
         Some("# transitive-blocking-call (AL110)")
     );
     assert_eq!(asynclint(here, &["rule", "AL999"]).status.code(), Some(2));
     let listing = stdout(&asynclint(here, &["rule"]));
-    assert_eq!(listing.lines().count(), 10);
+    assert_eq!(listing.lines().count(), asynclint::core::rules::ALL.len());
     let version = stdout(&asynclint(here, &["--version"]));
     assert_eq!(version.trim(), format!("asynclint {}", env!("CARGO_PKG_VERSION")));
 }
@@ -242,10 +195,7 @@ fn rule_docs_version_and_listing() {
 fn malformed_python_never_crashes_the_run() {
     let directory = project(&[
         ("broken.py", "async def f(:\n    time.sleep(\n\0\0 ((((\n"),
-        (
-            "deep.py",
-            &format!("async def f():\n    x = {}1{}\n", "(".repeat(3000), ")".repeat(3000)),
-        ),
+        ("deep.py", &format!("async def f():\n    x = {}1{}\n", "(".repeat(3000), ")".repeat(3000))),
         ("empty.py", ""),
         ("bom.py", "\u{feff}"),
         ("app.py", BLOCKING),

@@ -17,11 +17,7 @@ use output::{OutputFormat, Style};
 use run::FixMode;
 
 #[derive(Parser)]
-#[command(
-    name = "asynclint",
-    version,
-    about = "Finds the mistakes that quietly break Python asyncio programs."
-)]
+#[command(name = "asynclint", version, about = "Finds the mistakes that quietly break Python asyncio programs.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,11 +77,7 @@ pub fn main() -> ExitCode {
         Err(error) => {
             let failed = error.use_stderr();
             let _ = error.print();
-            return if failed {
-                ExitCode::from(EXIT_ERROR)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if failed { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS };
         }
     };
     let result = match cli.command {
@@ -107,15 +99,8 @@ fn print_rule(rule: Option<&str>) -> Result<ExitCode, String> {
     match rule {
         Some(name) => {
             let rule = rules::find(name).ok_or_else(|| format!("no rule named `{name}` (see `asynclint rule`)"))?;
-            writeln!(
-                out,
-                "# {} ({})\n\n{}\n\n{}",
-                rule.name,
-                rule.code,
-                rule.summary,
-                rule.doc.trim_end()
-            )
-            .map_err(write_failed)?;
+            writeln!(out, "# {} ({})\n\n{}\n\n{}", rule.name, rule.code, rule.summary, rule.doc.trim_end())
+                .map_err(write_failed)?;
         }
         None => {
             for rule in rules::ALL {
@@ -128,26 +113,16 @@ fn print_rule(rule: Option<&str>) -> Result<ExitCode, String> {
 }
 
 fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
-    let paths = if arguments.paths.is_empty() {
-        vec![PathBuf::from(".")]
-    } else {
-        arguments.paths.clone()
-    };
+    let paths = if arguments.paths.is_empty() { vec![PathBuf::from(".")] } else { arguments.paths.clone() };
     // Absolute, symlink-free paths, so that a file reached from the argument and from the project walk is one file.
     let paths = paths
         .iter()
-        .map(|path| {
-            path.canonicalize()
-                .map_err(|error| format!("{}: {error}", path.display()))
-        })
+        .map(|path| path.canonicalize().map_err(|error| format!("{}: {error}", path.display())))
         .collect::<Result<Vec<_>, _>>()?;
     let root = workspace::project_root(&paths[0]);
     let loaded = workspace::load_config(arguments.config.as_deref(), &paths[0])?;
-    let config_name = loaded
-        .path
-        .as_ref()
-        .map(|path| path.display().to_string())
-        .unwrap_or_else(|| "the command line".to_owned());
+    let config_name =
+        loaded.path.as_ref().map(|path| path.display().to_string()).unwrap_or_else(|| "the command line".to_owned());
     let mut config = loaded.config;
     if let Some(version) = &arguments.target_version {
         config.target_version = Some(version.clone());
@@ -175,11 +150,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         (true, false) => FixMode::Safe,
         (true, true) => FixMode::SafeAndUnsafe,
     };
-    let display_mode = if arguments.unsafe_fixes {
-        FixMode::SafeAndUnsafe
-    } else {
-        FixMode::Safe
-    };
+    let display_mode = if arguments.unsafe_fixes { FixMode::SafeAndUnsafe } else { FixMode::Safe };
     let outcome = run::run(&index_files, &checked, &root, &settings, fix_mode);
     warnings.extend(outcome.warnings);
     for warning in &warnings {
@@ -187,9 +158,8 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
 
     let stdout = io::stdout();
-    let style = Style {
-        enabled: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
-    };
+    let style =
+        Style { enabled: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) };
     let mut out = BufWriter::new(stdout.lock());
     let write_failed = |error: io::Error| format!("cannot write the report: {error}");
     let remaining: usize = outcome.reports.iter().map(|report| report.diagnostics.len()).sum();
@@ -222,16 +192,10 @@ fn write_summary(
     let diagnostics = reports.iter().flat_map(|report| &report.diagnostics);
     let safe = diagnostics
         .clone()
-        .filter(|d| {
-            d.preferred_fix()
-                .is_some_and(|fix| fix.applicability == crate::core::Applicability::Safe)
-        })
+        .filter(|d| d.preferred_fix().is_some_and(|fix| fix.applicability == crate::core::Applicability::Safe))
         .count();
     let unsafe_only = diagnostics
-        .filter(|d| {
-            d.preferred_fix()
-                .is_some_and(|fix| fix.applicability == crate::core::Applicability::Unsafe)
-        })
+        .filter(|d| d.preferred_fix().is_some_and(|fix| fix.applicability == crate::core::Applicability::Unsafe))
         .count();
     if remaining == 0 && fixed == 0 {
         return writeln!(out, "All checks passed!");
@@ -244,33 +208,17 @@ fn write_summary(
         }
     };
     if fixed > 0 {
-        writeln!(
-            out,
-            "Found {} ({fixed} fixed, {remaining} remaining).",
-            plural(remaining + fixed, "error")
-        )?;
+        writeln!(out, "Found {} ({fixed} fixed, {remaining} remaining).", plural(remaining + fixed, "error"))?;
     } else {
         writeln!(out, "Found {}.", plural(remaining, "error"))?;
     }
-    let fixable = if mode == FixMode::SafeAndUnsafe {
-        safe + unsafe_only
-    } else {
-        safe
-    };
+    let fixable = if mode == FixMode::SafeAndUnsafe { safe + unsafe_only } else { safe };
     if fixable > 0 {
-        let flag = if mode == FixMode::SafeAndUnsafe {
-            "--fix --unsafe-fixes"
-        } else {
-            "--fix"
-        };
+        let flag = if mode == FixMode::SafeAndUnsafe { "--fix --unsafe-fixes" } else { "--fix" };
         writeln!(out, "[*] {fixable} fixable with the `{flag}` option.")?;
     }
     if mode != FixMode::SafeAndUnsafe && unsafe_only > 0 {
-        let hidden = if unsafe_only == 1 {
-            "1 hidden fix".to_owned()
-        } else {
-            format!("{unsafe_only} hidden fixes")
-        };
+        let hidden = if unsafe_only == 1 { "1 hidden fix".to_owned() } else { format!("{unsafe_only} hidden fixes") };
         writeln!(out, "({hidden} can be enabled with the `--unsafe-fixes` option.)")?;
     }
     Ok(())

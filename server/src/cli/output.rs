@@ -133,24 +133,10 @@ fn write_frame(
         let text = text.trim_end_matches(['\n', '\r']).replace('\t', "    ");
         let number = format!("{:>gutter$}", line + 1);
         writeln!(out, "{} {} {text}", style.blue(&number), style.blue("|"))?;
-        let from = if line == start.line {
-            start.chars as usize
-        } else {
-            text.len() - text.trim_start().len()
-        };
-        let to = if line == end.line {
-            end.chars as usize
-        } else {
-            text.chars().count()
-        };
+        let from = if line == start.line { start.chars as usize } else { text.len() - text.trim_start().len() };
+        let to = if line == end.line { end.chars as usize } else { text.chars().count() };
         let width = to.saturating_sub(from).max(1);
-        writeln!(
-            out,
-            "{pad} {} {}{}",
-            style.blue("|"),
-            " ".repeat(from),
-            colour(&"^".repeat(width))
-        )?;
+        writeln!(out, "{pad} {} {}{}", style.blue("|"), " ".repeat(from), colour(&"^".repeat(width)))?;
     }
     writeln!(out, "{pad} {}", style.blue("|"))?;
     for related in &diagnostic.related {
@@ -165,11 +151,7 @@ fn write_frame(
         )?;
     }
     if let Some(fix) = diagnostic.preferred_fix() {
-        let note = if fix.applicability == Applicability::Unsafe {
-            " (unsafe)"
-        } else {
-            ""
-        };
+        let note = if fix.applicability == Applicability::Unsafe { " (unsafe)" } else { "" };
         writeln!(out, "{}: {}{note}", style.cyan("help"), fix.title)?;
     }
     writeln!(out)
@@ -218,10 +200,7 @@ pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()
     let mut items = Vec::new();
     for report in reports {
         let document = &report.source;
-        let filename = std::path::absolute(&report.path)
-            .unwrap_or_else(|_| report.path.clone())
-            .display()
-            .to_string();
+        let filename = std::path::absolute(&report.path).unwrap_or_else(|_| report.path.clone()).display().to_string();
         for diagnostic in &report.diagnostics {
             let fix = diagnostic.preferred_fix().map(|fix| JsonFix {
                 applicability: fix.applicability.as_str(),

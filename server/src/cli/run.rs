@@ -118,13 +118,7 @@ pub fn run(
             let document = Document::new(display.clone(), text);
             let analysis = analyze(&document, &module, settings);
             let text = checked.contains(path).then(|| document.into_text());
-            Ok(Analysed {
-                path: path.clone(),
-                display,
-                module,
-                text,
-                analysis,
-            })
+            Ok(Analysed { path: path.clone(), display, module, text, analysis })
         })
         .collect();
     let mut warnings = Vec::new();
@@ -135,18 +129,13 @@ pub fn run(
             Err(warning) => warnings.push(warning),
         }
     }
-    let summaries: Vec<_> = files
-        .iter_mut()
-        .map(|file| std::mem::take(&mut file.analysis.summary))
-        .collect();
+    let summaries: Vec<_> = files.iter_mut().map(|file| std::mem::take(&mut file.analysis.summary)).collect();
     let index = ProjectIndex::new(summaries);
 
     let checked_files: Vec<Analysed> = files.into_iter().filter(|file| file.text.is_some()).collect();
     let files_checked = checked_files.len();
-    let results: Vec<Result<Option<FileReport>, String>> = checked_files
-        .into_par_iter()
-        .map(|file| finish_file(file, &index, settings, fix_mode))
-        .collect();
+    let results: Vec<Result<Option<FileReport>, String>> =
+        checked_files.into_par_iter().map(|file| finish_file(file, &index, settings, fix_mode)).collect();
     let mut reports = Vec::new();
     for result in results {
         match result {
@@ -156,11 +145,7 @@ pub fn run(
         }
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
-    RunOutcome {
-        reports,
-        warnings,
-        files_checked,
-    }
+    RunOutcome { reports, warnings, files_checked }
 }
 
 fn finish_file(
@@ -208,22 +193,14 @@ fn finish_file(
         return Ok(None);
     }
     let source = SourceText::new(file.display, document.into_text());
-    Ok(Some(FileReport {
-        path: file.path,
-        source,
-        diagnostics,
-        fixes_applied,
-    }))
+    Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied }))
 }
 
 /// Writes through a temporary file in the same directory, then renames it over the original, keeping its
 /// permissions: an interrupted run leaves either the old file or the new one, never half of one.
 pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
     let fail = |error: std::io::Error| format!("{}: cannot write the fixed file: {error}", path.display());
-    let directory = path
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let directory = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let permissions = std::fs::metadata(path).map_err(fail)?.permissions();
     let mut temporary = tempfile::NamedTempFile::new_in(directory).map_err(fail)?;
     temporary.write_all(text.as_bytes()).map_err(fail)?;

@@ -44,11 +44,7 @@ const DEFAULT_EXCLUDED_DIRS: &[&str] = &[
 /// its directory, for a file).
 pub fn project_root(start: &Path) -> PathBuf {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    let directory = if start.is_file() {
-        start.parent().map(Path::to_path_buf).unwrap_or(start)
-    } else {
-        start
-    };
+    let directory = if start.is_file() { start.parent().map(Path::to_path_buf).unwrap_or(start) } else { start };
     directory
         .ancestors()
         .find(|dir| dir.join("pyproject.toml").is_file() || dir.join(".git").exists())
@@ -72,16 +68,11 @@ pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig
     if let Some(path) = explicit {
         let text = read(path)?;
         let config = if path.file_name().is_some_and(|name| name == "pyproject.toml") {
-            settings::parse_pyproject(&text)
-                .map_err(|error| in_file(path, error))?
-                .config
+            settings::parse_pyproject(&text).map_err(|error| in_file(path, error))?.config
         } else {
             settings::parse_asynclint_toml(&text).map_err(|error| in_file(path, error))?
         };
-        return Ok(LoadedConfig {
-            config,
-            path: Some(path.to_path_buf()),
-        });
+        return Ok(LoadedConfig { config, path: Some(path.to_path_buf()) });
     }
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     let mut requires_python: Option<String> = None;
@@ -91,30 +82,18 @@ pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig
             let mut config =
                 settings::parse_asynclint_toml(&read(&dedicated)?).map_err(|error| in_file(&dedicated, error))?;
             config.requires_python = requires_python;
-            return Ok(LoadedConfig {
-                config,
-                path: Some(dedicated),
-            });
+            return Ok(LoadedConfig { config, path: Some(dedicated) });
         }
         let pyproject = directory.join("pyproject.toml");
         if pyproject.is_file() {
             let parsed = settings::parse_pyproject(&read(&pyproject)?).map_err(|error| in_file(&pyproject, error))?;
             if parsed.has_table {
-                return Ok(LoadedConfig {
-                    config: parsed.config,
-                    path: Some(pyproject),
-                });
+                return Ok(LoadedConfig { config: parsed.config, path: Some(pyproject) });
             }
             requires_python = requires_python.or(parsed.config.requires_python);
         }
     }
-    Ok(LoadedConfig {
-        config: Config {
-            requires_python,
-            ..Config::default()
-        },
-        path: None,
-    })
+    Ok(LoadedConfig { config: Config { requires_python, ..Config::default() }, path: None })
 }
 
 /// The exclusion globs of the settings, matched against a path relative to the root and against each of its parts.
@@ -129,9 +108,7 @@ impl Exclusions {
             let glob = Glob::new(pattern).map_err(|error| format!("invalid exclude pattern `{pattern}`: {error}"))?;
             builder.add(glob);
         }
-        Ok(Exclusions {
-            globs: builder.build().map_err(|error| error.to_string())?,
-        })
+        Ok(Exclusions { globs: builder.build().map_err(|error| error.to_string())? })
     }
 
     pub fn excludes(&self, relative: &Path) -> bool {
@@ -147,10 +124,7 @@ pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec
     let warnings = Mutex::new(Vec::new());
     for path in paths {
         if path.is_file() {
-            files
-                .lock()
-                .expect("no panics while holding the lock")
-                .push(path.clone());
+            files.lock().expect("no panics while holding the lock").push(path.clone());
             continue;
         }
         let walker = ignore::WalkBuilder::new(path)
@@ -170,21 +144,13 @@ pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec
                     Ok(entry) => {
                         let path = entry.path();
                         let is_python = entry.file_type().is_some_and(|kind| kind.is_file())
-                            && path
-                                .extension()
-                                .is_some_and(|extension| extension == "py" || extension == "pyi");
+                            && path.extension().is_some_and(|extension| extension == "py" || extension == "pyi");
                         let relative = path.strip_prefix(root).unwrap_or(path);
                         if is_python && !exclusions.excludes(relative) {
-                            files
-                                .lock()
-                                .expect("no panics while holding the lock")
-                                .push(path.to_path_buf());
+                            files.lock().expect("no panics while holding the lock").push(path.to_path_buf());
                         }
                     }
-                    Err(error) => warnings
-                        .lock()
-                        .expect("no panics while holding the lock")
-                        .push(error.to_string()),
+                    Err(error) => warnings.lock().expect("no panics while holding the lock").push(error.to_string()),
                 }
                 ignore::WalkState::Continue
             })
@@ -204,19 +170,11 @@ pub struct PackageCache {
 
 impl PackageCache {
     fn is_package(&self, directory: &Path) -> bool {
-        if let Some(known) = self
-            .known
-            .lock()
-            .expect("no panics while holding the lock")
-            .get(directory)
-        {
+        if let Some(known) = self.known.lock().expect("no panics while holding the lock").get(directory) {
             return *known;
         }
         let answer = directory.join("__init__.py").is_file();
-        self.known
-            .lock()
-            .expect("no panics while holding the lock")
-            .insert(directory.to_path_buf(), answer);
+        self.known.lock().expect("no panics while holding the lock").insert(directory.to_path_buf(), answer);
         answer
     }
 

@@ -35,10 +35,25 @@ pub struct ConstructorSpec {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct CatalogueFile {
     blocking: Vec<BlockingSpec>,
     constructors: Vec<ConstructorSpec>,
+    coroutine_functions: NameList,
+    tasks: TaskData,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NameList {
+    names: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TaskData {
+    spawners: Vec<String>,
+    entry_points: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +72,9 @@ pub struct Catalogue {
     any_receiver: HashMap<String, Arc<BlockingEntry>>,
     returns: HashMap<String, String>,
     types: HashSet<String>,
+    coroutine_functions: HashSet<String>,
+    task_spawners: HashSet<String>,
+    entry_points: HashSet<String>,
 }
 
 impl Catalogue {
@@ -68,14 +86,13 @@ impl Catalogue {
                 let file: CatalogueFile =
                     toml::from_str(BUILTIN).expect("catalogue.toml is valid (a unit test checks)");
                 let mut catalogue = Catalogue::default();
-                catalogue
-                    .add_blocking(&file.blocking)
-                    .expect("catalogue.toml names known rules (a unit test checks)");
+                catalogue.add_blocking(&file.blocking).expect("catalogue.toml names known rules (a unit test checks)");
                 for constructor in &file.constructors {
-                    catalogue
-                        .returns
-                        .insert(constructor.call.clone(), constructor.returns.clone());
+                    catalogue.returns.insert(constructor.call.clone(), constructor.returns.clone());
                 }
+                catalogue.coroutine_functions = file.coroutine_functions.names.into_iter().collect();
+                catalogue.task_spawners = file.tasks.spawners.into_iter().collect();
+                catalogue.entry_points = file.tasks.entry_points.into_iter().collect();
                 catalogue.rebuild_types();
                 Arc::new(catalogue)
             })
@@ -83,9 +100,14 @@ impl Catalogue {
     }
 
     /// The built-in catalogue with the user's entries added and the allowed calls removed.
-    pub fn customised(extra: &[BlockingSpec], allowed: &[String]) -> Result<Catalogue, String> {
+    pub fn customised(
+        extra: &[BlockingSpec],
+        allowed: &[String],
+        extra_coroutines: &[String],
+    ) -> Result<Catalogue, String> {
         let mut catalogue = (*Catalogue::builtin()).clone();
         catalogue.add_blocking(extra)?;
+        catalogue.coroutine_functions.extend(extra_coroutines.iter().cloned());
         for name in allowed {
             match name.strip_prefix("*.") {
                 Some(method) => catalogue.any_receiver.remove(method),
@@ -108,10 +130,7 @@ impl Catalogue {
                 let entry = Arc::new(BlockingEntry {
                     name: name.clone(),
                     rule,
-                    reason: spec
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "is configured as a blocking call".to_owned()),
+                    reason: spec.reason.clone().unwrap_or_else(|| "is configured as a blocking call".to_owned()),
                     replacement: spec.replacement.clone(),
                     drop_in: spec.drop_in,
                 });
@@ -121,10 +140,7 @@ impl Catalogue {
                 };
             }
             if !any {
-                return Err(format!(
-                    "a blocking-call entry for rule `{}` has neither `name` nor `names`",
-                    spec.rule
-                ));
+                return Err(format!("a blocking-call entry for rule `{}` has neither `name` nor `names`", spec.rule));
             }
         }
         Ok(())
@@ -135,7 +151,9 @@ impl Catalogue {
     fn rebuild_types(&mut self) {
         let returned: HashSet<&String> = self.returns.values().collect();
         let mut types: HashSet<String> = returned.iter().map(|name| (*name).clone()).collect();
-        for name in self.entries.keys().chain(self.returns.keys()) {
+        let named =
+            self.entries.keys().chain(self.returns.keys()).chain(&self.coroutine_functions).chain(&self.task_spawners);
+        for name in named {
             if let Some((receiver, _)) = name.rsplit_once('.') {
                 let last = receiver.rsplit('.').next().unwrap_or(receiver);
                 if last.starts_with(|c: char| c.is_ascii_uppercase()) || returned.contains(&receiver.to_owned()) {
@@ -162,6 +180,21 @@ impl Catalogue {
 
     pub fn is_type(&self, qualified: &str) -> bool {
         self.types.contains(qualified)
+    }
+
+    /// A library coroutine function (or a call whose awaitable does nothing until awaited).
+    pub fn is_coroutine_function(&self, qualified: &str) -> bool {
+        self.coroutine_functions.contains(qualified)
+    }
+
+    /// `asyncio.create_task` and friends: they return a task that must be kept.
+    pub fn is_task_spawner(&self, qualified: &str) -> bool {
+        self.task_spawners.contains(qualified)
+    }
+
+    /// `asyncio.run` and friends: they run a program's root coroutine.
+    pub fn is_entry_point(&self, qualified: &str) -> bool {
+        self.entry_points.contains(qualified)
     }
 
     pub fn len(&self) -> usize {
@@ -232,6 +265,8 @@ mod tests {
         assert!(catalogue.is_type("pathlib.Path"));
         assert!(!catalogue.is_type("os.path"));
         assert!(!catalogue.is_type("sys.stdin"));
+        assert!(catalogue.is_type("asyncio.Queue"));
+        assert!(catalogue.is_type("aiohttp.ClientSession"));
         assert_eq!(catalogue.returns("socket.create_connection"), Some("socket.socket"));
     }
 
@@ -245,7 +280,9 @@ mod tests {
             replacement: None,
             drop_in: false,
         }];
-        let catalogue = Catalogue::customised(&extra, &["os.listdir".into()]).unwrap();
+        let catalogue = Catalogue::customised(&extra, &["os.listdir".into()], &["mylib.fetch_async".into()]).unwrap();
+        assert!(catalogue.is_coroutine_function("mylib.fetch_async"));
+        assert!(catalogue.is_coroutine_function("asyncio.sleep"));
         assert_eq!(catalogue.lookup("mylib.fetch_sync").unwrap().rule.code, "AL102");
         assert!(catalogue.lookup("os.listdir").is_none());
         assert!(catalogue.lookup("os.walk").is_some());
@@ -261,6 +298,6 @@ mod tests {
             replacement: None,
             drop_in: false,
         }];
-        assert!(Catalogue::customised(&extra, &[]).unwrap_err().contains("AL999"));
+        assert!(Catalogue::customised(&extra, &[], &[]).unwrap_err().contains("AL999"));
     }
 }

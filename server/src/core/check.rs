@@ -3,6 +3,7 @@
 use super::diagnostic::{Diagnostic, Related, TextRange};
 use super::document::Document;
 use super::index::ProjectIndex;
+use super::lifecycle;
 use super::rules::{self, RuleMeta};
 use super::semantic::SemanticModel;
 use super::settings::Settings;
@@ -44,24 +45,11 @@ pub struct ModuleInfo {
 /// Checks one document against the project. Never fails: broken Python yields fewer diagnostics.
 /// Diagnostics come sorted by position, then code.
 pub fn check(document: &Document, module: &ModuleInfo, index: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
-    // A file with no `async` has no async context, so no rule can fire in it.
-    if !mentions_async(document) {
-        return Vec::new();
-    }
     let catalogue = settings.catalogue();
     let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
-    let checker = Checker {
-        document,
-        model: &model,
-        index,
-        settings,
-    };
+    let checker = Checker { document, model: &model, index, settings };
     let mut diagnostics = Vec::new();
-    run_local_rules(&checker, &mut diagnostics);
-    if checker.enabled(&rules::transitive_blocking::RULE) {
-        rules::transitive_blocking::check(&checker, &mut diagnostics);
-    }
-    sort(&mut diagnostics);
+    run_rules(&checker, &mut diagnostics);
     diagnostics
 }
 
@@ -72,15 +60,23 @@ pub struct FileAnalysis {
     /// Findings of the rules that look at this file alone, sorted.
     pub local_diagnostics: Vec<Diagnostic>,
     /// Qualified names called from async code that may be blocking project functions (AL110 candidates).
-    pub project_callees: Vec<String>,
+    pub blocking_candidates: Vec<String>,
+    /// Qualified names called without using the result that may be project coroutine functions (AL204 candidates).
+    pub coroutine_candidates: Vec<String>,
+    /// Async functions of this file that create tasks: AL203 applies if one is a program's root.
+    pub spawning_functions: Vec<String>,
 }
 
 impl FileAnalysis {
     /// Whether the project-wide rules find something here, so that the file needs the full [`check`]. The batch
     /// path then gives the same diagnostics as [`check`] without holding every parse tree until the index is built.
     pub fn needs_project_check(&self, index: &ProjectIndex, settings: &Settings) -> bool {
-        settings.is_enabled(&rules::transitive_blocking::RULE)
-            && self.project_callees.iter().any(|callee| index.blocks(callee))
+        let enabled = |rule| settings.is_enabled(rule);
+        (enabled(&rules::transitive_blocking::RULE)
+            && self.blocking_candidates.iter().any(|callee| index.blocks(callee)))
+            || (enabled(&rules::unawaited_coroutine::RULE)
+                && self.coroutine_candidates.iter().any(|callee| index.is_coroutine_function(callee)))
+            || self.spawning_functions.iter().any(|function| index.is_root(function))
     }
 }
 
@@ -89,25 +85,30 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
     let catalogue = settings.catalogue();
     let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
     let summary = summarize(document, &model, catalogue);
-    let mut local_diagnostics = Vec::new();
-    let mut project_callees = Vec::new();
-    if mentions_async(document) {
-        let empty_index = ProjectIndex::default();
-        let checker = Checker {
-            document,
-            model: &model,
-            index: &empty_index,
-            settings,
-        };
-        run_local_rules(&checker, &mut local_diagnostics);
-        sort(&mut local_diagnostics);
-        project_callees = rules::transitive_blocking::candidate_callees(&model, catalogue);
-    }
-    FileAnalysis {
+    let mut analysis = FileAnalysis {
         summary,
-        local_diagnostics,
-        project_callees,
+        local_diagnostics: Vec::new(),
+        blocking_candidates: Vec::new(),
+        coroutine_candidates: Vec::new(),
+        spawning_functions: Vec::new(),
+    };
+    {
+        // With an empty index the rules report exactly what this file shows on its own.
+        let empty_index = ProjectIndex::default();
+        let checker = Checker { document, model: &model, index: &empty_index, settings };
+        run_rules(&checker, &mut analysis.local_diagnostics);
+        analysis.blocking_candidates = rules::transitive_blocking::candidate_callees(&model, catalogue);
+        analysis.coroutine_candidates = rules::unawaited_coroutine::candidate_callees(&model);
+        let mut spawning: Vec<String> = model
+            .calls
+            .iter()
+            .filter(|call| model.scope(call.scope).is_async_function() && lifecycle::spawns_task(&model, call))
+            .map(|call| model.scope(call.scope).qualname.clone())
+            .collect();
+        spawning.dedup();
+        analysis.spawning_functions = spawning;
     }
+    analysis
 }
 
 /// The module summary of a document, for the project index.
@@ -117,13 +118,25 @@ pub fn summarize_document(document: &Document, module: &ModuleInfo, settings: &S
     summarize(document, &model, catalogue)
 }
 
-/// The rules that need nothing beyond the file itself.
-fn run_local_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
-    rules::blocking::check(checker, diagnostics);
-}
+/// A rule's check function.
+type RuleCheck = fn(&Checker, &mut Vec<Diagnostic>);
 
-fn mentions_async(document: &Document) -> bool {
-    memchr::memmem::find(document.text().as_bytes(), b"async").is_some()
+/// Runs every enabled rule and sorts the findings. Rules that need the project see what the index holds.
+fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    rules::blocking::check(checker, diagnostics);
+    let other_rules: [(&RuleMeta, RuleCheck); 5] = [
+        (&rules::transitive_blocking::RULE, rules::transitive_blocking::check),
+        (&rules::dangling_task::RULE, rules::dangling_task::check),
+        (&rules::task_never_awaited::RULE, rules::task_never_awaited::check),
+        (&rules::root_exits_with_pending_tasks::RULE, rules::root_exits_with_pending_tasks::check),
+        (&rules::unawaited_coroutine::RULE, rules::unawaited_coroutine::check),
+    ];
+    for (rule, check) in other_rules {
+        if checker.enabled(rule) {
+            check(checker, diagnostics);
+        }
+    }
+    sort(diagnostics);
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {

@@ -78,17 +78,11 @@ pub struct Edit {
 
 impl Edit {
     pub fn replace(range: TextRange, new_text: impl Into<String>) -> Self {
-        Self {
-            range,
-            new_text: new_text.into(),
-        }
+        Self { range, new_text: new_text.into() }
     }
 
     pub fn insert(at: usize, new_text: impl Into<String>) -> Self {
-        Self {
-            range: TextRange::empty(at),
-            new_text: new_text.into(),
-        }
+        Self { range: TextRange::empty(at), new_text: new_text.into() }
     }
 }
 

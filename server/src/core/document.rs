@@ -32,9 +32,7 @@ fn parse(text: &str, old: Option<&Tree>) -> Tree {
         let mut parser = parser.borrow_mut();
         parser.reset();
         // `parse` only returns None on cancellation or a missing language; neither is possible here.
-        parser
-            .parse(text, old)
-            .expect("parsing without a timeout or cancellation flag always yields a tree")
+        parser.parse(text, old).expect("parsing without a timeout or cancellation flag always yields a tree")
     })
 }
 
@@ -43,12 +41,7 @@ impl Document {
         let text = text.into();
         let tree = parse(&text, None);
         let rope = Rope::from_str(&text);
-        Self {
-            path: path.into(),
-            text,
-            rope,
-            tree,
-        }
+        Self { path: path.into(), text, rope, tree }
     }
 
     pub fn text(&self) -> &str {
@@ -120,10 +113,7 @@ impl Document {
         let before = &self.text.as_bytes()[..offset];
         let row = memchr::memchr_iter(b'\n', before).count();
         let line_start = memchr::memrchr(b'\n', before).map_or(0, |index| index + 1);
-        Point {
-            row,
-            column: offset - line_start,
-        }
+        Point { row, column: offset - line_start }
     }
 }
 

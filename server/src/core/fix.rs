@@ -71,10 +71,7 @@ pub fn import_edit(document: &Document, module: &str) -> Edit {
     let root = document.tree().root_node();
     let mut after: Option<usize> = None;
     let mut first_statement: Option<usize> = None;
-    for (position, child) in syntax::named_children(root)
-        .filter(|child| child.kind() != "comment")
-        .enumerate()
-    {
+    for (position, child) in syntax::named_children(root).filter(|child| child.kind() != "comment").enumerate() {
         first_statement.get_or_insert(child.start_byte());
         let is_docstring = position == 0
             && child.kind() == "expression_statement"
@@ -152,13 +149,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
         )
     };
     let new_call = awaited(call.node, expression);
-    Some(fix(
-        title.to_owned(),
-        import,
-        syntax::range(call.node),
-        new_call,
-        Applicability::Unsafe,
-    ))
+    Some(fix(title.to_owned(), import, syntax::range(call.node), new_call, Applicability::Unsafe))
 }
 
 /// `asyncio.run(main())` inside a coroutine → `await main()`.
@@ -175,13 +166,186 @@ pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix>
         return None;
     }
     let new_call = awaited(call.node, model.text(only).to_owned());
-    Some(fix(
-        "Await the coroutine instead".to_owned(),
-        None,
-        syntax::range(call.node),
-        new_call,
-        Applicability::Unsafe,
-    ))
+    Some(fix("Await the coroutine instead".to_owned(), None, syntax::range(call.node), new_call, Applicability::Unsafe))
+}
+
+/// `fetch()` → `await fetch()`, for a call standing alone or on the right of an assignment.
+pub fn insert_await_fix(model: &SemanticModel, call: &CallSite, applicability: Applicability) -> Option<Fix> {
+    if !can_await(model, call) {
+        return None;
+    }
+    let edit = Edit::insert(call.node.start_byte(), "await ");
+    Some(Fix { title: "Add `await`".to_owned(), edits: vec![edit], applicability })
+}
+
+/// The whitespace before a node on its line, when nothing else stands there (the node starts its line).
+fn line_indent<'s>(text: &'s str, node: Node) -> Option<&'s str> {
+    let start = node.start_byte();
+    let line_start = text[..start].rfind(['\n', '\r']).map_or(0, |index| index + 1);
+    let indent = &text[line_start..start];
+    indent.chars().all(|c| c == ' ' || c == '\t').then_some(indent)
+}
+
+fn newline_of(text: &str) -> &'static str {
+    if text.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+/// Edits that insert `await <name>` before every `return` of the function after byte `after`, and at the end of its
+/// body when the body can fall off the end. `None` when a `return` shares its line with other code, when the body
+/// does not start its own line, or when the last statement is not simple to follow.
+pub fn await_before_exits(document: &Document, function: Node, name: &str, after: usize) -> Option<Vec<Edit>> {
+    struct Returns<'t> {
+        found: Vec<Node<'t>>,
+    }
+    impl<'t> syntax::Visitor<'t> for Returns<'t> {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            if node.kind() == "return_statement" {
+                self.found.push(node);
+            }
+            !matches!(node.kind(), "function_definition" | "lambda" | "class_definition")
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let text = document.text();
+    let newline = newline_of(text);
+    let body = function.child_by_field_name("body")?;
+    let mut returns = Returns { found: Vec::new() };
+    syntax::walk_node(body, &mut returns);
+    let mut edits = Vec::new();
+    for statement in returns.found.into_iter().filter(|statement| statement.start_byte() > after) {
+        let indent = line_indent(text, statement)?;
+        edits.push(Edit::insert(statement.start_byte(), format!("await {name}{newline}{indent}")));
+    }
+    let last = syntax::named_children(body).filter(|child| child.kind() != "comment").last()?;
+    if !matches!(last.kind(), "return_statement" | "raise_statement") {
+        let first = syntax::named_children(body).next()?;
+        let indent = line_indent(text, first)?;
+        if line_indent(text, last)? != indent || last.end_byte() <= after {
+            return None;
+        }
+        edits.push(Edit::insert(last.end_byte(), format!("{newline}{indent}await {name}")));
+    }
+    edits.sort_by_key(|edit| edit.range.start);
+    Some(edits)
+}
+
+/// A name not yet bound in the call's scope: `task`, else `task_1`, `task_2`, ...
+fn fresh_name(model: &SemanticModel, call: &CallSite, base: &str) -> String {
+    std::iter::once(base.to_owned())
+        .chain((1..).map(|suffix| format!("{base}_{suffix}")))
+        .find(|candidate| !model.is_bound(call.scope, candidate))
+        .expect("an unbounded sequence of names has a free one")
+}
+
+/// The expression statement a call stands alone in, when it starts its own line and sits directly in the body of
+/// its function (so that code after it always sees a name bound there).
+fn standalone_statement<'t>(
+    document: &Document,
+    call: &CallSite<'t>,
+    function: Node<'t>,
+) -> Option<(Node<'t>, String)> {
+    let statement = call.node.parent().filter(|parent| parent.kind() == "expression_statement")?;
+    let body = function.child_by_field_name("body")?;
+    if statement.parent() != Some(body) || syntax::touches_error(statement) {
+        return None;
+    }
+    let indent = line_indent(document.text(), statement)?.to_owned();
+    Some((statement, indent))
+}
+
+/// Keeps a strong reference to a dropped task the way the asyncio documentation shows: a module-level set, and a
+/// done callback that removes the task when it finishes.
+pub fn keep_reference_fix(
+    document: &Document,
+    model: &SemanticModel,
+    call: &CallSite,
+    target: (u8, u8),
+) -> Option<Fix> {
+    const REGISTRY: &str = "_background_tasks";
+    let statement = call.node.parent().filter(|parent| parent.kind() == "expression_statement")?;
+    let indent = line_indent(document.text(), statement)?;
+    if syntax::touches_error(statement) || call.in_generator {
+        return None;
+    }
+    let text = document.text();
+    let newline = newline_of(text);
+    let task = fresh_name(model, call, "task");
+    let mut edits = Vec::new();
+    if !model.is_bound(super::semantic::MODULE_SCOPE, REGISTRY) {
+        let declaration = match model.module_alias("asyncio") {
+            Some(asyncio) if target >= (3, 9) => format!("{REGISTRY}: set[{asyncio}.Task] = set(){newline}"),
+            _ => format!("{REGISTRY} = set(){newline}"),
+        };
+        edits.push(Edit::insert(after_imports(document), format!("{newline}{declaration}")));
+    }
+    let call_text = model.text(call.node);
+    edits.push(Edit::replace(
+        syntax::range(statement),
+        format!(
+            "{task} = {call_text}{newline}{indent}{REGISTRY}.add({task}){newline}{indent}{task}.add_done_callback({REGISTRY}.discard)"
+        ),
+    ));
+    edits.sort_by_key(|edit| edit.range.start);
+    Some(Fix {
+        title: format!("Keep a reference in `{REGISTRY}` until the task finishes"),
+        edits,
+        applicability: Applicability::Safe,
+    })
+}
+
+/// Binds a dropped task and awaits it before the function returns. This changes timing: the function now waits.
+pub fn bind_and_await_fix(document: &Document, model: &SemanticModel, call: &CallSite) -> Option<Fix> {
+    if !model.in_async_function(call) {
+        return None;
+    }
+    let function = super::lifecycle::enclosing_function(model, call.scope)?;
+    let (statement, _) = standalone_statement(document, call, function)?;
+    let task = fresh_name(model, call, "task");
+    let mut edits = vec![Edit::insert(statement.start_byte(), format!("{task} = "))];
+    edits.extend(await_before_exits(document, function, &task, statement.end_byte())?);
+    edits.sort_by_key(|edit| edit.range.start);
+    Some(Fix {
+        title: format!("Bind the task to `{task}` and await it before returning"),
+        edits,
+        applicability: Applicability::Unsafe,
+    })
+}
+
+/// Awaits a task bound to `name` (by an assignment directly in the function body) before the function returns.
+pub fn await_bound_task_fix(document: &Document, model: &SemanticModel, call: &CallSite, name: &str) -> Option<Fix> {
+    if !model.in_async_function(call) {
+        return None;
+    }
+    let function = super::lifecycle::enclosing_function(model, call.scope)?;
+    let assignment = call.node.parent().filter(|parent| parent.kind() == "assignment")?;
+    let statement = assignment.parent().filter(|parent| parent.kind() == "expression_statement")?;
+    if statement.parent() != function.child_by_field_name("body") || syntax::touches_error(statement) {
+        return None;
+    }
+    let edits = await_before_exits(document, function, name, statement.end_byte())?;
+    Some(Fix { title: format!("Await `{name}` before returning"), edits, applicability: Applicability::Unsafe })
+}
+
+/// Just after the last top-level import (or where `import_edit` would put an import when there is none).
+fn after_imports(document: &Document) -> usize {
+    let text = document.text();
+    let root = document.tree().root_node();
+    let last_import = syntax::named_children(root)
+        .filter(|child| {
+            matches!(child.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+        })
+        .last();
+    match last_import {
+        Some(import) => match memchr::memchr(b'\n', &text.as_bytes()[import.end_byte()..]) {
+            Some(line_break) => import.end_byte() + line_break + 1,
+            None => text.len(),
+        },
+        None => import_edit(document, "asyncio").range.start,
+    }
 }
 
 fn is_with_item_value(call: Node) -> bool {
@@ -196,11 +360,7 @@ fn fix(title: String, import: Option<Edit>, range: TextRange, new_text: String, 
     let mut edits: Vec<Edit> = import.into_iter().collect();
     edits.push(Edit::replace(range, new_text));
     edits.sort_by_key(|edit| (edit.range.start, edit.range.end));
-    Fix {
-        title,
-        edits,
-        applicability,
-    }
+    Fix { title, edits, applicability }
 }
 
 /// Applies sorted, non-overlapping edits.
@@ -300,10 +460,7 @@ mod tests {
     fn imports_go_after_docstring_and_future_imports() {
         let cases = [
             ("x = 1\n", "import asyncio\nx = 1\n"),
-            (
-                "#!/usr/bin/env python\n# c\nx = 1\n",
-                "#!/usr/bin/env python\n# c\nimport asyncio\nx = 1\n",
-            ),
+            ("#!/usr/bin/env python\n# c\nx = 1\n", "#!/usr/bin/env python\n# c\nimport asyncio\nx = 1\n"),
             ("\"\"\"Doc.\"\"\"\nx = 1\n", "\"\"\"Doc.\"\"\"\nimport asyncio\nx = 1\n"),
             (
                 "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\nx = 1\n",
@@ -324,15 +481,9 @@ mod tests {
     fn malformed_and_overlapping_edits_are_rejected() {
         let text = "héllo";
         assert!(edits_are_well_formed(text, &[Edit::replace(TextRange::new(0, 1), "j")]));
-        assert!(
-            !edits_are_well_formed(text, &[Edit::replace(TextRange::new(2, 3), "x")]),
-            "mid-character"
-        );
+        assert!(!edits_are_well_formed(text, &[Edit::replace(TextRange::new(2, 3), "x")]), "mid-character");
         assert!(!edits_are_well_formed(text, &[Edit::insert(99, "x")]));
-        let overlapping = [
-            Edit::replace(TextRange::new(0, 3), "a"),
-            Edit::replace(TextRange::new(1, 4), "b"),
-        ];
+        let overlapping = [Edit::replace(TextRange::new(0, 3), "a"), Edit::replace(TextRange::new(1, 4), "b")];
         assert!(!edits_are_well_formed(text, &overlapping));
         let same_point = [Edit::insert(0, "a"), Edit::insert(0, "b")];
         assert!(!edits_are_well_formed(text, &same_point));

@@ -1,7 +1,7 @@
 //! `ProjectIndex`: joins module summaries, resolves names across modules (re-exports, base classes) and computes,
 //! as a fixed point over the call graph, which sync functions of the project block and through which chain.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
@@ -42,6 +42,8 @@ pub struct ProjectIndex {
     classes: HashMap<String, Vec<String>>,
     /// For each blocking sync function: its first hop toward a blocking call.
     blocking: HashMap<String, Hop>,
+    /// Coroutine functions some module runs as a program's root (`asyncio.run(main())`), by qualified name.
+    roots: HashSet<String>,
 }
 
 impl ProjectIndex {
@@ -98,40 +100,43 @@ impl ProjectIndex {
             };
             self.by_module.entry(summary.module.clone()).or_insert(slot);
             for (function_index, function) in summary.functions.iter().enumerate() {
-                self.functions.entry(function.qualname.clone()).or_insert(FunctionRef {
-                    module: slot,
-                    function: function_index,
-                });
+                self.functions
+                    .entry(function.qualname.clone())
+                    .or_insert(FunctionRef { module: slot, function: function_index });
             }
             for class in &summary.classes {
-                self.classes
-                    .entry(class.qualname.clone())
-                    .or_insert_with(|| class.bases.clone());
+                self.classes.entry(class.qualname.clone()).or_insert_with(|| class.bases.clone());
             }
         }
         self.blocking = self.compute_blocking();
+        let entry_points: Vec<&String> =
+            self.modules.iter().flatten().flat_map(|module| &module.entry_points).collect();
+        self.roots = entry_points
+            .into_iter()
+            .filter_map(|target| self.resolve_function(target))
+            .map(|function| function.qualname.clone())
+            .collect();
+    }
+
+    /// Whether some module runs this coroutine function as a program's root.
+    pub fn is_root(&self, qualname: &str) -> bool {
+        self.roots.contains(qualname)
     }
 
     fn function(&self, reference: FunctionRef) -> &FunctionSummary {
-        let module = self.modules[reference.module]
-            .as_ref()
-            .expect("function table points at live modules");
+        let module = self.modules[reference.module].as_ref().expect("function table points at live modules");
         &module.functions[reference.function]
     }
 
     fn path_of(&self, reference: FunctionRef) -> &str {
-        &self.modules[reference.module]
-            .as_ref()
-            .expect("function table points at live modules")
-            .path
+        &self.modules[reference.module].as_ref().expect("function table points at live modules").path
     }
 
     /// The project function a qualified name refers to, following re-exports (`from .util import helper` in a
     /// package's `__init__`), base classes (`self.method` defined in a parent) and constructors (`Class()` runs
     /// `Class.__init__`).
     pub fn resolve_function(&self, qualified: &str) -> Option<&FunctionSummary> {
-        self.resolve_reference(qualified, 0)
-            .map(|reference| self.function(reference))
+        self.resolve_reference(qualified, 0).map(|reference| self.function(reference))
     }
 
     fn resolve_reference(&self, qualified: &str, hops: usize) -> Option<FunctionRef> {
@@ -146,9 +151,7 @@ impl ProjectIndex {
         }
         let (owner, name) = qualified.rsplit_once('.')?;
         if let Some(bases) = self.classes.get(owner) {
-            return bases
-                .iter()
-                .find_map(|base| self.resolve_reference(&format!("{base}.{name}"), hops + 1));
+            return bases.iter().find_map(|base| self.resolve_reference(&format!("{base}.{name}"), hops + 1));
         }
         if let Some(module) = self.by_module.get(owner).and_then(|slot| self.modules[*slot].as_ref()) {
             let imported = module.imports.iter().find(|(local, _)| local == name)?;
@@ -172,17 +175,14 @@ impl ProjectIndex {
         }
         let (owner, name) = qualified.rsplit_once('.')?;
         let owner = self.resolve_alias(owner, hops + 1)?;
-        let module = self
-            .by_module
-            .get(&owner)
-            .and_then(|slot| self.modules[*slot].as_ref())?;
+        let module = self.by_module.get(&owner).and_then(|slot| self.modules[*slot].as_ref())?;
         let (_, target) = module.imports.iter().find(|(local, _)| local == name)?;
         self.resolve_alias(target, hops + 1)
     }
 
+    /// A project `async def` without `yield`: calling it makes a coroutine.
     pub fn is_coroutine_function(&self, qualified: &str) -> bool {
-        self.resolve_function(qualified)
-            .is_some_and(|function| function.is_async)
+        self.resolve_function(qualified).is_some_and(|function| function.is_coroutine)
     }
 
     /// Breadth-first from the functions that block directly, backwards along call edges: every sync function that
@@ -201,23 +201,14 @@ impl ProjectIndex {
                 continue;
             }
             if let Some(call) = function.blocking_calls.first() {
-                blocking.insert(
-                    qualname.clone(),
-                    Hop::Blocks {
-                        name: call.name.clone(),
-                        site: call.site.clone(),
-                    },
-                );
+                blocking.insert(qualname.clone(), Hop::Blocks { name: call.name.clone(), site: call.site.clone() });
                 queue.push_back(qualname.as_str());
             }
             for (edge, call) in function.calls.iter().enumerate() {
                 if let Some(target) = self.resolve_reference(&call.target, 0) {
                     let callee = self.function(target);
                     if !callee.is_async && !callee.memoized {
-                        callers
-                            .entry(callee.qualname.as_str())
-                            .or_default()
-                            .push((*reference, edge));
+                        callers.entry(callee.qualname.as_str()).or_default().push((*reference, edge));
                     }
                 }
             }
@@ -231,10 +222,7 @@ impl ProjectIndex {
                 if blocking.contains_key(&function.qualname) {
                     continue;
                 }
-                let hop = Hop::Calls {
-                    callee: callee.to_owned(),
-                    site: function.calls[*edge].site.clone(),
-                };
+                let hop = Hop::Calls { callee: callee.to_owned(), site: function.calls[*edge].site.clone() };
                 blocking.insert(function.qualname.clone(), hop);
                 queue.push_back(function.qualname.as_str());
             }
@@ -256,11 +244,7 @@ impl ProjectIndex {
         loop {
             let function = self.function(reference);
             let hop = self.blocking.get(&function.qualname)?;
-            chain.push(ChainLink {
-                function,
-                path: self.path_of(reference),
-                hop,
-            });
+            chain.push(ChainLink { function, path: self.path_of(reference), hop });
             match hop {
                 Hop::Blocks { .. } => return Some(chain),
                 Hop::Calls { callee, .. } => reference = *self.functions.get(callee)?,
@@ -340,10 +324,7 @@ mod tests {
             chain_names(&index, "app.main.prepare").unwrap(),
             ["prepare", "run_migrations", "subprocess.check_call"]
         );
-        assert!(
-            index.blocking_chain("app.main.startup").is_none(),
-            "async functions are not helpers"
-        );
+        assert!(index.blocking_chain("app.main.startup").is_none(), "async functions are not helpers");
     }
 
     #[test]
@@ -361,11 +342,7 @@ mod tests {
     #[test]
     fn methods_resolve_through_base_classes_and_constructors() {
         let index = ProjectIndex::new([
-            summary(
-                "base.py",
-                "base",
-                "import os\nclass Base:\n    def load(self):\n        return os.listdir('.')\n",
-            ),
+            summary("base.py", "base", "import os\nclass Base:\n    def load(self):\n        return os.listdir('.')\n"),
             summary(
                 "child.py",
                 "child",
@@ -373,10 +350,7 @@ mod tests {
             ),
         ]);
         assert_eq!(chain_names(&index, "child.Child.load").unwrap(), ["load", "os.listdir"]);
-        assert_eq!(
-            chain_names(&index, "child.Child").unwrap(),
-            ["__init__", "load", "os.listdir"]
-        );
+        assert_eq!(chain_names(&index, "child.Child").unwrap(), ["__init__", "load", "os.listdir"]);
     }
 
     #[test]

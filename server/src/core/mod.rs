@@ -5,6 +5,7 @@ pub mod diagnostic;
 pub mod document;
 pub mod fix;
 pub mod index;
+pub mod lifecycle;
 pub mod positions;
 pub mod rules;
 pub mod semantic;

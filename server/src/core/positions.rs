@@ -44,10 +44,7 @@ pub fn line_col(rope: &Rope, text: &str, offset: usize) -> LineCol {
 }
 
 pub fn span(rope: &Rope, text: &str, start: usize, end: usize) -> Span {
-    Span {
-        start: line_col(rope, text, start),
-        end: line_col(rope, text, end),
-    }
+    Span { start: line_col(rope, text, start), end: line_col(rope, text, end) }
 }
 
 /// The byte offset of a (line, column) in the given encoding. A line past the end gives the text's end; a column past
@@ -58,11 +55,7 @@ pub fn offset_at(rope: &Rope, text: &str, line: u32, column: u32, encoding: Enco
         return text.len();
     }
     let line_start = rope.line_to_byte(line);
-    let line_end = if line + 1 < rope.len_lines() {
-        rope.line_to_byte(line + 1)
-    } else {
-        text.len()
-    };
+    let line_end = if line + 1 < rope.len_lines() { rope.line_to_byte(line + 1) } else { text.len() };
     let content = text[line_start..line_end].trim_end_matches(['\n', '\r']);
     let mut units = 0u32;
     for (index, ch) in content.char_indices() {
@@ -126,16 +119,8 @@ mod tests {
             if text[offset..].starts_with('\n') && offset > 0 && text.as_bytes()[offset - 1] == b'\r' {
                 continue; // between \r and \n is not a position a client can name
             }
-            assert_eq!(
-                offset_at(&rope, text, pos.line, pos.utf16, Encoding::Utf16),
-                offset,
-                "utf16 at {offset}"
-            );
-            assert_eq!(
-                offset_at(&rope, text, pos.line, pos.utf8, Encoding::Utf8),
-                offset,
-                "utf8 at {offset}"
-            );
+            assert_eq!(offset_at(&rope, text, pos.line, pos.utf16, Encoding::Utf16), offset, "utf16 at {offset}");
+            assert_eq!(offset_at(&rope, text, pos.line, pos.utf8, Encoding::Utf8), offset, "utf8 at {offset}");
         }
     }
 

@@ -15,6 +15,17 @@ pub type ScopeId = usize;
 /// The module scope is always the first.
 pub const MODULE_SCOPE: ScopeId = 0;
 
+/// Decorators that leave a coroutine function a coroutine function.
+const TRANSPARENT_DECORATORS: &[&str] = &[
+    "staticmethod",
+    "classmethod",
+    "abc.abstractmethod",
+    "typing.override",
+    "typing_extensions.override",
+    "typing.final",
+    "functools.wraps",
+];
+
 /// How deep value inference may chase `a = b`, `b = c()`, ... before giving up (it also breaks cycles).
 const MAX_INFERENCE_DEPTH: u32 = 12;
 
@@ -76,6 +87,9 @@ pub struct Scope<'t> {
     pub class: Option<String>,
     /// The expressions after `@` on a `def` or `class`, evaluated in the enclosing scope.
     pub decorators: Vec<Node<'t>>,
+    /// The function contains `yield`: calling it makes a generator (an async generator for `async def`), not a
+    /// coroutine.
+    pub is_generator: bool,
     pub bindings: HashMap<&'t str, Binding<'t>>,
 }
 
@@ -86,6 +100,11 @@ impl Scope<'_> {
 
     pub fn is_sync_function(&self) -> bool {
         matches!(self.kind, ScopeKind::Function { is_async: false })
+    }
+
+    /// An `async def` without `yield`: calling it makes a coroutine.
+    pub fn is_coroutine_function(&self) -> bool {
+        self.is_async_function() && !self.is_generator
     }
 }
 
@@ -100,6 +119,10 @@ pub struct CallSite<'t> {
     /// Between the call and its function lies a generator expression: an `await` there would change what the
     /// expression is, so no fix may add one.
     pub in_generator: bool,
+    /// The call is a whole expression statement: its result is dropped.
+    pub statement: bool,
+    /// `name = call(...)`: the simple name the result is bound to.
+    pub assigned_to: Option<Node<'t>>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,13 +175,10 @@ impl<'t> SemanticModel<'t> {
                 name_range: TextRange::default(),
                 class: None,
                 decorators: Vec::new(),
+                is_generator: false,
                 bindings: HashMap::new(),
             }],
-            frames: vec![Frame {
-                scope: MODULE_SCOPE,
-                body_id: usize::MAX,
-                generator_depth: 0,
-            }],
+            frames: vec![Frame { scope: MODULE_SCOPE, body_id: usize::MAX, generator_depth: 0 }],
             pending_bodies: Vec::new(),
             ancestors: Vec::new(),
             type_checking_blocks: Vec::new(),
@@ -201,10 +221,7 @@ impl<'t> SemanticModel<'t> {
             if visible {
                 match candidate.bindings.get(name) {
                     Some(Binding::Global) => {
-                        return self.scopes[MODULE_SCOPE]
-                            .bindings
-                            .get(name)
-                            .map(|binding| (MODULE_SCOPE, binding));
+                        return self.scopes[MODULE_SCOPE].bindings.get(name).map(|binding| (MODULE_SCOPE, binding));
                     }
                     Some(Binding::Nonlocal) | None => {}
                     Some(binding) => return Some((id, binding)),
@@ -228,10 +245,9 @@ impl<'t> SemanticModel<'t> {
         match node.kind() {
             "identifier" => self.resolve_name(self.text(node), scope, depth),
             "attribute" => {
-                let (Some(object), Some(attribute)) = (
-                    node.child_by_field_name("object"),
-                    node.child_by_field_name("attribute"),
-                ) else {
+                let (Some(object), Some(attribute)) =
+                    (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
+                else {
                     return Resolved::Unknown;
                 };
                 let attribute = self.text(attribute);
@@ -250,6 +266,18 @@ impl<'t> SemanticModel<'t> {
                 };
                 match self.resolve_at_depth(function, scope, depth + 1) {
                     Resolved::Path(path) => self.instance_of_call(&path),
+                    _ => Resolved::Unknown,
+                }
+            }
+            // `await asyncpg.connect(...)` is a connection: the catalogue knows what awaiting such calls gives.
+            "await" => {
+                let call = node.named_child(0).filter(|inner| inner.kind() == "call");
+                let function = call.and_then(|call| call.child_by_field_name("function"));
+                match function.map(|function| self.resolve_at_depth(function, scope, depth + 1)) {
+                    Some(Resolved::Path(path)) => match self.catalogue.returns(&path) {
+                        Some(returned) => Resolved::Instance(returned.to_owned()),
+                        None => Resolved::Unknown,
+                    },
                     _ => Resolved::Unknown,
                 }
             }
@@ -305,17 +333,11 @@ impl<'t> SemanticModel<'t> {
     /// methods, or a class-level `attribute: Type` / `attribute = value`. `None` when the class has no such data
     /// attribute (it may be a method).
     fn instance_attribute(&self, class: &str, attribute: &str, depth: u32) -> Option<Resolved> {
-        if let Some(sources) = self
-            .attributes
-            .get(class)
-            .and_then(|attributes| attributes.get(attribute))
-        {
+        if let Some(sources) = self.attributes.get(class).and_then(|attributes| attributes.get(attribute)) {
             return Some(self.agree(sources.iter().map(|(source, scope)| (source, *scope)), depth));
         }
-        let class_scope = self
-            .scopes
-            .iter()
-            .position(|scope| scope.kind == ScopeKind::Class && scope.qualname == class)?;
+        let class_scope =
+            self.scopes.iter().position(|scope| scope.kind == ScopeKind::Class && scope.qualname == class)?;
         match self.scopes[class_scope].bindings.get(attribute)? {
             Binding::Value(sources) => Some(self.resolve_value(sources, class_scope, depth)),
             _ => None,
@@ -353,11 +375,7 @@ impl<'t> SemanticModel<'t> {
 
     /// `p: Path` and `p: Path | None` make `p` a `pathlib.Path`.
     fn resolve_annotation(&self, annotation: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
-        let annotation = if annotation.kind() == "type" {
-            annotation.named_child(0)
-        } else {
-            Some(annotation)
-        };
+        let annotation = if annotation.kind() == "type" { annotation.named_child(0) } else { Some(annotation) };
         let Some(annotation) = annotation else {
             return Resolved::Unknown;
         };
@@ -367,10 +385,7 @@ impl<'t> SemanticModel<'t> {
                 _ => Resolved::Unknown,
             },
             "binary_operator" => {
-                let sides = [
-                    annotation.child_by_field_name("left"),
-                    annotation.child_by_field_name("right"),
-                ];
+                let sides = [annotation.child_by_field_name("left"), annotation.child_by_field_name("right")];
                 let mut types = sides.into_iter().flatten().filter(|side| self.text(*side) != "None");
                 match (types.next(), types.next()) {
                     (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
@@ -409,21 +424,57 @@ impl<'t> SemanticModel<'t> {
         self.scopes[call.scope].is_async_function()
     }
 
+    /// An `async def` whose call certainly makes a coroutine: no `yield`, and no decorator except ones known to
+    /// keep it a coroutine function. Other decorators may turn it into anything (`@gen_test` makes it sync).
+    pub fn is_plain_coroutine_function(&self, id: ScopeId) -> bool {
+        let scope = &self.scopes[id];
+        scope.is_coroutine_function()
+            && scope.decorators.iter().all(|decorator| {
+                let parent = scope.parent.unwrap_or(MODULE_SCOPE);
+                match self.resolve(*decorator, parent) {
+                    Resolved::Path(path) => TRANSPARENT_DECORATORS.contains(&path.as_str()),
+                    _ => false,
+                }
+            })
+    }
+
+    pub fn catalogue(&self) -> &'t Catalogue {
+        self.catalogue
+    }
+
     /// The local name under which module `module` is imported at module level (`asyncio`, or `aio` after
     /// `import asyncio as aio`).
     pub fn module_alias(&self, module: &str) -> Option<&'t str> {
-        self.scopes[MODULE_SCOPE]
-            .bindings
-            .iter()
-            .find_map(|(name, binding)| match binding {
-                Binding::Import(qualified) if qualified == module => Some(*name),
-                _ => None,
-            })
+        self.scopes[MODULE_SCOPE].bindings.iter().find_map(|(name, binding)| match binding {
+            Binding::Import(qualified) if qualified == module => Some(*name),
+            _ => None,
+        })
     }
 
     /// Whether `name` means something other than the builtin/global of that name at `scope`.
     pub fn is_bound(&self, scope: ScopeId, name: &str) -> bool {
         self.lookup(scope, name).is_some()
+    }
+
+    /// For `asyncio.run(main())` and friends: the qualified name of the coroutine function run as the root.
+    pub fn entry_point_target(&self, call: &CallSite<'t>) -> Option<String> {
+        let callee = self.callee_path(call);
+        let is_entry = match &callee {
+            Some(path) => self.catalogue.is_entry_point(path),
+            None => self.unknown_receiver_method(call) == Some("run_until_complete"),
+        };
+        if !is_entry {
+            return None;
+        }
+        let arguments = call.node.child_by_field_name("arguments")?;
+        let first = syntax::named_children(arguments).find(|argument| argument.kind() != "comment")?;
+        if first.kind() != "call" {
+            return None;
+        }
+        match self.resolve(first.child_by_field_name("function")?, call.scope) {
+            Resolved::Path(path) => Some(path),
+            _ => None,
+        }
     }
 }
 
@@ -432,10 +483,7 @@ fn package_of(module: &str, is_package: bool) -> String {
     if is_package {
         module.to_owned()
     } else {
-        module
-            .rsplit_once('.')
-            .map(|(package, _)| package.to_owned())
-            .unwrap_or_default()
+        module.rsplit_once('.').map(|(package, _)| package.to_owned()).unwrap_or_default()
     }
 }
 
@@ -443,11 +491,7 @@ fn package_of(module: &str, is_package: bool) -> String {
 fn absolute_module(package: &str, relative: &str) -> String {
     let dots = relative.chars().take_while(|c| *c == '.').count();
     let rest = &relative[dots..];
-    let mut parts: Vec<&str> = if package.is_empty() {
-        Vec::new()
-    } else {
-        package.split('.').collect()
-    };
+    let mut parts: Vec<&str> = if package.is_empty() { Vec::new() } else { package.split('.').collect() };
     for _ in 1..dots {
         parts.pop();
     }
@@ -539,6 +583,7 @@ impl<'t> Builder<'t> {
             name_range,
             class,
             decorators: self.decorators_of_current_definition(),
+            is_generator: false,
             bindings: HashMap::new(),
         });
         self.scopes.len() - 1
@@ -564,15 +609,8 @@ impl<'t> Builder<'t> {
         let scope = self.new_scope(ScopeKind::Function { is_async }, node, name, syntax::range(name_node));
         let qualname = self.scopes[scope].qualname.clone();
         self.bind(self.current(), name, Binding::Function { qualname, is_async });
-        let is_static = self.scopes[scope]
-            .decorators
-            .iter()
-            .any(|decorator| self.text(*decorator) == "staticmethod");
-        let self_class = if is_static {
-            None
-        } else {
-            self.scopes[scope].class.clone()
-        };
+        let is_static = self.scopes[scope].decorators.iter().any(|decorator| self.text(*decorator) == "staticmethod");
+        let self_class = if is_static { None } else { self.scopes[scope].class.clone() };
         if let Some(parameters) = node.child_by_field_name("parameters") {
             self.bind_parameters(scope, parameters, self_class);
         }
@@ -581,11 +619,7 @@ impl<'t> Builder<'t> {
 
     fn expect_body(&mut self, definition: Node<'t>, scope: ScopeId) {
         if let Some(body) = definition.child_by_field_name("body") {
-            self.pending_bodies.push(PendingBody {
-                definition_id: definition.id(),
-                body_id: body.id(),
-                scope,
-            });
+            self.pending_bodies.push(PendingBody { definition_id: definition.id(), body_id: body.id(), scope });
         }
     }
 
@@ -597,14 +631,12 @@ impl<'t> Builder<'t> {
                     let name = syntax::named_children(parameter).find(|child| child.kind() == "identifier");
                     (name, parameter.child_by_field_name("type"))
                 }
-                "default_parameter" | "typed_default_parameter" => (
-                    parameter.child_by_field_name("name"),
-                    parameter.child_by_field_name("type"),
-                ),
-                "list_splat_pattern" | "dictionary_splat_pattern" => (
-                    syntax::named_children(parameter).find(|child| child.kind() == "identifier"),
-                    None,
-                ),
+                "default_parameter" | "typed_default_parameter" => {
+                    (parameter.child_by_field_name("name"), parameter.child_by_field_name("type"))
+                }
+                "list_splat_pattern" | "dictionary_splat_pattern" => {
+                    (syntax::named_children(parameter).find(|child| child.kind() == "identifier"), None)
+                }
                 _ => (None, None),
             };
             let Some(name) = name else { continue };
@@ -625,13 +657,7 @@ impl<'t> Builder<'t> {
         let name = self.text(name_node);
         let scope = self.new_scope(ScopeKind::Class, node, name, syntax::range(name_node));
         let qualname = self.scopes[scope].qualname.clone();
-        self.bind(
-            self.current(),
-            name,
-            Binding::Class {
-                qualname: qualname.clone(),
-            },
-        );
+        self.bind(self.current(), name, Binding::Class { qualname: qualname.clone() });
         let bases = node
             .child_by_field_name("superclasses")
             .map(|arguments| {
@@ -640,11 +666,7 @@ impl<'t> Builder<'t> {
                     .collect()
             })
             .unwrap_or_default();
-        self.classes.push(ClassDef {
-            qualname,
-            scope: self.current(),
-            bases,
-        });
+        self.classes.push(ClassDef { qualname, scope: self.current(), bases });
         self.expect_body(node, scope);
     }
 
@@ -692,11 +714,8 @@ impl<'t> Builder<'t> {
         if module_text == "__future__" {
             return;
         }
-        let module = if module_text.starts_with('.') {
-            absolute_module(&self.package, &module_text)
-        } else {
-            module_text
-        };
+        let module =
+            if module_text.starts_with('.') { absolute_module(&self.package, &module_text) } else { module_text };
         let qualify = |name: &str| {
             if module.is_empty() {
                 name.to_owned()
@@ -760,10 +779,9 @@ impl<'t> Builder<'t> {
     /// `self.name = value` inside a method: remembered for the class, so `self.name.method()` resolves.
     fn record_instance_attribute(&mut self, target: Node<'t>, source: ValueSource<'t>) {
         let scope = self.current();
-        let (Some(object), Some(attribute)) = (
-            target.child_by_field_name("object"),
-            target.child_by_field_name("attribute"),
-        ) else {
+        let (Some(object), Some(attribute)) =
+            (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
+        else {
             return;
         };
         if object.kind() != "identifier" {
@@ -774,12 +792,7 @@ impl<'t> Builder<'t> {
         };
         let class = class.clone();
         let attribute = self.text(attribute);
-        self.attributes
-            .entry(class)
-            .or_default()
-            .entry(attribute)
-            .or_default()
-            .push((source, scope));
+        self.attributes.entry(class).or_default().entry(attribute).or_default().push((source, scope));
     }
 
     fn bind_assignment(&mut self, node: Node<'t>) {
@@ -826,12 +839,21 @@ impl<'t> Builder<'t> {
             return;
         }
         let frame = self.frames.last().expect("the module frame is never popped");
-        let awaited = self.ancestors.last().is_some_and(|parent| parent.kind() == "await");
+        let parent = self.ancestors.last();
+        let awaited = parent.is_some_and(|parent| parent.kind() == "await");
+        let statement =
+            parent.is_some_and(|parent| parent.kind() == "expression_statement" && parent.named_child_count() == 1);
+        let assigned_to = parent
+            .filter(|parent| parent.kind() == "assignment" && parent.child_by_field_name("right") == Some(node))
+            .and_then(|assignment| assignment.child_by_field_name("left"))
+            .filter(|left| left.kind() == "identifier");
         self.calls.push(CallSite {
             node,
             scope: frame.scope,
             awaited,
             in_generator: frame.generator_depth > 0,
+            statement,
+            assigned_to,
         });
     }
 }
@@ -845,11 +867,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
     fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool {
         if let Some(pending) = self.pending_bodies.last() {
             if pending.body_id == node.id() {
-                let frame = Frame {
-                    scope: pending.scope,
-                    body_id: pending.body_id,
-                    generator_depth: 0,
-                };
+                let frame = Frame { scope: pending.scope, body_id: pending.body_id, generator_depth: 0 };
                 self.pending_bodies.pop();
                 self.frames.push(frame);
             }
@@ -893,6 +911,10 @@ impl<'t> Visitor<'t> for Builder<'t> {
                     frame.generator_depth += 1;
                 }
             }
+            "yield" => {
+                let scope = self.current();
+                self.scopes[scope].is_generator = true;
+            }
             "block" if field == Some("consequence") => {
                 let guarded = self.ancestors.last().is_some_and(|parent| {
                     parent.kind() == "if_statement"
@@ -922,11 +944,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
             self.type_checking_blocks.pop();
         }
         // A definition whose body the walk never reached (broken input) leaves its pending entry behind.
-        if self
-            .pending_bodies
-            .last()
-            .is_some_and(|pending| pending.definition_id == id)
-        {
+        if self.pending_bodies.last().is_some_and(|pending| pending.definition_id == id) {
             self.pending_bodies.pop();
         }
         if self.frames.len() > 1 && self.frames.last().is_some_and(|frame| frame.body_id == id) {
@@ -946,12 +964,7 @@ mod tests {
         model
             .calls
             .iter()
-            .map(|call| {
-                (
-                    model.callee_path(call).unwrap_or_else(|| "?".into()),
-                    model.in_async_function(call),
-                )
-            })
+            .map(|call| (model.callee_path(call).unwrap_or_else(|| "?".into()), model.in_async_function(call)))
             .collect()
     }
 
@@ -962,15 +975,7 @@ mod tests {
              async def f():\n    t.sleep(1)\n    sleep(2)\n    fetch('u')\n    urllib.request.urlopen('u')\n",
         );
         let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "time.sleep",
-                "time.sleep",
-                "urllib.request.urlopen",
-                "urllib.request.urlopen"
-            ]
-        );
+        assert_eq!(paths, ["time.sleep", "time.sleep", "urllib.request.urlopen", "urllib.request.urlopen"]);
         assert!(found.iter().all(|(_, in_async)| *in_async));
     }
 
@@ -1038,12 +1043,7 @@ mod tests {
         let paths: Vec<Option<String>> = model.calls.iter().map(|call| model.callee_path(call)).collect();
         assert_eq!(
             paths,
-            [
-                Some("pkg.sub.m.C.step".into()),
-                Some("pkg.sub.util.helper".into()),
-                Some("pkg.top.go".into()),
-                None
-            ]
+            [Some("pkg.sub.m.C.step".into()), Some("pkg.sub.util.helper".into()), Some("pkg.top.go".into()), None]
         );
     }
 
@@ -1056,19 +1056,9 @@ mod tests {
         );
         let catalogue = Catalogue::builtin();
         let model = SemanticModel::build(&document, "m", false, &catalogue);
-        let summary: Vec<(&str, bool, bool)> = model
-            .calls
-            .iter()
-            .map(|call| (model.text(call.node), call.awaited, call.in_generator))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("g()", true, false),
-                ("sum(h(x) for x in y)", false, false),
-                ("h(x)", false, true)
-            ]
-        );
+        let summary: Vec<(&str, bool, bool)> =
+            model.calls.iter().map(|call| (model.text(call.node), call.awaited, call.in_generator)).collect();
+        assert_eq!(summary, [("g()", true, false), ("sum(h(x) for x in y)", false, false), ("h(x)", false, true)]);
     }
 
     #[test]
@@ -1082,14 +1072,7 @@ mod tests {
         let paths: Vec<&str> = found.iter().map(|(path, _)| path.as_str()).collect();
         assert_eq!(
             paths,
-            [
-                "requests.Session",
-                "make",
-                "requests.Session.get",
-                "requests.Session.post",
-                "?",
-                "m.Client.helper"
-            ]
+            ["requests.Session", "make", "requests.Session.get", "requests.Session.post", "?", "m.Client.helper"]
         );
     }
 

@@ -66,8 +66,7 @@ impl Settings {
         }
         for selector in ignore {
             let removed = resolve_selector(selector)?;
-            self.enabled
-                .retain(|code| !removed.iter().any(|rule| rule.code == *code));
+            self.enabled.retain(|code| !removed.iter().any(|rule| rule.code == *code));
         }
         Ok(())
     }
@@ -93,9 +92,16 @@ impl Settings {
         } else if let Some(version) = config.requires_python.as_deref().and_then(minimum_python) {
             settings.target_version = version;
         }
-        if !config.extra_blocking_calls.is_empty() || !config.allowed_calls.is_empty() {
-            let catalogue =
-                Catalogue::customised(&config.extra_blocking_calls, &config.allowed_calls).map_err(ConfigError::new)?;
+        let customised = !config.extra_blocking_calls.is_empty()
+            || !config.allowed_calls.is_empty()
+            || !config.extra_coroutine_functions.is_empty();
+        if customised {
+            let catalogue = Catalogue::customised(
+                &config.extra_blocking_calls,
+                &config.allowed_calls,
+                &config.extra_coroutine_functions,
+            )
+            .map_err(ConfigError::new)?;
             settings.catalogue = Arc::new(catalogue);
         }
         settings.exclude = config.exclude.iter().chain(&config.extend_exclude).cloned().collect();
@@ -127,9 +133,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(message: impl Into<String>) -> Self {
-        ConfigError {
-            message: message.into(),
-        }
+        ConfigError { message: message.into() }
     }
 }
 
@@ -155,6 +159,8 @@ pub struct Config {
     pub extra_blocking_calls: Vec<BlockingSpec>,
     #[serde(default)]
     pub allowed_calls: Vec<String>,
+    #[serde(default)]
+    pub extra_coroutine_functions: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
     #[serde(default)]
@@ -197,9 +203,7 @@ pub fn parse_pyproject(text: &str) -> Result<PyprojectConfig, ConfigError> {
     let table = pyproject.tool.and_then(|tool| tool.asynclint);
     let has_table = table.is_some();
     let mut config: Config = match table {
-        Some(table) => table
-            .try_into()
-            .map_err(|error: toml::de::Error| ConfigError::new(error.to_string()))?,
+        Some(table) => table.try_into().map_err(|error: toml::de::Error| ConfigError::new(error.to_string()))?,
         None => Config::default(),
     };
     config.requires_python = requires_python;
@@ -226,10 +230,8 @@ pub fn parse_target_version(text: &str) -> Option<(u8, u8)> {
 fn minimum_python(specifier: &str) -> Option<(u8, u8)> {
     specifier.split(',').find_map(|part| {
         let part = part.trim();
-        let version = part
-            .strip_prefix(">=")
-            .or_else(|| part.strip_prefix("~="))
-            .or_else(|| part.strip_prefix("=="))?;
+        let version =
+            part.strip_prefix(">=").or_else(|| part.strip_prefix("~=")).or_else(|| part.strip_prefix("=="))?;
         let mut numbers = version.trim().split('.');
         let major: u8 = numbers.next()?.parse().ok()?;
         let minor: u8 = numbers.next()?.trim_end_matches('*').parse().ok()?;
@@ -264,10 +266,7 @@ mod tests {
         assert!(Settings::from_config(&config).unwrap_err().message.contains("E501"));
         let without_table = parse_pyproject("[project]\nrequires-python = \">=3.8\"\n[tool.other]\nx = 1\n").unwrap();
         assert!(!without_table.has_table);
-        assert_eq!(
-            Settings::from_config(&without_table.config).unwrap().target_version,
-            (3, 8)
-        );
+        assert_eq!(Settings::from_config(&without_table.config).unwrap().target_version, (3, 8));
         assert!(parse_pyproject("not toml [").is_err());
     }
 

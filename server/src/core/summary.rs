@@ -36,6 +36,8 @@ pub struct FunctionSummary {
     /// How messages name it: `prepare`, or `Store.__init__` for a method.
     pub display: String,
     pub is_async: bool,
+    /// An `async def` whose call certainly makes a coroutine: no `yield`, no decorator that may change it.
+    pub is_coroutine: bool,
     /// Decorated with `functools.cache`, `lru_cache` or `cached_property`: it runs once per argument set, typically
     /// warmed at start-up, so it does not count as blocking its callers.
     pub memoized: bool,
@@ -62,6 +64,8 @@ pub struct ModuleSummary {
     pub imports: Vec<(String, String)>,
     pub functions: Vec<FunctionSummary>,
     pub classes: Vec<ClassSummary>,
+    /// Coroutine functions this module runs as a program's root: `asyncio.run(main())` gives `pkg.mod.main`.
+    pub entry_points: Vec<String>,
 }
 
 /// What a call blocks on, if the catalogue lists it: exact names first, then `*.method` for an unknown receiver.
@@ -74,9 +78,7 @@ pub fn blocking_entry<'c>(
     if let Some(entry) = callee.and_then(|path| catalogue.lookup(path)) {
         return Some(entry);
     }
-    model
-        .unknown_receiver_method(call)
-        .and_then(|method| catalogue.lookup_any_receiver(method))
+    model.unknown_receiver_method(call).and_then(|method| catalogue.lookup_any_receiver(method))
 }
 
 /// Decorators that cache a function's result.
@@ -96,10 +98,7 @@ fn is_memoizing(model: &SemanticModel, decorator: tree_sitter::Node, scope: Opti
 }
 
 pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalogue) -> ModuleSummary {
-    let site = |range: TextRange| Site {
-        range,
-        span: document.span(range),
-    };
+    let site = |range: TextRange| Site { range, span: document.span(range) };
     let mut functions: Vec<FunctionSummary> = Vec::new();
     // Scope id → index into `functions`.
     let mut function_of_scope = vec![None; model.scopes.len()];
@@ -114,10 +113,8 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                     None => scope.name.to_owned(),
                 },
                 is_async,
-                memoized: scope
-                    .decorators
-                    .iter()
-                    .any(|decorator| is_memoizing(model, *decorator, scope.parent)),
+                is_coroutine: model.is_plain_coroutine_function(id),
+                memoized: scope.decorators.iter().any(|decorator| is_memoizing(model, *decorator, scope.parent)),
                 definition: site(scope.name_range),
                 blocking_calls: Vec::new(),
                 calls: Vec::new(),
@@ -134,16 +131,12 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
         let callee = model.callee_path(call);
         let function = &mut functions[index];
         if let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) {
-            function.blocking_calls.push(BlockingCall {
-                site: site(super::syntax::range(call.node)),
-                name: entry.name.clone(),
-            });
+            function
+                .blocking_calls
+                .push(BlockingCall { site: site(super::syntax::range(call.node)), name: entry.name.clone() });
         } else if let Some(target) = callee.filter(|path| path.contains('.')) {
             // Dotless paths are builtins (`len`, `print`): never project functions.
-            function.calls.push(ProjectCall {
-                site: site(super::syntax::range(call.node)),
-                target,
-            });
+            function.calls.push(ProjectCall { site: site(super::syntax::range(call.node)), target });
         }
     }
     let imports = model.scopes[MODULE_SCOPE]
@@ -169,11 +162,13 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                 .collect(),
         })
         .collect();
+    let entry_points = model.calls.iter().filter_map(|call| model.entry_point_target(call)).collect();
     ModuleSummary {
         module: model.module.clone(),
         path: document.path.clone(),
         imports,
         functions,
         classes,
+        entry_points,
     }
 }

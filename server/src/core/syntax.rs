@@ -103,12 +103,7 @@ mod tests {
     #[test]
     fn walk_enters_and_leaves_every_node_once() {
         let doc = Document::new("x.py", "async def f(a, b=1):\n    return [x for x in g(a)]\n");
-        let mut counter = Counter {
-            entered: 0,
-            left: 0,
-            depth: 0,
-            max_depth: 0,
-        };
+        let mut counter = Counter { entered: 0, left: 0, depth: 0, max_depth: 0 };
         walk(doc.tree(), &mut counter);
         assert_eq!(counter.entered, counter.left);
         assert_eq!(counter.depth, 0);
@@ -119,12 +114,7 @@ mod tests {
     fn walk_survives_deep_nesting() {
         let source = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
         let doc = Document::new("x.py", source);
-        let mut counter = Counter {
-            entered: 0,
-            left: 0,
-            depth: 0,
-            max_depth: 0,
-        };
+        let mut counter = Counter { entered: 0, left: 0, depth: 0, max_depth: 0 };
         walk(doc.tree(), &mut counter);
         assert_eq!(counter.entered, counter.left);
         assert!(counter.max_depth > 1000);

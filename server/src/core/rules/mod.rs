@@ -1,7 +1,11 @@
 //! The rule registry: every rule's code, name, default severity and doc, and the selector syntax users name them by.
 
 pub mod blocking;
+pub mod dangling_task;
+pub mod root_exits_with_pending_tasks;
+pub mod task_never_awaited;
 pub mod transitive_blocking;
+pub mod unawaited_coroutine;
 
 use super::diagnostic::Severity;
 
@@ -29,13 +33,15 @@ pub const ALL: &[&RuleMeta] = &[
     &blocking::nested_event_loop::RULE,
     &blocking::cpu_heavy::RULE,
     &transitive_blocking::RULE,
+    &dangling_task::RULE,
+    &task_never_awaited::RULE,
+    &root_exits_with_pending_tasks::RULE,
+    &unawaited_coroutine::RULE,
 ];
 
 /// A rule by code (`AL101`, any case) or kebab-case name (`blocking-sleep`).
 pub fn find(code_or_name: &str) -> Option<&'static RuleMeta> {
-    ALL.iter()
-        .copied()
-        .find(|rule| rule.code.eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name)
+    ALL.iter().copied().find(|rule| rule.code.eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name)
 }
 
 /// The rules a selector names: `ALL`, a code, a code prefix (`AL1`), or a name. Empty when it names none.
@@ -48,11 +54,7 @@ pub fn select(selector: &str) -> Vec<&'static RuleMeta> {
     }
     let upper = selector.to_ascii_uppercase();
     if upper.starts_with("AL") {
-        return ALL
-            .iter()
-            .copied()
-            .filter(|rule| rule.code.starts_with(&upper))
-            .collect();
+        return ALL.iter().copied().filter(|rule| rule.code.starts_with(&upper)).collect();
     }
     Vec::new()
 }
@@ -68,16 +70,9 @@ mod tests {
             assert!(seen.insert(rule.code), "duplicate code {}", rule.code);
             assert!(seen.insert(rule.name), "duplicate name {}", rule.name);
             let mut at = 0;
-            for heading in [
-                "## What it does",
-                "## Why is this bad",
-                "## Example",
-                "## Use instead",
-                "## Fix safety",
-            ] {
-                let found = rule.doc[at..]
-                    .find(heading)
-                    .unwrap_or_else(|| panic!("{}: `{heading}` missing", rule.code));
+            for heading in ["## What it does", "## Why is this bad", "## Example", "## Use instead", "## Fix safety"] {
+                let found =
+                    rule.doc[at..].find(heading).unwrap_or_else(|| panic!("{}: `{heading}` missing", rule.code));
                 at += found + heading.len();
             }
         }
@@ -88,6 +83,7 @@ mod tests {
         assert_eq!(select("AL101").len(), 1);
         assert_eq!(select("blocking-http")[0].code, "AL102");
         assert_eq!(select("AL1").len(), 10);
+        assert_eq!(select("AL2").len(), 4);
         assert_eq!(select("ALL").len(), ALL.len());
         assert!(select("E501").is_empty());
         assert!(select("AL9").is_empty());

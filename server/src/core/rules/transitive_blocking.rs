@@ -101,18 +101,11 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let Some(chain) = checker.index.blocking_chain(&callee) else {
             continue;
         };
-        let Some(Hop::Blocks {
-            name: blocking_name, ..
-        }) = chain.last().map(|link| link.hop)
-        else {
+        let Some(Hop::Blocks { name: blocking_name, .. }) = chain.last().map(|link| link.hop) else {
             continue;
         };
         let function_name = model.scope(call.scope).name;
-        let written = call
-            .node
-            .child_by_field_name("function")
-            .map(|function| model.text(function))
-            .unwrap_or("");
+        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
         let helper = if written.len() <= MAX_QUOTED_CALLEE && !written.contains('\n') {
             written
         } else {
@@ -144,12 +137,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 },
             })
             .collect();
-        diagnostic.fixes.extend(fix::offload_fix(
-            checker.document,
-            model,
-            call,
-            checker.settings.target_version,
-        ));
+        diagnostic.fixes.extend(fix::offload_fix(checker.document, model, call, checker.settings.target_version));
         diagnostics.push(diagnostic);
     }
 }

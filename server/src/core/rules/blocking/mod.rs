@@ -35,11 +35,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let function_name = model.scope(call.scope).name;
-        let written = call
-            .node
-            .child_by_field_name("function")
-            .map(|function| model.text(function))
-            .unwrap_or("");
+        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
         let alias_note = if written != entry.name
             && !entry.name.starts_with("*.")
             && written.len() <= MAX_QUOTED_CALLEE

@@ -1,0 +1,160 @@
+//! Semantic facts about tasks and coroutines that the AL2xx rules share: which calls spawn tasks or make coroutines,
+//! whether a local name is ever used again, and what a root coroutine waits for before it returns.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use super::index::ProjectIndex;
+use super::semantic::{CallSite, ScopeId, SemanticModel};
+use super::syntax::{self, Visitor};
+
+/// Whether a call schedules a task and returns it: `asyncio.create_task`, `asyncio.ensure_future`, or
+/// `create_task` on an event loop (a receiver typed as a loop, or named like one: `loop`, `self._loop`).
+/// `TaskGroup.create_task` is not: the group keeps its tasks.
+pub fn spawns_task(model: &SemanticModel, call: &CallSite) -> bool {
+    if let Some(path) = model.callee_path(call) {
+        if model.catalogue().is_task_spawner(&path) {
+            return true;
+        }
+    }
+    if model.unknown_receiver_method(call) != Some("create_task") {
+        return false;
+    }
+    let receiver = call
+        .node
+        .child_by_field_name("function")
+        .and_then(|function| function.child_by_field_name("object"))
+        .map(|object| model.text(object))
+        .unwrap_or("");
+    let last = receiver.rsplit('.').next().unwrap_or(receiver).trim().to_ascii_lowercase();
+    last.ends_with("loop")
+}
+
+/// Whether a call makes a coroutine (or another awaitable that does nothing until awaited): a library coroutine
+/// function from the catalogue, or an `async def` of the project (not an async generator).
+pub fn makes_coroutine(model: &SemanticModel, call: &CallSite, index: &ProjectIndex) -> bool {
+    let Some(path) = model.callee_path(call) else {
+        return false;
+    };
+    model.catalogue().is_coroutine_function(&path)
+        || index.is_coroutine_function(&path)
+        || is_local_coroutine(model, &path)
+}
+
+/// An `async def` of this very file, found without the index (nested functions, or a file outside any project).
+fn is_local_coroutine(model: &SemanticModel, path: &str) -> bool {
+    (0..model.scopes.len()).any(|id| model.scope(id).qualname == path && model.is_plain_coroutine_function(id))
+}
+
+/// The function-like scope a call runs in, when it is a `def` or `async def` (not the module, a class or a lambda).
+pub fn enclosing_function<'t>(model: &SemanticModel<'t>, scope: ScopeId) -> Option<Node<'t>> {
+    let scope = model.scope(scope);
+    scope.node.filter(|node| node.kind() == "function_definition")
+}
+
+/// Whether `name` appears in the function other than as `target` (the assignment that binds it): read, passed,
+/// returned, stored, captured by a nested function. Any such use may keep or await the value, so the rules that
+/// ask this stay quiet then.
+pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, target: Node) -> bool {
+    struct Finder<'a> {
+        source: &'a str,
+        name: &'a str,
+        target_id: usize,
+        found: bool,
+    }
+    impl<'t> Visitor<'t> for Finder<'_> {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            if node.kind() == "identifier"
+                && node.id() != self.target_id
+                && syntax::text(node, self.source) == self.name
+            {
+                self.found = true;
+            }
+            !self.found
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let Some(body) = function.child_by_field_name("body") else {
+        return true;
+    };
+    let mut finder = Finder { source: model.source, name, target_id: target.id(), found: false };
+    syntax::walk_node(body, &mut finder);
+    finder.found
+}
+
+/// What a root coroutine waits for: the names and attribute paths that appear inside its `await` expressions, and
+/// whether it waits without bound (a `while True:` loop, `serve_forever()`, an event's `wait()`), in which case tasks
+/// it created are not cut short by its return.
+pub struct RootWaits {
+    pub awaited_names: HashSet<String>,
+    pub waits_forever: bool,
+}
+
+pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
+    struct Collector<'a> {
+        source: &'a str,
+        await_depth: u32,
+        names: HashSet<String>,
+        waits_forever: bool,
+    }
+    impl<'t> Visitor<'t> for Collector<'_> {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            match node.kind() {
+                // Nested functions run on their own schedule.
+                "function_definition" | "lambda" | "class_definition" => return false,
+                "await" => self.await_depth += 1,
+                "while_statement" => {
+                    let condition = node.child_by_field_name("condition").map(|c| syntax::text(c, self.source));
+                    if matches!(condition, Some("True" | "1")) {
+                        self.waits_forever = true;
+                    }
+                }
+                "identifier" | "attribute" if self.await_depth > 0 => {
+                    let text = syntax::text(node, self.source);
+                    if matches!(text.rsplit('.').next(), Some("serve_forever" | "wait" | "Future" | "all_tasks")) {
+                        self.waits_forever = true;
+                    }
+                    self.names.insert(text.split_whitespace().collect());
+                }
+                _ => {}
+            }
+            true
+        }
+        fn leave(&mut self, node: Node<'t>) {
+            if node.kind() == "await" {
+                self.await_depth -= 1;
+            }
+        }
+    }
+    let mut collector = Collector { source: model.source, await_depth: 0, names: HashSet::new(), waits_forever: false };
+    if let Some(body) = function.child_by_field_name("body") {
+        syntax::walk_node(body, &mut collector);
+    }
+    RootWaits { awaited_names: collector.names, waits_forever: collector.waits_forever }
+}
+
+/// The containers a task bound to `name` is put into within the function: `background.add(task)` gives
+/// `background`, `self._tasks.append(task)` gives `self._tasks`.
+pub fn containers_of(model: &SemanticModel, function_scope: ScopeId, name: &str) -> Vec<String> {
+    model
+        .calls
+        .iter()
+        .filter(|call| call.scope == function_scope)
+        .filter_map(|call| {
+            let function = call.node.child_by_field_name("function")?;
+            if function.kind() != "attribute" {
+                return None;
+            }
+            let method = model.text(function.child_by_field_name("attribute")?);
+            if !matches!(method, "add" | "append" | "appendleft" | "put_nowait") {
+                return None;
+            }
+            let arguments = call.node.child_by_field_name("arguments")?;
+            let mut named = syntax::named_children(arguments);
+            let argument = named.next()?;
+            let container = function.child_by_field_name("object")?;
+            (model.text(argument) == name).then(|| model.text(container).to_owned())
+        })
+        .collect()
+}

@@ -1,0 +1,72 @@
+//! dangling-task (AL201): the task returned by `create_task`/`ensure_future` is dropped on the floor.
+
+use crate::core::check::Checker;
+use crate::core::diagnostic::{Diagnostic, Severity};
+use crate::core::fix;
+use crate::core::lifecycle;
+use crate::core::rules::{root_exits_with_pending_tasks, RuleMeta};
+use crate::core::syntax;
+
+pub const RULE: RuleMeta = RuleMeta {
+    code: "AL201",
+    name: "dangling-task",
+    summary: "task created and dropped",
+    doc: DOC,
+    default_severity: Severity::Warning,
+    catalogue_driven: false,
+};
+
+const DOC: &str = r#"## What it does
+Flags a call to `asyncio.create_task(...)`, `asyncio.ensure_future(...)` or `loop.create_task(...)` (on any event
+loop, e.g. `asyncio.get_running_loop().create_task(...)`) whose result is thrown away: the call is a statement of its
+own. `TaskGroup.create_task` and anyio/trio `start_soon` are not flagged: the group or nursery keeps its tasks.
+
+## Why is this bad
+The event loop keeps only a weak reference to a task. A task nobody holds can be garbage-collected in the middle of
+its work, silently, and any exception it raises is never seen. The asyncio documentation warns about exactly this.
+
+## Example
+```python
+import asyncio
+
+async def handle(event):
+    asyncio.create_task(notify(event))
+```
+
+## Use instead
+```python
+import asyncio
+
+_background_tasks: set[asyncio.Task] = set()
+
+async def handle(event):
+    task = asyncio.create_task(notify(event))
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
+```
+
+## Fix safety
+Two fixes are offered. Keeping a reference in a module-level set, removed by a done callback, is safe: the task runs
+exactly as before, it just cannot be collected. Binding the task and awaiting it before the function returns is
+unsafe: the function now waits for the task, which changes timing.
+"#;
+
+pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    let model = checker.model;
+    for call in model.calls.iter().filter(|call| call.statement && lifecycle::spawns_task(model, call)) {
+        if root_exits_with_pending_tasks::reports(checker, call) {
+            continue;
+        }
+        let written =
+            call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("create_task");
+        let message = format!(
+            "The task from `{}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost",
+            written.split_whitespace().collect::<String>()
+        );
+        let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
+        let document = checker.document;
+        diagnostic.fixes.extend(fix::keep_reference_fix(document, model, call, checker.settings.target_version));
+        diagnostic.fixes.extend(fix::bind_and_await_fix(document, model, call));
+        diagnostics.push(diagnostic);
+    }
+}
