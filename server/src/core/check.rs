@@ -8,6 +8,7 @@ use super::rules::{self, RuleMeta};
 use super::semantic::SemanticModel;
 use super::settings::Settings;
 use super::summary::{summarize, ModuleSummary};
+use super::suppressions;
 
 /// What every rule gets: the document, its semantic model, the project index and the settings.
 pub struct Checker<'a> {
@@ -136,6 +137,7 @@ fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             check(checker, diagnostics);
         }
     }
+    suppressions::apply(checker.document, diagnostics);
     sort(diagnostics);
 }
 

@@ -11,6 +11,7 @@ pub mod rules;
 pub mod semantic;
 pub mod settings;
 pub mod summary;
+pub mod suppressions;
 pub mod syntax;
 
 pub use check::check;

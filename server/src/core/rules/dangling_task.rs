@@ -14,6 +14,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: false,
+    equivalents: &["RUF006"],
 };
 
 const DOC: &str = r#"## What it does

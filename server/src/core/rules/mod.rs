@@ -20,6 +20,8 @@ pub struct RuleMeta {
     pub default_severity: Severity,
     /// Whether catalogue entries may name this rule (the direct blocking-call rules).
     pub catalogue_driven: bool,
+    /// The codes other linters give the same check (ruff, flake8-async): accepted in `# noqa`.
+    pub equivalents: &'static [&'static str],
 }
 
 pub const ALL: &[&RuleMeta] = &[

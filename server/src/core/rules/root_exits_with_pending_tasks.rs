@@ -16,6 +16,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: false,
+    equivalents: &[],
 };
 
 const DOC: &str = r#"## What it does

@@ -10,6 +10,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Information,
     catalogue_driven: true,
+    equivalents: &[],
 };
 
 const DOC: &str = r#"## What it does

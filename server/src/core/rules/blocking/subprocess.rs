@@ -10,6 +10,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: true,
+    equivalents: &["ASYNC220", "ASYNC221", "ASYNC222"],
 };
 
 const DOC: &str = r#"## What it does
