@@ -1,3 +1,5 @@
-//! asynclint: the I/O-free analysis core and the command-line front end that drives it.
+//! asynclint: the I/O-free analysis core, and the two front ends that drive it (the CLI and the language server).
 pub mod cli;
 pub mod core;
+pub mod lsp;
+pub mod workspace;

@@ -2,7 +2,6 @@
 
 mod output;
 pub mod run;
-pub mod workspace;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::core::rules;
 use crate::core::settings::{self, Settings};
+use crate::workspace;
 
 use output::{OutputFormat, Style};
 use run::FixMode;
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Check Python files or directories (default: the current directory).
     Check(CheckArgs),
+    /// Serve the Language Server Protocol on stdin/stdout, for editors.
+    Server,
     /// Print a rule's documentation (by code or name), or list all rules.
     Rule {
         /// A code such as AL101 or a name such as blocking-sleep. Omit to list every rule.
@@ -83,6 +85,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(arguments) => run_check(arguments),
         Command::Rule { rule } => print_rule(rule.as_deref()),
+        Command::Server => return crate::lsp::run_stdio(),
     };
     match result {
         Ok(code) => code,

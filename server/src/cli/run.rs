@@ -18,7 +18,7 @@ use crate::core::index::ProjectIndex;
 use crate::core::positions::{self, LineCol};
 use crate::core::settings::Settings;
 
-use super::workspace::PackageCache;
+use crate::workspace::PackageCache;
 
 /// Rounds of fixing before giving up on convergence (a fix may enable another, e.g. after `import asyncio` lands).
 const MAX_FIX_ROUNDS: usize = 10;

@@ -1,5 +1,5 @@
-//! Finding things on disk for the CLI: the project root, the config file, the Python files (`.gitignore`-aware),
-//! and each file's module name.
+//! Finding things on disk for both front ends (CLI and language server): the project root, the config file, the
+//! Python files (`.gitignore`-aware), and each file's module name.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,584 @@
+//! The server's state and handlers: open documents (rope + tree, edited incrementally), the project index built in
+//! the background, settings from `pyproject.toml` and the editor, diagnostics and code actions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeAction, CodeActionKind, CodeActionOptions, CodeActionOrCommand, CodeActionParams,
+    CodeActionProviderCapability, CodeActionResponse, DidChangeConfigurationParams, DidChangeTextDocumentParams,
+    DidChangeWatchedFilesParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams, FileChangeType,
+    InitializeParams, InitializeResult, InitializedParams, MessageType, NumberOrString, PositionEncodingKind,
+    ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+};
+use tower_lsp_server::{Client, LanguageServer};
+
+use crate::core::catalogue::BlockingSpec;
+use crate::core::check::{check, summarize_document, ModuleInfo};
+use crate::core::diagnostic::{Applicability, Diagnostic};
+use crate::core::document::Document;
+use crate::core::fix;
+use crate::core::index::ProjectIndex;
+use crate::core::positions::Encoding;
+use crate::core::settings::{Config, Settings};
+use crate::core::summary::ModuleSummary;
+use crate::workspace::{self, Exclusions, PackageCache};
+
+use super::convert;
+
+/// Files at least this large are not analysed: the editor stays responsive and the user is told why.
+const MAX_ANALYSED_BYTES: usize = 5 * 1024 * 1024;
+/// Rounds of safe fixes `source.fixAll.asynclint` applies before giving up on convergence.
+const MAX_FIX_ROUNDS: usize = 10;
+/// Workspace files summarised between two progress reports.
+const INDEX_CHUNK: usize = 256;
+
+/// Settings the editor sends in `initializationOptions` or `workspace/didChangeConfiguration`. They apply on top of
+/// the project's `pyproject.toml`: `select` replaces, `ignore`, `severity` and `extraBlockingCalls` add.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct EditorSettings {
+    enable: Option<bool>,
+    select: Option<Vec<String>>,
+    ignore: Vec<String>,
+    severity: BTreeMap<String, String>,
+    extra_blocking_calls: Vec<BlockingSpec>,
+}
+
+impl EditorSettings {
+    /// Accepts both `{ "asynclint": { ... } }` and the bare table.
+    fn from_json(value: &serde_json::Value) -> Option<EditorSettings> {
+        let table = value.get("asynclint").unwrap_or(value);
+        serde_json::from_value(table.clone()).ok()
+    }
+}
+
+struct OpenDocument {
+    document: Document,
+    version: i32,
+    module: ModuleInfo,
+    too_large: bool,
+}
+
+struct State {
+    documents: HashMap<Uri, OpenDocument>,
+    index: ProjectIndex,
+    /// What each module exports, as far as other files care: a change re-checks the open documents.
+    shapes: HashMap<String, u64>,
+    settings: Arc<Settings>,
+    editor: EditorSettings,
+    encoding: Encoding,
+    roots: Vec<PathBuf>,
+    progress_supported: bool,
+}
+
+impl State {
+    fn enabled(&self) -> bool {
+        self.editor.enable.unwrap_or(true)
+    }
+
+    /// The project settings: the config file found from the first workspace folder, then the editor's settings.
+    fn rebuild_settings(&mut self) -> Option<String> {
+        let start = self.roots.first().cloned().or_else(|| std::env::current_dir().ok()).unwrap_or_default();
+        let (mut config, mut problem) = match workspace::load_config(None, &start) {
+            Ok(loaded) => (loaded.config, None),
+            Err(error) => (Config::default(), Some(error)),
+        };
+        if let Some(select) = &self.editor.select {
+            config.select = Some(select.clone());
+        }
+        config.ignore.extend(self.editor.ignore.iter().cloned());
+        config.severity.extend(self.editor.severity.clone());
+        config.extra_blocking_calls.extend(self.editor.extra_blocking_calls.iter().cloned());
+        self.settings = Arc::new(match Settings::from_config(&config) {
+            Ok(settings) => settings,
+            Err(error) => {
+                problem = Some(format!("asynclint settings: {error}"));
+                Settings::default()
+            }
+        });
+        problem
+    }
+
+    fn module_of(&self, path: &Path) -> ModuleInfo {
+        let root = self
+            .roots
+            .iter()
+            .filter(|root| path.starts_with(root))
+            .max_by_key(|root| root.as_os_str().len())
+            .cloned()
+            .unwrap_or_else(|| workspace::project_root(path));
+        PackageCache::default().module_of(path, &root)
+    }
+
+    /// Records a module's summary; true when what it exports changed (so other files may need a re-check).
+    fn record_summary(&mut self, summary: ModuleSummary) -> bool {
+        let shape = shape_of(&summary);
+        let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
+        self.index.upsert(summary);
+        if changed {
+            self.index.refresh();
+        }
+        changed
+    }
+
+    fn diagnostics(&self, uri: &Uri) -> Option<(Uri, Vec<lsp::Diagnostic>, i32)> {
+        let open = self.documents.get(uri)?;
+        if !self.enabled() || open.too_large {
+            return Some((uri.clone(), Vec::new(), open.version));
+        }
+        let found = check(&open.document, &open.module, &self.index, &self.settings);
+        let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, self.encoding)).collect();
+        Some((uri.clone(), converted, open.version))
+    }
+
+    fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
+        let uris: Vec<&Uri> = self.documents.keys().collect();
+        uris.into_iter().filter_map(|uri| self.diagnostics(uri)).collect()
+    }
+}
+
+/// A hash of what a module offers other files: its functions and what they call and block on, classes, imports and
+/// entry points, but not positions, which change with every keystroke.
+fn shape_of(summary: &ModuleSummary) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    summary.module.hash(&mut hasher);
+    summary.imports.hash(&mut hasher);
+    summary.entry_points.hash(&mut hasher);
+    for function in &summary.functions {
+        (&function.qualname, function.is_async, function.is_coroutine, function.memoized).hash(&mut hasher);
+        function.blocking_calls.iter().map(|call| &call.name).for_each(|name| name.hash(&mut hasher));
+        function.calls.iter().map(|call| &call.target).for_each(|target| target.hash(&mut hasher));
+    }
+    for class in &summary.classes {
+        (&class.qualname, &class.bases).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+fn document_path(uri: &Uri) -> String {
+    match uri.to_file_path() {
+        Some(path) => path.canonicalize().unwrap_or_else(|_| path.into_owned()).display().to_string(),
+        None => uri.as_str().to_owned(),
+    }
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<Mutex<State>>,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Self {
+        let state = State {
+            documents: HashMap::new(),
+            index: ProjectIndex::default(),
+            shapes: HashMap::new(),
+            settings: Arc::new(Settings::default()),
+            editor: EditorSettings::default(),
+            encoding: Encoding::Utf16,
+            roots: Vec::new(),
+            progress_supported: false,
+        };
+        Backend { client, state: Arc::new(Mutex::new(state)) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while the lock was held has been reported already; the state itself stays usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` on the state, catching a panic: it is logged to stderr and the server stays up.
+    fn guarded<T>(&self, what: &str, work: impl FnOnce(&mut State) -> T) -> Option<T> {
+        let mut state = self.lock();
+        match catch_unwind(AssertUnwindSafe(|| work(&mut state))) {
+            Ok(value) => Some(value),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                eprintln!("asynclint: internal error while handling {what}: {message}");
+                None
+            }
+        }
+    }
+
+    async fn publish(&self, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
+        for (uri, diagnostics, version) in batch {
+            self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+        }
+    }
+
+    /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
+    /// open documents against the full index.
+    async fn index_workspace(&self) {
+        let Some((roots, settings, progress_supported)) =
+            self.guarded("indexing", |state| (state.roots.clone(), state.settings.clone(), state.progress_supported))
+        else {
+            return;
+        };
+        let token = NumberOrString::String("asynclint/indexing".to_owned());
+        let progress = if progress_supported && self.client.create_work_done_progress(token.clone()).await.is_ok() {
+            Some(self.client.progress(token, "asynclint: indexing").with_percentage(0).begin().await)
+        } else {
+            None
+        };
+        let discovery_settings = settings.clone();
+        let files = tokio::task::spawn_blocking(move || {
+            let mut files = Vec::new();
+            for root in &roots {
+                let Ok(exclusions) = Exclusions::new(&discovery_settings) else { continue };
+                files.extend(workspace::discover(std::slice::from_ref(root), root, &exclusions).0);
+            }
+            (files, roots)
+        })
+        .await;
+        let Ok((files, roots)) = files else { return };
+        let total = files.len().max(1);
+        let mut summaries = Vec::with_capacity(files.len());
+        for (chunk_index, chunk) in files.chunks(INDEX_CHUNK).enumerate() {
+            let chunk = chunk.to_vec();
+            let roots = roots.clone();
+            let settings = settings.clone();
+            let summarised = tokio::task::spawn_blocking(move || {
+                let packages = PackageCache::default();
+                chunk
+                    .par_iter()
+                    .filter_map(|path| {
+                        let text = std::fs::read_to_string(path).ok()?;
+                        if text.len() >= MAX_ANALYSED_BYTES {
+                            return None;
+                        }
+                        let root = roots.iter().find(|root| path.starts_with(root))?;
+                        let module = packages.module_of(path, root);
+                        let document = Document::new(path.display().to_string(), text);
+                        Some(summarize_document(&document, &module, &settings))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            summaries.extend(summarised.unwrap_or_default());
+            if let Some(progress) = &progress {
+                let done = ((chunk_index + 1) * INDEX_CHUNK).min(total);
+                let percentage = (done * 100 / total) as u32;
+                progress.report_with_message(format!("{done}/{total} files"), percentage).await;
+            }
+        }
+        let batch = self.guarded("indexing", |state| {
+            let open: Vec<String> = state.documents.values().map(|open| open.document.path.clone()).collect();
+            for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
+                state.shapes.insert(summary.path.clone(), shape_of(&summary));
+                state.index.upsert(summary);
+            }
+            state.index.refresh();
+            state.all_diagnostics()
+        });
+        if let Some(progress) = progress {
+            progress.finish_with_message("done").await;
+        }
+        self.publish(batch.unwrap_or_default()).await;
+    }
+
+    /// Brings one file on disk into the index (or out of it, when it is gone), unless it is open in the editor.
+    fn reindex_file(state: &mut State, path: &Path, deleted: bool) -> bool {
+        let shown = path.display().to_string();
+        if state.documents.values().any(|open| open.document.path == shown) {
+            return false;
+        }
+        let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
+        match text {
+            Some(text) if text.len() < MAX_ANALYSED_BYTES => {
+                let module = state.module_of(path);
+                let document = Document::new(shown, text);
+                let summary = summarize_document(&document, &module, &state.settings);
+                state.record_summary(summary)
+            }
+            _ => {
+                state.index.remove(&shown);
+                state.shapes.remove(&shown);
+                state.index.refresh();
+                true
+            }
+        }
+    }
+
+    fn code_actions(state: &State, params: &CodeActionParams) -> Option<CodeActionResponse> {
+        let uri = &params.text_document.uri;
+        let open = state.documents.get(uri)?;
+        if !state.enabled() || open.too_large {
+            return Some(Vec::new());
+        }
+        let document = &open.document;
+        let encoding = state.encoding;
+        let requested = convert::text_range(document, params.range, encoding);
+        let findings = check(document, &open.module, &state.index, &state.settings);
+        let only = params.context.only.as_deref();
+        let wants = |kind: &CodeActionKind| {
+            only.is_none_or(|only| only.iter().any(|wanted| kind.as_str().starts_with(wanted.as_str())))
+        };
+        let mut actions: Vec<CodeActionOrCommand> = Vec::new();
+        if wants(&CodeActionKind::QUICKFIX) {
+            for finding in findings.iter().filter(|finding| finding.range.intersects(requested)) {
+                for fix in &finding.fixes {
+                    actions.push(CodeActionOrCommand::CodeAction(convert::quick_fix(
+                        document, uri, finding, fix, encoding,
+                    )));
+                }
+                actions.push(CodeActionOrCommand::CodeAction(noqa_action(document, uri, finding, encoding)));
+            }
+        }
+        if wants(&convert::fix_all_kind()) {
+            if let Some(edit) = fix_all_edit(document, &open.module, state) {
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: "Fix all safe asynclint findings".to_owned(),
+                    kind: Some(convert::fix_all_kind()),
+                    edit: Some(convert::workspace_edit(uri, vec![edit])),
+                    ..CodeAction::default()
+                }));
+            }
+        }
+        Some(actions)
+    }
+}
+
+/// "Suppress with `# noqa`": appends the code to the line's `# noqa: ...` list, or adds one.
+fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: Encoding) -> CodeAction {
+    let text = document.text();
+    let rope = document.rope();
+    let line = rope.byte_to_line(finding.range.start);
+    let line_start = rope.line_to_byte(line);
+    let line_end = if line + 1 < rope.len_lines() { rope.line_to_byte(line + 1) } else { text.len() };
+    let content_end = line_start + text[line_start..line_end].trim_end_matches(['\n', '\r']).len();
+    let content = &text[line_start..content_end];
+    let addition = match crate::core::suppressions::parse_line(content) {
+        Some(_) => format!(", {}", finding.code),
+        None => format!("  # noqa: {}", finding.code),
+    };
+    let edit = crate::core::diagnostic::Edit::insert(content_end, addition);
+    CodeAction {
+        title: format!("Suppress {} with `# noqa`", finding.code),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![convert::diagnostic(document, finding, encoding)]),
+        edit: Some(convert::workspace_edit(uri, convert::text_edits(document, &[edit], encoding))),
+        ..CodeAction::default()
+    }
+}
+
+/// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
+fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State) -> Option<TextEdit> {
+    let mut current = Document::new(document.path.clone(), document.text());
+    for _ in 0..MAX_FIX_ROUNDS {
+        let findings = check(&current, module, &state.index, &state.settings);
+        let safe = findings
+            .iter()
+            .filter_map(Diagnostic::preferred_fix)
+            .filter(|fix| fix.applicability == Applicability::Safe);
+        let (fixed, applied) = fix::apply_non_overlapping(&current, safe);
+        if applied == 0 {
+            break;
+        }
+        current = Document::new(document.path.clone(), fixed);
+    }
+    if current.text() == document.text() {
+        return None;
+    }
+    let whole = crate::core::diagnostic::TextRange::new(0, document.text().len());
+    Some(TextEdit { range: convert::range(document, whole, state.encoding), new_text: current.text().to_owned() })
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let offers_utf8 = params
+            .capabilities
+            .general
+            .as_ref()
+            .and_then(|general| general.position_encodings.as_ref())
+            .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8));
+        let progress_supported =
+            params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        let mut roots: Vec<PathBuf> = params
+            .workspace_folders
+            .iter()
+            .flatten()
+            .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+            .collect();
+        #[allow(deprecated)] // older clients send only rootUri
+        if roots.is_empty() {
+            roots.extend(params.root_uri.as_ref().and_then(|uri| uri.to_file_path()).map(|path| path.into_owned()));
+        }
+        let roots: Vec<PathBuf> = roots.into_iter().map(|root| root.canonicalize().unwrap_or(root)).collect();
+        let editor = params.initialization_options.as_ref().and_then(EditorSettings::from_json).unwrap_or_default();
+        let problem = self
+            .guarded("initialize", |state| {
+                state.encoding = if offers_utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+                state.roots = roots;
+                state.editor = editor;
+                state.progress_supported = progress_supported;
+                state.rebuild_settings()
+            })
+            .ok_or_else(Error::internal_error)?;
+        if let Some(problem) = problem {
+            self.client.show_message(MessageType::ERROR, problem).await;
+        }
+        let encoding = if offers_utf8 { PositionEncodingKind::UTF8 } else { PositionEncodingKind::UTF16 };
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(encoding),
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::INCREMENTAL)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX, convert::fix_all_kind()]),
+                    ..CodeActionOptions::default()
+                })),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "asynclint".to_owned(),
+                version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            }),
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        self.index_workspace().await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let item = params.text_document;
+        let batch = self.guarded("didOpen", |state| {
+            let path = document_path(&item.uri);
+            let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
+            let module = state.module_of(Path::new(&path));
+            let document = Document::new(path, item.text);
+            let exported_changed = if too_large {
+                false
+            } else {
+                let summary = summarize_document(&document, &module, &state.settings);
+                state.record_summary(summary)
+            };
+            state
+                .documents
+                .insert(item.uri.clone(), OpenDocument { document, version: item.version, module, too_large });
+            let batch = if exported_changed {
+                state.all_diagnostics()
+            } else {
+                state.diagnostics(&item.uri).into_iter().collect()
+            };
+            (batch, too_large)
+        });
+        let Some((batch, too_large)) = batch else { return };
+        if too_large {
+            let message = format!("asynclint skips {}: files of 5 MB or more are not analysed", item.uri.as_str());
+            self.client.show_message(MessageType::WARNING, message).await;
+        }
+        self.publish(batch).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let batch = self.guarded("didChange", |state| {
+            let encoding = state.encoding;
+            let Some(open) = state.documents.get_mut(&uri) else {
+                eprintln!("asynclint: ignoring a change to {}, which is not open", uri.as_str());
+                return Vec::new();
+            };
+            for change in params.content_changes {
+                match change.range {
+                    Some(range) => {
+                        let range = convert::text_range(&open.document, range, encoding);
+                        open.document.edit(range, &change.text);
+                    }
+                    None => open.document.set_text(change.text),
+                }
+            }
+            open.version = params.text_document.version;
+            open.too_large = open.document.text().len() >= MAX_ANALYSED_BYTES;
+            if open.too_large {
+                return state.diagnostics(&uri).into_iter().collect();
+            }
+            let summary = summarize_document(&open.document, &open.module, &state.settings);
+            if state.record_summary(summary) {
+                state.all_diagnostics()
+            } else {
+                state.diagnostics(&uri).into_iter().collect()
+            }
+        });
+        self.publish(batch.unwrap_or_default()).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let batch = self.guarded("didClose", |state| {
+            let Some(closed) = state.documents.remove(&uri) else { return Vec::new() };
+            // The file on disk is what the project has now.
+            let path = PathBuf::from(&closed.document.path);
+            if Self::reindex_file(state, &path, !path.is_file()) {
+                state.all_diagnostics()
+            } else {
+                Vec::new()
+            }
+        });
+        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        self.publish(batch.unwrap_or_default()).await;
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let problem = self.guarded("didChangeConfiguration", |state| {
+            if let Some(editor) = EditorSettings::from_json(&params.settings) {
+                state.editor = editor;
+            }
+            state.rebuild_settings()
+        });
+        if let Some(Some(problem)) = problem {
+            self.client.show_message(MessageType::ERROR, problem).await;
+        }
+        // The catalogue may have changed: every summary depends on it.
+        self.index_workspace().await;
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let mut config_changed = false;
+        let batch = self.guarded("didChangeWatchedFiles", |state| {
+            let mut exported_changed = false;
+            for change in &params.changes {
+                let Some(path) = change.uri.to_file_path() else { continue };
+                let name = path.file_name().and_then(|name| name.to_str()).unwrap_or("");
+                if name == "pyproject.toml" || name == "asynclint.toml" {
+                    config_changed = true;
+                } else if path.extension().is_some_and(|extension| extension == "py") {
+                    let path = path.canonicalize().unwrap_or_else(|_| path.into_owned());
+                    exported_changed |= Self::reindex_file(state, &path, change.typ == FileChangeType::DELETED);
+                }
+            }
+            if exported_changed {
+                state.all_diagnostics()
+            } else {
+                Vec::new()
+            }
+        });
+        self.publish(batch.unwrap_or_default()).await;
+        if config_changed {
+            let problem = self.guarded("didChangeWatchedFiles", State::rebuild_settings);
+            if let Some(Some(problem)) = problem {
+                self.client.show_message(MessageType::ERROR, problem).await;
+            }
+            self.index_workspace().await;
+        }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        self.guarded("codeAction", |state| Self::code_actions(state, &params)).ok_or_else(Error::internal_error)
+    }
+}

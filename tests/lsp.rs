@@ -1,0 +1,299 @@
+//! In-process protocol tests of the language server: the service is driven with `tower::ServiceExt` while a task
+//! drains the client socket (answering the server's requests), as a real editor would.
+
+use std::path::Path;
+use std::time::Duration;
+
+use asynclint::core::document::Document;
+use asynclint::core::positions::{offset_at, Encoding};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tower::{Service, ServiceExt};
+use tower_lsp_server::jsonrpc::{Request, Response};
+use tower_lsp_server::LspService;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct TestClient {
+    service: LspService<asynclint::lsp::Backend>,
+    inbox: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    next_id: i64,
+    encoding: Encoding,
+}
+
+impl TestClient {
+    async fn start(root: &Path, utf8: bool, options: Value) -> TestClient {
+        let (service, socket) = asynclint::lsp::service();
+        let (mut from_server, mut to_server) = socket.split();
+        let (sender, inbox) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(message) = from_server.next().await {
+                let json = serde_json::to_value(&message).unwrap();
+                let (_, id, _) = message.into_parts();
+                if let Some(id) = id {
+                    let _ = to_server.send(Response::from_ok(id, Value::Null)).await;
+                }
+                if sender.send(json).is_err() {
+                    break;
+                }
+            }
+        });
+        let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+        let mut client = TestClient { service, inbox, next_id: 1, encoding };
+        let encodings = if utf8 { json!(["utf-8", "utf-16"]) } else { json!(["utf-16"]) };
+        let uri = file_uri(root);
+        let result = client
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": uri,
+                    "workspaceFolders": [{"uri": uri, "name": "project"}],
+                    "capabilities": {"general": {"positionEncodings": encodings}, "window": {"workDoneProgress": true}},
+                    "initializationOptions": options,
+                }),
+            )
+            .await;
+        let expected = if utf8 { "utf-8" } else { "utf-16" };
+        assert_eq!(result["capabilities"]["positionEncoding"], expected);
+        client.notify("initialized", json!({})).await;
+        client.wait_for(|message| message["params"]["value"]["kind"] == "end").await;
+        client
+    }
+
+    async fn call(&mut self, request: Request) -> Option<Response> {
+        self.service.ready().await.unwrap().call(request).await.unwrap()
+    }
+
+    async fn request(&mut self, method: &'static str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let response = self.call(Request::build(method).params(params).id(id).finish()).await.unwrap();
+        let json = serde_json::to_value(response).unwrap();
+        assert!(json.get("error").is_none(), "{method} failed: {json}");
+        json["result"].clone()
+    }
+
+    async fn notify(&mut self, method: &'static str, params: Value) {
+        assert!(self.call(Request::build(method).params(params).finish()).await.is_none());
+    }
+
+    async fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.inbox.recv())
+                .await
+                .expect("the server answers in time")
+                .expect("the server is running");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// The next diagnostics published for `uri`: (version, diagnostics).
+    async fn diagnostics(&mut self, uri: &str) -> (Value, Vec<Value>) {
+        let message = self
+            .wait_for(|message| {
+                message["method"] == "textDocument/publishDiagnostics" && message["params"]["uri"] == uri
+            })
+            .await;
+        let list = message["params"]["diagnostics"].as_array().unwrap().clone();
+        (message["params"]["version"].clone(), list)
+    }
+
+    async fn open(&mut self, uri: &str, text: &str) {
+        let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": text});
+        self.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
+    }
+
+    /// Applies LSP text edits to a text, in this client's encoding.
+    fn apply(&self, text: &str, edits: &[Value]) -> String {
+        let document = Document::new("t.py", text);
+        let offset = |position: &Value| {
+            let line = position["line"].as_u64().unwrap() as u32;
+            let character = position["character"].as_u64().unwrap() as u32;
+            offset_at(document.rope(), document.text(), line, character, self.encoding)
+        };
+        let mut spans: Vec<(usize, usize, &str)> = edits
+            .iter()
+            .map(|edit| {
+                (offset(&edit["range"]["start"]), offset(&edit["range"]["end"]), edit["newText"].as_str().unwrap())
+            })
+            .collect();
+        spans.sort_by_key(|span| std::cmp::Reverse(span.0));
+        let mut result = text.to_owned();
+        for (start, end, new_text) in spans {
+            result.replace_range(start..end, new_text);
+        }
+        result
+    }
+}
+
+fn file_uri(path: &Path) -> String {
+    format!("file://{}", path.canonicalize().unwrap().display())
+}
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("pyproject.toml"), "[project]\nname = \"demo\"\n").unwrap();
+    for (name, text) in files {
+        let path = directory.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    directory
+}
+
+const EMOJI_SOURCE: &str = "import time\n\n\nasync def main():\n    label = \"😀\"; time.sleep(1)\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostics_on_open_count_utf16_columns_after_an_emoji() {
+    let directory = project(&[("app.py", EMOJI_SOURCE)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, EMOJI_SOURCE).await;
+    let (version, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!(version, 1);
+    assert_eq!(diagnostics.len(), 1);
+    let diagnostic = &diagnostics[0];
+    assert_eq!(diagnostic["code"], "AL101");
+    assert_eq!(diagnostic["source"], "asynclint");
+    assert_eq!(diagnostic["severity"], 2);
+    // `    label = "😀"; ` is 18 UTF-16 units (the emoji counts 2) and 20 bytes.
+    assert_eq!(diagnostic["range"]["start"], json!({"line": 4, "character": 18}));
+    assert_eq!(diagnostic["range"]["end"], json!({"line": 4, "character": 31}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn utf8_mode_counts_bytes_and_quick_fixes_apply() {
+    let directory = project(&[("app.py", EMOJI_SOURCE)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), true, Value::Null).await;
+    client.open(&uri, EMOJI_SOURCE).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!(diagnostics[0]["range"]["start"], json!({"line": 4, "character": 20}));
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": diagnostics[0]["range"], "context": {"diagnostics": []}}),
+        )
+        .await;
+    let preferred = actions.as_array().unwrap().iter().find(|action| action["isPreferred"] == true).unwrap();
+    assert_eq!(preferred["kind"], "quickfix");
+    let edits = preferred["edit"]["changes"][&uri].as_array().unwrap().clone();
+    let fixed = client.apply(EMOJI_SOURCE, &edits);
+    assert_eq!(
+        fixed,
+        "import asyncio\nimport time\n\n\nasync def main():\n    label = \"😀\"; await asyncio.sleep(1)\n"
+    );
+    let noqa =
+        actions.as_array().unwrap().iter().find(|action| action["title"].as_str().unwrap().contains("noqa")).unwrap();
+    let suppressed = client.apply(EMOJI_SOURCE, noqa["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(suppressed.ends_with("time.sleep(1)  # noqa: AL101\n"), "{suppressed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_edits_add_and_remove_problems_and_echo_the_version() {
+    let clean = "import time\n\n\nasync def main():\n    pass\n";
+    let directory = project(&[("app.py", clean)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, clean).await;
+    assert!(client.diagnostics(&uri).await.1.is_empty());
+    let add = json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 8}}, "text": "time.sleep(1)"});
+    client
+        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [add]}))
+        .await;
+    let (version, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!((version, diagnostics.len()), (json!(2), 1));
+    let remove =
+        json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 17}}, "text": "pass"});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [remove]}),
+        )
+        .await;
+    let (version, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!((version, diagnostics.len()), (json!(3), 0));
+    // Out-of-range positions are clamped, and a change to a document that is not open is ignored.
+    let wild =
+        json!({"range": {"start": {"line": 99, "character": 0}, "end": {"line": 120, "character": 7}}, "text": "\n"});
+    client
+        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 4}, "contentChanges": [wild]}))
+        .await;
+    assert_eq!(client.diagnostics(&uri).await.0, json!(4));
+    let stranger = file_uri(directory.path()) + "/never-opened.py";
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": stranger, "version": 1}, "contentChanges": [add]}),
+        )
+        .await;
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+    let (version, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!((version, diagnostics.len()), (Value::Null, 0), "closing clears the diagnostics");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_all_applies_only_safe_fixes() {
+    let source = "import time\n\nimport requests\n\n\nasync def main(url):\n    time.sleep(1)\n    requests.get(url)\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, source).await;
+    assert_eq!(client.diagnostics(&uri).await.1.len(), 2);
+    let whole = json!({"start": {"line": 0, "character": 0}, "end": {"line": 8, "character": 0}});
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": [], "only": ["source.fixAll.asynclint"]}}),
+        )
+        .await;
+    let actions = actions.as_array().unwrap();
+    assert_eq!(actions.len(), 1);
+    let fixed = client.apply(source, actions[0]["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(fixed.contains("await asyncio.sleep(1)"), "{fixed}");
+    assert!(fixed.contains("    requests.get(url)\n"), "the unsafe fix is not applied: {fixed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_comes_from_pyproject_and_the_editor() {
+    let source = "import time\nimport requests\n\n\nasync def main(url):\n    time.sleep(1)\n    requests.get(url)\n";
+    let directory = project(&[("app.py", source)]);
+    std::fs::write(directory.path().join("pyproject.toml"), "[tool.asynclint]\nignore = [\"AL101\"]\n").unwrap();
+    let uri = file_uri(&directory.path().join("app.py"));
+    let options = json!({"severity": {"AL102": "error"}});
+    let mut client = TestClient::start(directory.path(), false, options).await;
+    client.open(&uri, source).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0]["code"], "AL102");
+    assert_eq!(diagnostics[0]["severity"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_that_starts_blocking_updates_another_open_file() {
+    let helper = "def prepare():\n    return 1\n";
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
+    let helper_uri = file_uri(&directory.path().join("helpers.py"));
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&app_uri, app).await;
+    assert!(client.diagnostics(&app_uri).await.1.is_empty());
+    client.open(&helper_uri, helper).await;
+    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": helper_uri, "version": 2}, "contentChanges": [blocking]}),
+        )
+        .await;
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "AL110");
+    let related = diagnostics[0]["relatedInformation"].as_array().unwrap();
+    assert!(related[0]["location"]["uri"].as_str().unwrap().ends_with("helpers.py"));
+}
