@@ -16,9 +16,18 @@ pub struct Checker<'a> {
     pub model: &'a SemanticModel<'a>,
     pub index: &'a ProjectIndex,
     pub settings: &'a Settings,
+    /// Whether to build fixes: publishing diagnostics needs none, code actions and `--fix` do.
+    pub with_fixes: bool,
 }
 
 impl Checker<'_> {
+    /// Attaches the fix `build` makes, when fixes are wanted.
+    pub fn offer(&self, diagnostic: &mut Diagnostic, build: impl FnOnce() -> Option<super::diagnostic::Fix>) {
+        if self.with_fixes {
+            diagnostic.fixes.extend(build());
+        }
+    }
+
     pub fn enabled(&self, rule: &RuleMeta) -> bool {
         self.settings.is_enabled(rule)
     }
@@ -48,7 +57,19 @@ pub struct ModuleInfo {
 pub fn check(document: &Document, module: &ModuleInfo, index: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
     let catalogue = settings.catalogue();
     let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
-    let checker = Checker { document, model: &model, index, settings };
+    check_model(document, &model, index, settings, true)
+}
+
+/// [`check`] on a model the caller already built (the language server builds one per edit, for the summary and the
+/// check alike). Without `with_fixes` the diagnostics carry no fixes, which publishing does not need.
+pub fn check_model(
+    document: &Document,
+    model: &SemanticModel,
+    index: &ProjectIndex,
+    settings: &Settings,
+    with_fixes: bool,
+) -> Vec<Diagnostic> {
+    let checker = Checker { document, model, index, settings, with_fixes };
     let mut diagnostics = Vec::new();
     run_rules(&checker, &mut diagnostics);
     diagnostics
@@ -96,7 +117,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
     {
         // With an empty index the rules report exactly what this file shows on its own.
         let empty_index = ProjectIndex::default();
-        let checker = Checker { document, model: &model, index: &empty_index, settings };
+        let checker = Checker { document, model: &model, index: &empty_index, settings, with_fixes: true };
         run_rules(&checker, &mut analysis.local_diagnostics);
         analysis.blocking_candidates = rules::transitive_blocking::candidate_callees(&model, catalogue);
         analysis.coroutine_candidates = rules::unawaited_coroutine::candidate_callees(&model);

@@ -35,7 +35,7 @@ pub fn can_await(model: &SemanticModel, call: &CallSite) -> bool {
 fn awaited(call: Node, expression: String) -> String {
     let bare = call.parent().is_some_and(|parent| {
         BARE_AWAIT_PARENTS.contains(&parent.kind())
-            && !(parent.kind() == "assignment" && parent.child_by_field_name("right") != Some(call))
+            && !(parent.kind() == "assignment" && parent.child_by_field_id(syntax::fields().right) != Some(call))
     });
     if bare {
         format!("await {expression}")
@@ -46,7 +46,7 @@ fn awaited(call: Node, expression: String) -> String {
 
 /// The text between a call's parentheses, or the generator expression it takes, or `None` for other shapes.
 fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t str> {
-    let arguments = call.child_by_field_name("arguments")?;
+    let arguments = call.child_by_field_id(syntax::fields().arguments)?;
     let text = model.text(arguments);
     match arguments.kind() {
         "argument_list" => Some(text.strip_prefix('(')?.strip_suffix(')')?.trim()),
@@ -67,7 +67,7 @@ pub fn module_reference(document: &Document, model: &SemanticModel, module: &str
 /// statement (so after a shebang and encoding comments).
 pub fn import_edit(document: &Document, module: &str) -> Edit {
     let text = document.text();
-    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let newline = newline_of(text);
     let root = document.tree().root_node();
     let mut after: Option<usize> = None;
     let mut first_statement: Option<usize> = None;
@@ -107,7 +107,7 @@ pub fn drop_in_fix(
     if !can_await(model, call) {
         return None;
     }
-    let arguments = model.text(call.node.child_by_field_name("arguments")?);
+    let arguments = model.text(call.node.child_by_field_id(syntax::fields().arguments)?);
     let (module, function) = replacement.rsplit_once('.')?;
     let (alias, import) = module_reference(document, model, module);
     let new_call = awaited(call.node, format!("{alias}.{function}{arguments}"));
@@ -127,7 +127,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
     if !can_await(model, call) || is_with_item_value(call.node) {
         return None;
     }
-    let function = model.text(call.node.child_by_field_name("function")?);
+    let function = model.text(call.node.child_by_field_id(syntax::fields().function)?);
     let arguments = argument_text(model, call.node)?;
     let (alias, import) = module_reference(document, model, "asyncio");
     let separator = if arguments.is_empty() { "" } else { ", " };
@@ -137,7 +137,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
             format!("{alias}.to_thread({function}{separator}{arguments})"),
         )
     } else {
-        let arguments_node = call.node.child_by_field_name("arguments")?;
+        let arguments_node = call.node.child_by_field_id(syntax::fields().arguments)?;
         let has_keywords = syntax::named_children(arguments_node)
             .any(|argument| matches!(argument.kind(), "keyword_argument" | "dictionary_splat"));
         if has_keywords {
@@ -157,7 +157,7 @@ pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix>
     if !can_await(model, call) {
         return None;
     }
-    let arguments = call.node.child_by_field_name("arguments")?;
+    let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;
     let mut named = syntax::named_children(arguments).filter(|child| child.kind() != "comment");
     let (Some(only), None) = (named.next(), named.next()) else {
         return None;
@@ -186,11 +186,11 @@ fn line_indent<'s>(text: &'s str, node: Node) -> Option<&'s str> {
     indent.chars().all(|c| c == ' ' || c == '\t').then_some(indent)
 }
 
+/// The file's line ending, as its first line ends (what editors do too): cheap, unlike scanning the whole text.
 fn newline_of(text: &str) -> &'static str {
-    if text.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
+    match memchr::memchr(b'\n', text.as_bytes()) {
+        Some(index) if index > 0 && text.as_bytes()[index - 1] == b'\r' => "\r\n",
+        _ => "\n",
     }
 }
 
@@ -212,7 +212,7 @@ pub fn await_before_exits(document: &Document, function: Node, name: &str, after
     }
     let text = document.text();
     let newline = newline_of(text);
-    let body = function.child_by_field_name("body")?;
+    let body = function.child_by_field_id(syntax::fields().body)?;
     let mut returns = Returns { found: Vec::new() };
     syntax::walk_node(body, &mut returns);
     let mut edits = Vec::new();
@@ -249,7 +249,7 @@ fn standalone_statement<'t>(
     function: Node<'t>,
 ) -> Option<(Node<'t>, String)> {
     let statement = call.node.parent().filter(|parent| parent.kind() == "expression_statement")?;
-    let body = function.child_by_field_name("body")?;
+    let body = function.child_by_field_id(syntax::fields().body)?;
     if statement.parent() != Some(body) || syntax::touches_error(statement) {
         return None;
     }
@@ -323,7 +323,7 @@ pub fn await_bound_task_fix(document: &Document, model: &SemanticModel, call: &C
     let function = super::lifecycle::enclosing_function(model, call.scope)?;
     let assignment = call.node.parent().filter(|parent| parent.kind() == "assignment")?;
     let statement = assignment.parent().filter(|parent| parent.kind() == "expression_statement")?;
-    if statement.parent() != function.child_by_field_name("body") || syntax::touches_error(statement) {
+    if statement.parent() != function.child_by_field_id(syntax::fields().body) || syntax::touches_error(statement) {
         return None;
     }
     let edits = await_before_exits(document, function, name, statement.end_byte())?;

@@ -23,8 +23,8 @@ pub fn spawns_task(model: &SemanticModel, call: &CallSite) -> bool {
     }
     let receiver = call
         .node
-        .child_by_field_name("function")
-        .and_then(|function| function.child_by_field_name("object"))
+        .child_by_field_id(syntax::fields().function)
+        .and_then(|function| function.child_by_field_id(syntax::fields().object))
         .map(|object| model.text(object))
         .unwrap_or("");
     let last = receiver.rsplit('.').next().unwrap_or(receiver).trim().to_ascii_lowercase();
@@ -75,7 +75,7 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
         }
         fn leave(&mut self, _node: Node<'t>) {}
     }
-    let Some(body) = function.child_by_field_name("body") else {
+    let Some(body) = function.child_by_field_id(syntax::fields().body) else {
         return true;
     };
     let mut finder = Finder { source: model.source, name, target_id: target.id(), found: false };
@@ -105,7 +105,8 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
                 "function_definition" | "lambda" | "class_definition" => return false,
                 "await" => self.await_depth += 1,
                 "while_statement" => {
-                    let condition = node.child_by_field_name("condition").map(|c| syntax::text(c, self.source));
+                    let condition =
+                        node.child_by_field_id(syntax::fields().condition).map(|c| syntax::text(c, self.source));
                     if matches!(condition, Some("True" | "1")) {
                         self.waits_forever = true;
                     }
@@ -128,7 +129,7 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
         }
     }
     let mut collector = Collector { source: model.source, await_depth: 0, names: HashSet::new(), waits_forever: false };
-    if let Some(body) = function.child_by_field_name("body") {
+    if let Some(body) = function.child_by_field_id(syntax::fields().body) {
         syntax::walk_node(body, &mut collector);
     }
     RootWaits { awaited_names: collector.names, waits_forever: collector.waits_forever }
@@ -142,18 +143,18 @@ pub fn containers_of(model: &SemanticModel, function_scope: ScopeId, name: &str)
         .iter()
         .filter(|call| call.scope == function_scope)
         .filter_map(|call| {
-            let function = call.node.child_by_field_name("function")?;
+            let function = call.node.child_by_field_id(syntax::fields().function)?;
             if function.kind() != "attribute" {
                 return None;
             }
-            let method = model.text(function.child_by_field_name("attribute")?);
+            let method = model.text(function.child_by_field_id(syntax::fields().attribute)?);
             if !matches!(method, "add" | "append" | "appendleft" | "put_nowait") {
                 return None;
             }
-            let arguments = call.node.child_by_field_name("arguments")?;
+            let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;
             let mut named = syntax::named_children(arguments);
             let argument = named.next()?;
-            let container = function.child_by_field_name("object")?;
+            let container = function.child_by_field_id(syntax::fields().object)?;
             (model.text(argument) == name).then(|| model.text(container).to_owned())
         })
         .collect()

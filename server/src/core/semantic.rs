@@ -245,9 +245,10 @@ impl<'t> SemanticModel<'t> {
         match node.kind() {
             "identifier" => self.resolve_name(self.text(node), scope, depth),
             "attribute" => {
-                let (Some(object), Some(attribute)) =
-                    (node.child_by_field_name("object"), node.child_by_field_name("attribute"))
-                else {
+                let (Some(object), Some(attribute)) = (
+                    node.child_by_field_id(syntax::fields().object),
+                    node.child_by_field_id(syntax::fields().attribute),
+                ) else {
                     return Resolved::Unknown;
                 };
                 let attribute = self.text(attribute);
@@ -261,7 +262,7 @@ impl<'t> SemanticModel<'t> {
                 }
             }
             "call" => {
-                let Some(function) = node.child_by_field_name("function") else {
+                let Some(function) = node.child_by_field_id(syntax::fields().function) else {
                     return Resolved::Unknown;
                 };
                 match self.resolve_at_depth(function, scope, depth + 1) {
@@ -272,7 +273,7 @@ impl<'t> SemanticModel<'t> {
             // `await asyncpg.connect(...)` is a connection: the catalogue knows what awaiting such calls gives.
             "await" => {
                 let call = node.named_child(0).filter(|inner| inner.kind() == "call");
-                let function = call.and_then(|call| call.child_by_field_name("function"));
+                let function = call.and_then(|call| call.child_by_field_id(syntax::fields().function));
                 match function.map(|function| self.resolve_at_depth(function, scope, depth + 1)) {
                     Some(Resolved::Path(path)) => match self.catalogue.returns(&path) {
                         Some(returned) => Resolved::Instance(returned.to_owned()),
@@ -287,8 +288,8 @@ impl<'t> SemanticModel<'t> {
             },
             // `Path(a) / "b"` is still a path.
             "binary_operator" => {
-                let is_division = node.child_by_field_name("operator").is_some_and(|op| op.kind() == "/");
-                let left = node.child_by_field_name("left");
+                let is_division = node.child_by_field_id(syntax::fields().operator).is_some_and(|op| op.kind() == "/");
+                let left = node.child_by_field_id(syntax::fields().left);
                 match left.map(|left| self.resolve_at_depth(left, scope, depth + 1)) {
                     Some(Resolved::Instance(kind)) if is_division && kind == "pathlib.Path" => Resolved::Instance(kind),
                     _ => Resolved::Unknown,
@@ -385,7 +386,10 @@ impl<'t> SemanticModel<'t> {
                 _ => Resolved::Unknown,
             },
             "binary_operator" => {
-                let sides = [annotation.child_by_field_name("left"), annotation.child_by_field_name("right")];
+                let sides = [
+                    annotation.child_by_field_id(syntax::fields().left),
+                    annotation.child_by_field_id(syntax::fields().right),
+                ];
                 let mut types = sides.into_iter().flatten().filter(|side| self.text(*side) != "None");
                 match (types.next(), types.next()) {
                     (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
@@ -399,7 +403,7 @@ impl<'t> SemanticModel<'t> {
     /// The qualified name a call's callee refers to, if known (`open`, `time.sleep`, `requests.Session.get`,
     /// `pkg.mod.helper`, `pkg.mod.Class.method`).
     pub fn callee_path(&self, call: &CallSite<'t>) -> Option<String> {
-        let function = call.node.child_by_field_name("function")?;
+        let function = call.node.child_by_field_id(syntax::fields().function)?;
         match self.resolve(function, call.scope) {
             Resolved::Path(path) => Some(path),
             _ => None,
@@ -408,15 +412,15 @@ impl<'t> SemanticModel<'t> {
 
     /// For `x.method(...)` with a receiver of unknown type: `method`.
     pub fn unknown_receiver_method(&self, call: &CallSite<'t>) -> Option<&'t str> {
-        let function = call.node.child_by_field_name("function")?;
+        let function = call.node.child_by_field_id(syntax::fields().function)?;
         if function.kind() != "attribute" {
             return None;
         }
-        let object = function.child_by_field_name("object")?;
+        let object = function.child_by_field_id(syntax::fields().object)?;
         if self.resolve(object, call.scope) != Resolved::Unknown {
             return None;
         }
-        Some(self.text(function.child_by_field_name("attribute")?))
+        Some(self.text(function.child_by_field_id(syntax::fields().attribute)?))
     }
 
     /// Whether the call runs directly inside an `async def` (not in a lambda, nested `def` or class body).
@@ -466,12 +470,12 @@ impl<'t> SemanticModel<'t> {
         if !is_entry {
             return None;
         }
-        let arguments = call.node.child_by_field_name("arguments")?;
+        let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;
         let first = syntax::named_children(arguments).find(|argument| argument.kind() != "comment")?;
         if first.kind() != "call" {
             return None;
         }
-        match self.resolve(first.child_by_field_name("function")?, call.scope) {
+        match self.resolve(first.child_by_field_id(syntax::fields().function)?, call.scope) {
             Resolved::Path(path) => Some(path),
             _ => None,
         }
@@ -601,7 +605,7 @@ impl<'t> Builder<'t> {
     }
 
     fn enter_function(&mut self, node: Node<'t>) {
-        let Some(name_node) = node.child_by_field_name("name") else {
+        let Some(name_node) = node.child_by_field_id(syntax::fields().name) else {
             return;
         };
         let name = self.text(name_node);
@@ -611,14 +615,14 @@ impl<'t> Builder<'t> {
         self.bind(self.current(), name, Binding::Function { qualname, is_async });
         let is_static = self.scopes[scope].decorators.iter().any(|decorator| self.text(*decorator) == "staticmethod");
         let self_class = if is_static { None } else { self.scopes[scope].class.clone() };
-        if let Some(parameters) = node.child_by_field_name("parameters") {
+        if let Some(parameters) = node.child_by_field_id(syntax::fields().parameters) {
             self.bind_parameters(scope, parameters, self_class);
         }
         self.expect_body(node, scope);
     }
 
     fn expect_body(&mut self, definition: Node<'t>, scope: ScopeId) {
-        if let Some(body) = definition.child_by_field_name("body") {
+        if let Some(body) = definition.child_by_field_id(syntax::fields().body) {
             self.pending_bodies.push(PendingBody { definition_id: definition.id(), body_id: body.id(), scope });
         }
     }
@@ -629,11 +633,12 @@ impl<'t> Builder<'t> {
                 "identifier" => (Some(parameter), None),
                 "typed_parameter" => {
                     let name = syntax::named_children(parameter).find(|child| child.kind() == "identifier");
-                    (name, parameter.child_by_field_name("type"))
+                    (name, parameter.child_by_field_id(syntax::fields().type_))
                 }
-                "default_parameter" | "typed_default_parameter" => {
-                    (parameter.child_by_field_name("name"), parameter.child_by_field_name("type"))
-                }
+                "default_parameter" | "typed_default_parameter" => (
+                    parameter.child_by_field_id(syntax::fields().name),
+                    parameter.child_by_field_id(syntax::fields().type_),
+                ),
                 "list_splat_pattern" | "dictionary_splat_pattern" => {
                     (syntax::named_children(parameter).find(|child| child.kind() == "identifier"), None)
                 }
@@ -651,7 +656,7 @@ impl<'t> Builder<'t> {
     }
 
     fn enter_class(&mut self, node: Node<'t>) {
-        let Some(name_node) = node.child_by_field_name("name") else {
+        let Some(name_node) = node.child_by_field_id(syntax::fields().name) else {
             return;
         };
         let name = self.text(name_node);
@@ -659,7 +664,7 @@ impl<'t> Builder<'t> {
         let qualname = self.scopes[scope].qualname.clone();
         self.bind(self.current(), name, Binding::Class { qualname: qualname.clone() });
         let bases = node
-            .child_by_field_name("superclasses")
+            .child_by_field_id(syntax::fields().superclasses)
             .map(|arguments| {
                 syntax::named_children(arguments)
                     .filter(|base| matches!(base.kind(), "identifier" | "attribute"))
@@ -672,7 +677,7 @@ impl<'t> Builder<'t> {
 
     fn enter_lambda(&mut self, node: Node<'t>) {
         let scope = self.new_scope(ScopeKind::Lambda, node, "", syntax::range(node));
-        if let Some(parameters) = node.child_by_field_name("parameters") {
+        if let Some(parameters) = node.child_by_field_id(syntax::fields().parameters) {
             self.bind_parameters(scope, parameters, None);
         }
         self.expect_body(node, scope);
@@ -681,7 +686,7 @@ impl<'t> Builder<'t> {
     fn bind_import(&mut self, node: Node<'t>) {
         let scope = self.current();
         for child in syntax::named_children(node) {
-            if node.child_by_field_name("module_name") == Some(child) {
+            if node.child_by_field_id(syntax::fields().module_name) == Some(child) {
                 continue;
             }
             match child.kind() {
@@ -692,9 +697,10 @@ impl<'t> Builder<'t> {
                     self.bind(scope, first, Binding::Import(first.to_owned()));
                 }
                 "aliased_import" => {
-                    let (Some(name), Some(alias)) =
-                        (child.child_by_field_name("name"), child.child_by_field_name("alias"))
-                    else {
+                    let (Some(name), Some(alias)) = (
+                        child.child_by_field_id(syntax::fields().name),
+                        child.child_by_field_id(syntax::fields().alias),
+                    ) else {
                         continue;
                     };
                     let qualified = compact(self.text(name));
@@ -707,7 +713,7 @@ impl<'t> Builder<'t> {
 
     fn bind_from_import(&mut self, node: Node<'t>) {
         let scope = self.current();
-        let Some(module_node) = node.child_by_field_name("module_name") else {
+        let Some(module_node) = node.child_by_field_id(syntax::fields().module_name) else {
             return;
         };
         let module_text = compact(self.text(module_node));
@@ -733,9 +739,10 @@ impl<'t> Builder<'t> {
                     self.bind(scope, name, Binding::Import(qualify(name)));
                 }
                 "aliased_import" => {
-                    let (Some(name), Some(alias)) =
-                        (child.child_by_field_name("name"), child.child_by_field_name("alias"))
-                    else {
+                    let (Some(name), Some(alias)) = (
+                        child.child_by_field_id(syntax::fields().name),
+                        child.child_by_field_id(syntax::fields().alias),
+                    ) else {
                         continue;
                     };
                     let qualified = qualify(&compact(self.text(name)));
@@ -780,7 +787,7 @@ impl<'t> Builder<'t> {
     fn record_instance_attribute(&mut self, target: Node<'t>, source: ValueSource<'t>) {
         let scope = self.current();
         let (Some(object), Some(attribute)) =
-            (target.child_by_field_name("object"), target.child_by_field_name("attribute"))
+            (target.child_by_field_id(syntax::fields().object), target.child_by_field_id(syntax::fields().attribute))
         else {
             return;
         };
@@ -796,15 +803,15 @@ impl<'t> Builder<'t> {
     }
 
     fn bind_assignment(&mut self, node: Node<'t>) {
-        let Some(left) = node.child_by_field_name("left") else {
+        let Some(left) = node.child_by_field_id(syntax::fields().left) else {
             return;
         };
         // `a = b = f()`: the value is the innermost right-hand side.
-        let mut right = node.child_by_field_name("right");
+        let mut right = node.child_by_field_id(syntax::fields().right);
         while let Some(inner) = right.filter(|value| value.kind() == "assignment") {
-            right = inner.child_by_field_name("right");
+            right = inner.child_by_field_id(syntax::fields().right);
         }
-        let source = match (right, node.child_by_field_name("type")) {
+        let source = match (right, node.child_by_field_id(syntax::fields().type_)) {
             (Some(value), _) if value.kind() != "yield" => ValueSource::Expr(value),
             (None, Some(annotation)) => ValueSource::Annotation(annotation),
             _ => ValueSource::Opaque,
@@ -813,14 +820,14 @@ impl<'t> Builder<'t> {
     }
 
     fn bind_with_item(&mut self, item: Node<'t>) {
-        let Some(value) = item.child_by_field_name("value") else {
+        let Some(value) = item.child_by_field_id(syntax::fields().value) else {
             return;
         };
         if value.kind() != "as_pattern" {
             return;
         }
         let expression = value.named_child(0);
-        let alias = value.child_by_field_name("alias");
+        let alias = value.child_by_field_id(syntax::fields().alias);
         if let (Some(expression), Some(alias)) = (expression, alias) {
             self.bind_target(alias, ValueSource::Expr(expression));
         }
@@ -844,8 +851,10 @@ impl<'t> Builder<'t> {
         let statement =
             parent.is_some_and(|parent| parent.kind() == "expression_statement" && parent.named_child_count() == 1);
         let assigned_to = parent
-            .filter(|parent| parent.kind() == "assignment" && parent.child_by_field_name("right") == Some(node))
-            .and_then(|assignment| assignment.child_by_field_name("left"))
+            .filter(|parent| {
+                parent.kind() == "assignment" && parent.child_by_field_id(syntax::fields().right) == Some(node)
+            })
+            .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
             .filter(|left| left.kind() == "identifier");
         self.calls.push(CallSite {
             node,
@@ -881,25 +890,26 @@ impl<'t> Visitor<'t> for Builder<'t> {
             "import_from_statement" => self.bind_from_import(node),
             "assignment" => self.bind_assignment(node),
             "augmented_assignment" => {
-                if let Some(left) = node.child_by_field_name("left") {
+                if let Some(left) = node.child_by_field_id(syntax::fields().left) {
                     self.bind_target(left, ValueSource::Opaque);
                 }
             }
             "named_expression" => {
-                if let (Some(name), Some(value)) = (node.child_by_field_name("name"), node.child_by_field_name("value"))
+                if let (Some(name), Some(value)) =
+                    (node.child_by_field_id(syntax::fields().name), node.child_by_field_id(syntax::fields().value))
                 {
                     self.bind_target(name, ValueSource::Expr(value));
                 }
             }
             "for_statement" | "for_in_clause" => {
-                if let Some(left) = node.child_by_field_name("left") {
+                if let Some(left) = node.child_by_field_id(syntax::fields().left) {
                     self.bind_target(left, ValueSource::Opaque);
                 }
             }
             "with_item" => self.bind_with_item(node),
             "except_clause" => {
                 for alias in syntax::named_children(node).filter(|child| child.kind() == "as_pattern") {
-                    if let Some(target) = alias.child_by_field_name("alias") {
+                    if let Some(target) = alias.child_by_field_id(syntax::fields().alias) {
                         self.bind_target(target, ValueSource::Opaque);
                     }
                 }
@@ -919,7 +929,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 let guarded = self.ancestors.last().is_some_and(|parent| {
                     parent.kind() == "if_statement"
                         && parent
-                            .child_by_field_name("condition")
+                            .child_by_field_id(syntax::fields().condition)
                             .is_some_and(|condition| syntax::is_type_checking_guard(condition, self.source))
                 });
                 if guarded {

@@ -87,7 +87,7 @@ const MEMOIZING_DECORATORS: &[&str] = &["functools.cache", "functools.lru_cache"
 fn is_memoizing(model: &SemanticModel, decorator: tree_sitter::Node, scope: Option<usize>) -> bool {
     // `@lru_cache(maxsize=None)` is a call whose function is the decorator factory.
     let expression = match decorator.kind() {
-        "call" => decorator.child_by_field_name("function"),
+        "call" => decorator.child_by_field_id(super::syntax::fields().function),
         _ => Some(decorator),
     };
     let Some(expression) = expression else { return false };

@@ -20,13 +20,15 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{Client, LanguageServer};
 
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check, summarize_document, ModuleInfo};
+use crate::core::check::{check, check_model, summarize_document, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 use crate::core::fix;
 use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
+use crate::core::semantic::SemanticModel;
 use crate::core::settings::{Config, Settings};
+use crate::core::summary::summarize;
 use crate::core::summary::ModuleSummary;
 use crate::workspace::{self, Exclusions, PackageCache};
 
@@ -64,6 +66,12 @@ struct OpenDocument {
     version: i32,
     module: ModuleInfo,
     too_large: bool,
+}
+
+impl OpenDocument {
+    fn model<'a>(&'a self, settings: &'a Settings) -> SemanticModel<'a> {
+        SemanticModel::build(&self.document, &self.module.name, self.module.is_package, settings.catalogue())
+    }
 }
 
 struct State {
@@ -119,13 +127,7 @@ impl State {
 
     /// Records a module's summary; true when what it exports changed (so other files may need a re-check).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
-        let shape = shape_of(&summary);
-        let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
-        self.index.upsert(summary);
-        if changed {
-            self.index.refresh();
-        }
-        changed
+        record_summary(&mut self.index, &mut self.shapes, summary)
     }
 
     fn diagnostics(&self, uri: &Uri) -> Option<(Uri, Vec<lsp::Diagnostic>, i32)> {
@@ -133,15 +135,39 @@ impl State {
         if !self.enabled() || open.too_large {
             return Some((uri.clone(), Vec::new(), open.version));
         }
-        let found = check(&open.document, &open.module, &self.index, &self.settings);
-        let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, self.encoding)).collect();
-        Some((uri.clone(), converted, open.version))
+        let model = open.model(&self.settings);
+        Some(publishable(uri, open, &model, &self.index, &self.settings, self.encoding))
     }
 
     fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
         let uris: Vec<&Uri> = self.documents.keys().collect();
         uris.into_iter().filter_map(|uri| self.diagnostics(uri)).collect()
     }
+}
+
+/// The diagnostics of an open document, from a model already built for it, ready to publish.
+fn publishable(
+    uri: &Uri,
+    open: &OpenDocument,
+    model: &SemanticModel,
+    index: &ProjectIndex,
+    settings: &Settings,
+    encoding: Encoding,
+) -> (Uri, Vec<lsp::Diagnostic>, i32) {
+    let found = check_model(&open.document, model, index, settings, false);
+    let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, encoding)).collect();
+    (uri.clone(), converted, open.version)
+}
+
+/// Records a module's summary in the index; true when what it exports changed, after refreshing the index.
+fn record_summary(index: &mut ProjectIndex, shapes: &mut HashMap<String, u64>, summary: ModuleSummary) -> bool {
+    let shape = shape_of(&summary);
+    let changed = shapes.insert(summary.path.clone(), shape) != Some(shape);
+    index.upsert(summary);
+    if changed {
+        index.refresh();
+    }
+    changed
 }
 
 /// A hash of what a module offers other files: its functions and what they call and block on, classes, imports and
@@ -508,12 +534,21 @@ impl LanguageServer for Backend {
             if open.too_large {
                 return state.diagnostics(&uri).into_iter().collect();
             }
-            let summary = summarize_document(&open.document, &open.module, &state.settings);
-            if state.record_summary(summary) {
-                state.all_diagnostics()
-            } else {
-                state.diagnostics(&uri).into_iter().collect()
+            // One model per keystroke serves the summary and, unless other files need a re-check, the diagnostics.
+            let settings = state.settings.clone();
+            let encoding = state.encoding;
+            let State { documents, index, shapes, .. } = &mut *state;
+            let open = &documents[&uri];
+            let model = open.model(&settings);
+            let summary = summarize(&open.document, &model, settings.catalogue());
+            let exported_changed = record_summary(index, shapes, summary);
+            let mut batch = vec![publishable(&uri, open, &model, index, &settings, encoding)];
+            drop(model);
+            if exported_changed {
+                let others: Vec<Uri> = state.documents.keys().filter(|other| **other != uri).cloned().collect();
+                batch.extend(others.iter().filter_map(|other| state.diagnostics(other)));
             }
+            batch
         });
         self.publish(batch.unwrap_or_default()).await;
     }

@@ -58,16 +58,20 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         if root_exits_with_pending_tasks::reports(checker, call) {
             continue;
         }
-        let written =
-            call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("create_task");
+        let written = call
+            .node
+            .child_by_field_id(syntax::fields().function)
+            .map(|function| model.text(function))
+            .unwrap_or("create_task");
         let message = format!(
             "The task from `{}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost",
             written.split_whitespace().collect::<String>()
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         let document = checker.document;
-        diagnostic.fixes.extend(fix::keep_reference_fix(document, model, call, checker.settings.target_version));
-        diagnostic.fixes.extend(fix::bind_and_await_fix(document, model, call));
+        checker
+            .offer(&mut diagnostic, || fix::keep_reference_fix(document, model, call, checker.settings.target_version));
+        checker.offer(&mut diagnostic, || fix::bind_and_await_fix(document, model, call));
         diagnostics.push(diagnostic);
     }
 }

@@ -98,11 +98,10 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         let document = checker.document;
-        let fix = match call.assigned_to {
+        checker.offer(&mut diagnostic, || match call.assigned_to {
             Some(target) => fix::await_bound_task_fix(document, model, call, model.text(target)),
             None => fix::bind_and_await_fix(document, model, call),
-        };
-        diagnostic.fixes.extend(fix);
+        });
         diagnostics.push(diagnostic);
     }
 }

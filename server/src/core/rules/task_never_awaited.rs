@@ -72,7 +72,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         );
         let range = call.node.parent().map_or(syntax::range(call.node), syntax::range);
         let mut diagnostic = checker.diagnostic(&RULE, range, message);
-        diagnostic.fixes.extend(fix::await_bound_task_fix(checker.document, model, call, name));
+        checker.offer(&mut diagnostic, || fix::await_bound_task_fix(checker.document, model, call, name));
         diagnostics.push(diagnostic);
     }
 }

@@ -106,7 +106,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         };
         let function_name = model.scope(call.scope).name;
-        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
+        let written =
+            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
         let helper = if written.len() <= MAX_QUOTED_CALLEE && !written.contains('\n') {
             written
         } else {
@@ -138,7 +139,9 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 },
             })
             .collect();
-        diagnostic.fixes.extend(fix::offload_fix(checker.document, model, call, checker.settings.target_version));
+        checker.offer(&mut diagnostic, || {
+            fix::offload_fix(checker.document, model, call, checker.settings.target_version)
+        });
         diagnostics.push(diagnostic);
     }
 }

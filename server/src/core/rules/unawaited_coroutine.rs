@@ -82,7 +82,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 continue;
             }
         }
-        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
+        let written =
+            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
         let written: String = written.split_whitespace().collect();
         let gathers = model.callee_path(call).as_deref() == Some("asyncio.gather");
         let message = match call.assigned_to {
@@ -96,7 +97,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             None => format!("`{written}(...)` is a coroutine that is never awaited: its body never runs"),
         };
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
-        diagnostic.fixes.extend(fix::insert_await_fix(model, call, Applicability::Safe));
+        checker.offer(&mut diagnostic, || fix::insert_await_fix(model, call, Applicability::Safe));
         diagnostics.push(diagnostic);
     }
 }

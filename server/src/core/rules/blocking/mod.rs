@@ -35,7 +35,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let function_name = model.scope(call.scope).name;
-        let written = call.node.child_by_field_name("function").map(|function| model.text(function)).unwrap_or("");
+        let written =
+            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
         let alias_note = if written != entry.name
             && !entry.name.starts_with("*.")
             && written.len() <= MAX_QUOTED_CALLEE
@@ -57,12 +58,11 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         );
         let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(call.node), message);
         let document = checker.document;
-        let fix = match (&entry.replacement, entry.drop_in) {
+        checker.offer(&mut diagnostic, || match (&entry.replacement, entry.drop_in) {
             (Some(replacement), true) => fix::drop_in_fix(document, model, call, replacement, Applicability::Safe),
             _ if entry.rule.code == nested_event_loop::RULE.code => fix::await_argument_fix(model, call),
             _ => fix::offload_fix(document, model, call, checker.settings.target_version),
-        };
-        diagnostic.fixes.extend(fix);
+        });
         diagnostics.push(diagnostic);
     }
 }
