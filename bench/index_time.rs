@@ -1,0 +1,57 @@
+//! Cold workspace index: the time from `initialized` to the end of the server's indexing progress for a folder,
+//! driven in process. Run: `cargo run --release --example index_time -- FOLDER`
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tower::{Service, ServiceExt};
+use tower_lsp_server::jsonrpc::{Request, Response};
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let folder = std::env::args().nth(1).expect("usage: index_time FOLDER");
+    let folder = std::path::Path::new(&folder).canonicalize().expect("the folder exists");
+    let (mut service, socket) = asynclint::lsp::service();
+    let (mut from_server, mut to_server) = socket.split();
+    let (sender, mut ended) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    tokio::spawn(async move {
+        while let Some(message) = from_server.next().await {
+            let json = serde_json::to_value(&message).unwrap();
+            let (_, id, _) = message.into_parts();
+            if let Some(id) = id {
+                let _ = to_server.send(Response::from_ok(id, Value::Null)).await;
+            }
+            let value = &json["params"]["value"];
+            if json["method"] == "$/progress" && value["kind"] == "report" {
+                let _ = sender.send((Instant::now(), value["message"].as_str().unwrap_or("").to_owned()));
+            }
+            if json["method"] == "$/progress"
+                && value["kind"] == "end"
+                && sender.send((Instant::now(), "end".into())).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let uri = format!("file://{}", folder.display());
+    let initialize = json!({"processId": null, "rootUri": uri, "capabilities": {"window": {"workDoneProgress": true}}});
+    let request = Request::build("initialize").params(initialize).id(1).finish();
+    service.ready().await.unwrap().call(request).await.unwrap();
+    let started = Instant::now();
+    let request = Request::build("initialized").params(json!({})).finish();
+    let server = tokio::spawn(async move {
+        service.ready().await.unwrap().call(request).await.unwrap();
+        service
+    });
+    let mut files = String::new();
+    loop {
+        let (at, message) = tokio::time::timeout(Duration::from_secs(600), ended.recv()).await.unwrap().unwrap();
+        if message == "end" {
+            println!("cold index of {}: {:.2} s ({files})", folder.display(), at.duration_since(started).as_secs_f64());
+            break;
+        }
+        files = message;
+    }
+    drop(server);
+}
