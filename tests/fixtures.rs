@@ -14,6 +14,8 @@ use asynclint::core::settings::{parse_pyproject, Settings};
 use asynclint::core::Diagnostic;
 
 const RUNNABLE_MARKER: &str = "# asynclint: runnable";
+/// A runnable fixture whose fix overlaps independent waits must run in clearly less time once fixed.
+const FASTER_MARKER: &str = "# asynclint: faster";
 /// In a runnable fixture whose bug loses work, each such line is a line the fixed program must print.
 const FIXED_OUTPUT_MARKER: &str = "# fixed output: ";
 const MAX_FIX_ROUNDS: usize = 10;
@@ -128,14 +130,17 @@ fn check_project(project: &Project) -> Checked {
     Checked { documents, index }
 }
 
-fn run_python(source: &str) -> String {
+/// Runs a fixture program with python3: its standard output, and how long it took.
+fn run_python(source: &str) -> (String, std::time::Duration) {
     let directory = tempfile::tempdir().unwrap();
     let script = directory.path().join("program.py");
     std::fs::write(&script, source).unwrap();
+    let started = std::time::Instant::now();
     let output =
         std::process::Command::new("python3").arg(&script).output().expect("python3 runs the runnable fixtures");
+    let elapsed = started.elapsed();
     assert!(output.status.success(), "fixture program failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
+    (String::from_utf8(output.stdout).unwrap(), elapsed)
 }
 
 #[test]
@@ -235,8 +240,12 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
             }
             if document.text().starts_with(RUNNABLE_MARKER) {
                 assert!(rounds > 0, "{name}: a runnable fixture should have fixes to test");
-                let before = run_python(document.text());
-                let after = run_python(current.text());
+                let (before, slow) = run_python(document.text());
+                let (after, fast) = run_python(current.text());
+                // Generous bounds: the fixture's sequential waits sum to several times its longest one.
+                if document.text().contains(FASTER_MARKER) && fast.as_secs_f64() > 0.7 * slow.as_secs_f64() {
+                    failures.push(format!("{name}: the fixed program is not faster: {slow:?} before, {fast:?} after"));
+                }
                 let promised: Vec<&str> =
                     document.text().lines().filter_map(|line| line.strip_prefix(FIXED_OUTPUT_MARKER)).collect();
                 if promised.is_empty() {

@@ -41,6 +41,14 @@ struct CatalogueFile {
     constructors: Vec<ConstructorSpec>,
     coroutine_functions: NameList,
     tasks: TaskData,
+    ordered: OrderedData,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderedData {
+    functions: Vec<String>,
+    methods: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +83,8 @@ pub struct Catalogue {
     coroutine_functions: HashSet<String>,
     task_spawners: HashSet<String>,
     entry_points: HashSet<String>,
+    ordered_functions: HashSet<String>,
+    ordered_methods: HashSet<String>,
 }
 
 impl Catalogue {
@@ -93,6 +103,8 @@ impl Catalogue {
                 catalogue.coroutine_functions = file.coroutine_functions.names.into_iter().collect();
                 catalogue.task_spawners = file.tasks.spawners.into_iter().collect();
                 catalogue.entry_points = file.tasks.entry_points.into_iter().collect();
+                catalogue.ordered_functions = file.ordered.functions.into_iter().collect();
+                catalogue.ordered_methods = file.ordered.methods.into_iter().collect();
                 catalogue.rebuild_types();
                 Arc::new(catalogue)
             })
@@ -190,6 +202,12 @@ impl Catalogue {
     /// `asyncio.create_task` and friends: they return a task that must be kept.
     pub fn is_task_spawner(&self, qualified: &str) -> bool {
         self.task_spawners.contains(qualified)
+    }
+
+    /// An awaited call whose order matters (`asyncio.sleep`, lock, queue and stream operations): never gathered.
+    pub fn is_ordered(&self, qualified: Option<&str>, method: Option<&str>) -> bool {
+        qualified.is_some_and(|name| self.ordered_functions.contains(name))
+            || method.is_some_and(|name| self.ordered_methods.contains(name))
     }
 
     /// `asyncio.run` and friends: they run a program's root coroutine.

@@ -146,12 +146,14 @@ type RuleCheck = fn(&Checker, &mut Vec<Diagnostic>);
 /// Runs every enabled rule and sorts the findings. Rules that need the project see what the index holds.
 fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     rules::blocking::check(checker, diagnostics);
-    let other_rules: [(&RuleMeta, RuleCheck); 5] = [
+    let other_rules: [(&RuleMeta, RuleCheck); 7] = [
         (&rules::transitive_blocking::RULE, rules::transitive_blocking::check),
         (&rules::dangling_task::RULE, rules::dangling_task::check),
         (&rules::task_never_awaited::RULE, rules::task_never_awaited::check),
         (&rules::root_exits_with_pending_tasks::RULE, rules::root_exits_with_pending_tasks::check),
         (&rules::unawaited_coroutine::RULE, rules::unawaited_coroutine::check),
+        (&rules::sequential_awaits::RULE, rules::sequential_awaits::check),
+        (&rules::await_in_loop::RULE, rules::await_in_loop::check),
     ];
     for (rule, check) in other_rules {
         if checker.enabled(rule) {

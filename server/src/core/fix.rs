@@ -235,10 +235,153 @@ pub fn await_before_exits(document: &Document, function: Node, name: &str, after
 
 /// A name not yet bound in the call's scope: `task`, else `task_1`, `task_2`, ...
 fn fresh_name(model: &SemanticModel, call: &CallSite, base: &str) -> String {
+    fresh_name_in(model, call.scope, base, &[])
+}
+
+/// A name bound neither in `scope` nor among `taken`: `base`, else `base_1`, `base_2`, ...
+fn fresh_name_in(model: &SemanticModel, scope: super::semantic::ScopeId, base: &str, taken: &[String]) -> String {
     std::iter::once(base.to_owned())
         .chain((1..).map(|suffix| format!("{base}_{suffix}")))
-        .find(|candidate| !model.is_bound(call.scope, candidate))
+        .find(|candidate| !model.is_bound(scope, candidate) && !taken.contains(candidate))
         .expect("an unbounded sequence of names has a free one")
+}
+
+/// `a = await f(x)` / `b = await g(y)` → `a, b = await asyncio.gather(f(x), g(y))`. Unsafe: the calls now overlap,
+/// and an exception in one no longer stops the others from starting.
+pub fn gather_statements_fix(
+    document: &Document,
+    model: &SemanticModel,
+    statements: &[super::concurrency::AwaitedStatement],
+) -> Option<Fix> {
+    let (first, last) = (statements.first()?, statements.last()?);
+    line_indent(document.text(), first.statement)?;
+    let calls: Vec<&str> = statements.iter().map(|statement| model.text(statement.call)).collect();
+    let (asyncio, import) = module_reference(document, model, "asyncio");
+    let gathered = format!("await {asyncio}.gather({})", calls.join(", "));
+    let new_text = if statements.iter().any(|statement| statement.target.is_some()) {
+        let targets: Vec<&str> =
+            statements.iter().map(|statement| statement.target.map_or("_", |target| model.text(target))).collect();
+        format!("{} = {gathered}", targets.join(", "))
+    } else {
+        gathered
+    };
+    let range = TextRange::new(first.statement.start_byte(), last.statement.end_byte());
+    let new_text = with_comments(document, range, new_text);
+    Some(fix("Run them concurrently with `asyncio.gather`".to_owned(), import, range, new_text, Applicability::Unsafe))
+}
+
+/// The same statements in an `asyncio.TaskGroup` (Python 3.11+): a failure cancels the siblings, unlike `gather`.
+pub fn task_group_statements_fix(
+    document: &Document,
+    model: &SemanticModel,
+    scope: super::semantic::ScopeId,
+    statements: &[super::concurrency::AwaitedStatement],
+) -> Option<Fix> {
+    let (first, last) = (statements.first()?, statements.last()?);
+    let text = document.text();
+    let indent = line_indent(text, first.statement)?;
+    let newline = newline_of(text);
+    let (asyncio, import) = module_reference(document, model, "asyncio");
+    let group = fresh_name_in(model, scope, "tg", &[]);
+    let mut taken = vec![group.clone()];
+    let mut body = format!("async with {asyncio}.TaskGroup() as {group}:");
+    let mut results = String::new();
+    for statement in statements {
+        let call = model.text(statement.call);
+        match statement.target {
+            Some(target) => {
+                let name = model.text(target);
+                let task = fresh_name_in(model, scope, &format!("{name}_task"), &taken);
+                taken.push(task.clone());
+                body.push_str(&format!("{newline}{indent}    {task} = {group}.create_task({call})"));
+                results.push_str(&format!("{newline}{indent}{name} = {task}.result()"));
+            }
+            None => body.push_str(&format!("{newline}{indent}    {group}.create_task({call})")),
+        }
+    }
+    body.push_str(&results);
+    let range = TextRange::new(first.statement.start_byte(), last.statement.end_byte());
+    let body = with_comments(document, range, body);
+    Some(fix("Run them concurrently in an `asyncio.TaskGroup`".to_owned(), import, range, body, Applicability::Unsafe))
+}
+
+/// A rewrite of a range keeps the range's comments: they follow the new text on its last line.
+fn with_comments(document: &Document, range: TextRange, mut new_text: String) -> String {
+    struct Comments<'t> {
+        range: TextRange,
+        found: Vec<Node<'t>>,
+    }
+    impl<'t> syntax::Visitor<'t> for Comments<'t> {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            if node.kind() == "comment" && self.range.contains_range(syntax::range(node)) {
+                self.found.push(node);
+            }
+            node.start_byte() < self.range.end && node.end_byte() > self.range.start
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut comments = Comments { range, found: Vec::new() };
+    syntax::walk(document.tree(), &mut comments);
+    for comment in comments.found {
+        new_text.push_str("  ");
+        new_text.push_str(syntax::text(comment, document.text()));
+    }
+    new_text
+}
+
+/// How a loop's awaited result is kept.
+pub enum LoopCollect<'t> {
+    Discard,
+    /// `results.append(await ...)`; `fresh` when `results = []` stands right before the loop.
+    Append {
+        list: &'t str,
+        fresh: Option<Node<'t>>,
+    },
+    /// `results[key] = await ...`; `fresh` when `results = {}` stands right before the loop.
+    Store {
+        dict: &'t str,
+        fresh: Option<Node<'t>>,
+    },
+}
+
+/// `for u in urls: results.append(await fetch(u))` → `results = await asyncio.gather(*(fetch(u) for u in urls))`
+/// (or `.extend(...)`, or a `dict(zip(...))` for keyed results). Unsafe: the calls now overlap.
+pub fn gather_loop_fix(
+    document: &Document,
+    model: &SemanticModel,
+    loop_node: Node,
+    call: Node,
+    collect: &LoopCollect,
+) -> Option<Fix> {
+    let fields = syntax::fields();
+    let variables = model.text(loop_node.child_by_field_id(fields.left)?);
+    let iterable_node = loop_node.child_by_field_id(fields.right)?;
+    let iterable = model.text(iterable_node);
+    line_indent(document.text(), loop_node)?;
+    let (asyncio, import) = module_reference(document, model, "asyncio");
+    let gathered = format!("await {asyncio}.gather(*({} for {variables} in {iterable}))", model.text(call));
+    let (start, new_text) = match collect {
+        LoopCollect::Discard => (loop_node.start_byte(), gathered),
+        LoopCollect::Append { list, fresh: Some(initial) } => (initial.start_byte(), format!("{list} = {gathered}")),
+        LoopCollect::Append { list, fresh: None } => (loop_node.start_byte(), format!("{list}.extend({gathered})")),
+        // The keys are the iterable again: only offered when reading it twice is harmless (a name or attribute).
+        LoopCollect::Store { .. } if !matches!(iterable_node.kind(), "identifier" | "attribute") => return None,
+        LoopCollect::Store { dict, fresh: Some(initial) } => {
+            (initial.start_byte(), format!("{dict} = dict(zip({iterable}, {gathered}))"))
+        }
+        LoopCollect::Store { dict, fresh: None } => {
+            (loop_node.start_byte(), format!("{dict}.update(zip({iterable}, {gathered}))"))
+        }
+    };
+    let range = TextRange::new(start, loop_node.end_byte());
+    let new_text = with_comments(document, range, new_text);
+    Some(fix(
+        "Run the iterations concurrently with `asyncio.gather`".to_owned(),
+        import,
+        range,
+        new_text,
+        Applicability::Unsafe,
+    ))
 }
 
 /// The expression statement a call stands alone in, when it starts its own line and sits directly in the body of

@@ -1,6 +1,7 @@
 //! The analysis core: text in, diagnostics out. Nothing in here touches the filesystem, stdout or the network.
 pub mod catalogue;
 pub mod check;
+pub mod concurrency;
 pub mod diagnostic;
 pub mod document;
 pub mod fix;

@@ -9,6 +9,7 @@ use super::diagnostic::TextRange;
 /// The grammar's field ids, looked up once: `child_by_field_name` searches the field name on every call, which showed
 /// as a tenth of the time of a semantic walk.
 pub struct FieldIds {
+    pub alternative: u16,
     pub alias: u16,
     pub arguments: u16,
     pub attribute: u16,
@@ -33,6 +34,7 @@ pub fn fields() -> &'static FieldIds {
         let language: Language = tree_sitter_python::LANGUAGE.into();
         let id = |name: &str| language.field_id_for_name(name).map_or(0, |id| id.get());
         FieldIds {
+            alternative: id("alternative"),
             alias: id("alias"),
             arguments: id("arguments"),
             attribute: id("attribute"),

@@ -1,8 +1,10 @@
 //! The rule registry: every rule's code, name, default severity and doc, and the selector syntax users name them by.
 
+pub mod await_in_loop;
 pub mod blocking;
 pub mod dangling_task;
 pub mod root_exits_with_pending_tasks;
+pub mod sequential_awaits;
 pub mod task_never_awaited;
 pub mod transitive_blocking;
 pub mod unawaited_coroutine;
@@ -39,6 +41,8 @@ pub const ALL: &[&RuleMeta] = &[
     &task_never_awaited::RULE,
     &root_exits_with_pending_tasks::RULE,
     &unawaited_coroutine::RULE,
+    &sequential_awaits::RULE,
+    &await_in_loop::RULE,
 ];
 
 /// A rule by code (`AL101`, any case) or kebab-case name (`blocking-sleep`).
@@ -86,6 +90,7 @@ mod tests {
         assert_eq!(select("blocking-http")[0].code, "AL102");
         assert_eq!(select("AL1").len(), 10);
         assert_eq!(select("AL2").len(), 4);
+        assert_eq!(select("AL3").len(), 2);
         assert_eq!(select("ALL").len(), ALL.len());
         assert!(select("E501").is_empty());
         assert!(select("AL9").is_empty());

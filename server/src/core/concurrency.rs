@@ -1,0 +1,136 @@
+//! Semantic facts the concurrency rules (AL3xx) share: awaited-call statements, the names a call reads, its
+//! receiver, whether its order matters, and the blocks of an async function.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use super::semantic::{Resolved, ScopeId, SemanticModel};
+use super::syntax::{self, Visitor};
+
+/// `await f(...)` or `name = await f(...)` as a whole statement.
+#[derive(Debug, Clone, Copy)]
+pub struct AwaitedStatement<'t> {
+    pub statement: Node<'t>,
+    pub call: Node<'t>,
+    pub target: Option<Node<'t>>,
+}
+
+/// Receivers whose name says they serialise work: a lock, a stream, a queue, a websocket.
+const ORDERED_RECEIVER_HINTS: &[&str] = &["lock", "semaphore", "writer", "reader", "stream", "queue", "websocket"];
+
+pub fn awaited_statement(statement: Node) -> Option<AwaitedStatement> {
+    if statement.kind() != "expression_statement" || statement.named_child_count() != 1 {
+        return None;
+    }
+    let expression = statement.named_child(0)?;
+    let (awaited, target) = match expression.kind() {
+        "await" => (expression, None),
+        "assignment" => {
+            let fields = syntax::fields();
+            let left = expression.child_by_field_id(fields.left).filter(|left| left.kind() == "identifier")?;
+            if expression.child_by_field_id(fields.type_).is_some() {
+                return None;
+            }
+            (expression.child_by_field_id(fields.right).filter(|right| right.kind() == "await")?, Some(left))
+        }
+        _ => return None,
+    };
+    let call = awaited.named_child(0).filter(|inner| inner.kind() == "call")?;
+    Some(AwaitedStatement { statement, call, target })
+}
+
+/// The names an expression reads: identifiers, but not attribute names (`x.name`) or keyword names (`f(name=1)`).
+pub fn names_read<'t>(node: Node<'t>, source: &'t str) -> HashSet<&'t str> {
+    struct Reader<'t> {
+        source: &'t str,
+        names: HashSet<&'t str>,
+    }
+    impl<'t> Visitor<'t> for Reader<'t> {
+        fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool {
+            if node.kind() == "identifier" && !matches!(field, Some("attribute" | "name")) {
+                self.names.insert(syntax::text(node, self.source));
+            }
+            true
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut reader = Reader { source, names: HashSet::new() };
+    syntax::walk_node(node, &mut reader);
+    reader.names
+}
+
+/// `conn` for `conn.execute(...)`, `self.client` for `self.client.get(...)`; `None` for a plain function call or a
+/// module's function (`asyncio.to_thread(...)`: a module is not an object the calls share).
+pub fn receiver(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<String> {
+    let function = call.child_by_field_id(syntax::fields().function)?;
+    if function.kind() != "attribute" {
+        return None;
+    }
+    let object = function.child_by_field_id(syntax::fields().object)?;
+    if matches!(model.resolve(object, scope), Resolved::Path(_)) {
+        return None;
+    }
+    Some(model.text(object).split_whitespace().collect())
+}
+
+/// Whether running this call concurrently with others could change what the program does: an ordered function or
+/// method from the catalogue (`asyncio.sleep`, locks, queues, streams, transactions), or a receiver named like one.
+pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
+    let Some(function) = call.child_by_field_id(syntax::fields().function) else { return true };
+    let path = match model.resolve(function, scope) {
+        Resolved::Path(path) => Some(path),
+        _ => None,
+    };
+    let method = (function.kind() == "attribute")
+        .then(|| function.child_by_field_id(syntax::fields().attribute))
+        .flatten()
+        .map(|attribute| model.text(attribute));
+    if model.catalogue().is_ordered(path.as_deref(), method) {
+        return true;
+    }
+    receiver(model, call, scope).is_some_and(|receiver| {
+        let last = receiver.rsplit('.').next().unwrap_or(&receiver).to_ascii_lowercase();
+        ORDERED_RECEIVER_HINTS.iter().any(|hint| last.contains(hint))
+    })
+}
+
+/// The blocks of a function body, nested ones included, but not those of nested functions, lambdas or classes.
+pub fn blocks_of(function: Node) -> Vec<Node> {
+    struct Blocks<'t> {
+        found: Vec<Node<'t>>,
+        root: usize,
+    }
+    impl<'t> Visitor<'t> for Blocks<'t> {
+        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+            if node.id() != self.root && matches!(node.kind(), "function_definition" | "lambda" | "class_definition") {
+                return false;
+            }
+            if node.kind() == "block" {
+                self.found.push(node);
+            }
+            true
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut blocks = Blocks { found: Vec::new(), root: function.id() };
+    syntax::walk_node(function, &mut blocks);
+    blocks.found
+}
+
+/// The async functions of the model, with their defining nodes.
+pub fn async_functions<'a, 't>(model: &'a SemanticModel<'t>) -> impl Iterator<Item = (ScopeId, Node<'t>)> + 'a {
+    (0..model.scopes.len()).filter_map(|id| {
+        let scope = model.scope(id);
+        scope.is_async_function().then_some(())?;
+        Some((id, scope.node?))
+    })
+}
+
+/// Whether a block serialises on purpose: the body of `async with lock:` (or a semaphore).
+pub fn inside_lock(block: Node, source: &str) -> bool {
+    let Some(parent) = block.parent().filter(|parent| parent.kind() == "with_statement") else { return false };
+    let clause =
+        parent.named_child(0).map(|clause| syntax::text(clause, source).to_ascii_lowercase()).unwrap_or_default();
+    clause.contains("lock") || clause.contains("semaphore")
+}

@@ -1,0 +1,124 @@
+//! sequential-awaits (AL301): consecutive awaits that do not depend on each other, which `asyncio.gather` would
+//! overlap.
+
+use std::collections::HashSet;
+
+use crate::core::check::Checker;
+use crate::core::concurrency::{self, AwaitedStatement};
+use crate::core::diagnostic::{Diagnostic, Severity, TextRange};
+use crate::core::fix;
+use crate::core::rules::RuleMeta;
+use crate::core::semantic::ScopeId;
+
+pub const RULE: RuleMeta = RuleMeta {
+    code: "AL301",
+    name: "sequential-awaits",
+    summary: "independent awaits run one after another",
+    doc: DOC,
+    default_severity: Severity::Information,
+    catalogue_driven: false,
+    equivalents: &[],
+};
+
+const DOC: &str = r#"## What it does
+Flags two or more consecutive statements in one block of an `async def` that each await a single call, bare or
+assigned to a simple name, when the calls are independent: no call reads a name an earlier one bound, no two calls
+share a receiver (`conn.execute(a)` then `conn.execute(b)` is ordered), and none is an operation whose order matters:
+`asyncio.sleep`, lock, semaphore, condition and event operations, queue `put`/`get`, stream `write`/`drain`/`send`,
+`commit`, `close`, `flush`, `acquire`, `release` (the list is data in the catalogue). The body of `async with lock:` is
+left alone.
+
+## Why is this bad
+`await f(); await g()` waits for `f` to finish before `g` even starts. When they do not depend on each other, the
+total time is the sum of both, where running them together would take the longest of the two.
+
+## Example
+```python
+async def dashboard(user_id):
+    profile = await fetch_profile(user_id)
+    orders = await fetch_orders(user_id)
+    return profile, orders
+```
+
+## Use instead
+```python
+import asyncio
+
+async def dashboard(user_id):
+    profile, orders = await asyncio.gather(fetch_profile(user_id), fetch_orders(user_id))
+    return profile, orders
+```
+
+## Fix safety
+Unsafe: the calls now overlap, so their side effects may interleave, and when one raises the others still run (with
+`gather`) or are cancelled (with a `TaskGroup`, offered as a second fix when `target-version` is 3.11 or later).
+Calls that are independent in data may still be ordered in effect (two calls that print or write the same file): check
+before applying. Comments between the statements move to the end of the rewrite.
+"#;
+
+/// A run of independent awaited statements being collected.
+struct Group<'t> {
+    statements: Vec<AwaitedStatement<'t>>,
+    bound: HashSet<&'t str>,
+    receivers: HashSet<String>,
+}
+
+impl<'t> Group<'t> {
+    fn new() -> Self {
+        Group { statements: Vec::new(), bound: HashSet::new(), receivers: HashSet::new() }
+    }
+}
+
+pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    let model = checker.model;
+    for (scope, function) in concurrency::async_functions(model) {
+        for block in concurrency::blocks_of(function) {
+            if concurrency::inside_lock(block, model.source) {
+                continue;
+            }
+            let mut group = Group::new();
+            for statement in crate::core::syntax::named_children(block).filter(|child| child.kind() != "comment") {
+                let candidate = concurrency::awaited_statement(statement)
+                    .filter(|awaited| !concurrency::order_matters(model, awaited.call, scope));
+                let Some(awaited) = candidate else {
+                    report(checker, scope, std::mem::replace(&mut group, Group::new()), diagnostics);
+                    continue;
+                };
+                let reads = concurrency::names_read(awaited.call, model.source);
+                let receiver = concurrency::receiver(model, awaited.call, scope);
+                let target = awaited.target.map(|target| model.text(target));
+                let depends = reads.iter().any(|name| group.bound.contains(name))
+                    || receiver.as_ref().is_some_and(|receiver| group.receivers.contains(receiver))
+                    || target.is_some_and(|target| group.bound.contains(target));
+                if depends {
+                    report(checker, scope, std::mem::replace(&mut group, Group::new()), diagnostics);
+                }
+                group.bound.extend(target);
+                group.receivers.extend(receiver);
+                group.statements.push(awaited);
+            }
+            report(checker, scope, group, diagnostics);
+        }
+    }
+}
+
+fn report(checker: &Checker, scope: ScopeId, group: Group, diagnostics: &mut Vec<Diagnostic>) {
+    let statements = group.statements;
+    let (Some(first), Some(last)) = (statements.first(), statements.last()) else { return };
+    if statements.len() < 2 {
+        return;
+    }
+    let model = checker.model;
+    let range = TextRange::new(first.statement.start_byte(), last.statement.end_byte());
+    let message = format!(
+        "These {} awaits do not depend on each other but run one after another: `asyncio.gather` would overlap them",
+        statements.len()
+    );
+    let mut diagnostic = checker.diagnostic(&RULE, range, message);
+    let document = checker.document;
+    checker.offer(&mut diagnostic, || fix::gather_statements_fix(document, model, &statements));
+    if checker.settings.target_version >= (3, 11) {
+        checker.offer(&mut diagnostic, || fix::task_group_statements_fix(document, model, scope, &statements));
+    }
+    diagnostics.push(diagnostic);
+}
