@@ -19,6 +19,14 @@ pub struct AwaitedStatement<'t> {
 /// Receivers whose name says they serialise work: a lock, a stream, a queue, a websocket.
 const ORDERED_RECEIVER_HINTS: &[&str] = &["lock", "semaphore", "writer", "reader", "stream", "queue", "websocket"];
 
+/// Arguments whose name says they are a connection-like object that is not safe to use from two calls at once (a
+/// database session, connection, cursor or transaction).
+const SHARED_STATE_ARGUMENT_HINTS: &[&str] = &["session", "conn", "connection", "cursor", "transaction", "tx", "db"];
+
+/// Loop variables that name listeners: dispatching to them is sequential by convention.
+const LISTENER_HINTS: &[&str] =
+    &["callback", "handler", "hook", "listener", "observer", "subscriber", "trace", "signal"];
+
 pub fn awaited_statement(statement: Node) -> Option<AwaitedStatement> {
     if statement.kind() != "expression_statement" || statement.named_child_count() != 1 {
         return None;
@@ -68,10 +76,42 @@ pub fn receiver(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<Str
         return None;
     }
     let object = function.child_by_field_id(syntax::fields().object)?;
-    if matches!(model.resolve(object, scope), Resolved::Path(_)) {
+    if names_a_module(model, object, scope) {
         return None;
     }
     Some(model.text(object).split_whitespace().collect())
+}
+
+/// `asyncio`, `os.path`: an expression rooted in an imported name whose meaning is a module or module member.
+fn names_a_module(model: &SemanticModel, object: Node, scope: ScopeId) -> bool {
+    let mut root = object;
+    while root.kind() == "attribute" {
+        match root.child_by_field_id(syntax::fields().object) {
+            Some(inner) => root = inner,
+            None => return false,
+        }
+    }
+    root.kind() == "identifier"
+        && matches!(model.lookup(scope, model.text(root)), Some((_, super::semantic::Binding::Import(_))))
+        && matches!(model.resolve(object, scope), Resolved::Path(_))
+}
+
+/// The connection-like arguments of a call (`session`, `conn`, ...): two calls sharing one are ordered.
+pub fn shared_state_arguments<'t>(call: Node<'t>, source: &'t str) -> Vec<&'t str> {
+    let Some(arguments) = call.child_by_field_id(syntax::fields().arguments) else { return Vec::new() };
+    names_read(arguments, source)
+        .into_iter()
+        .filter(|name| {
+            let lower = name.trim_start_matches('_').to_ascii_lowercase();
+            SHARED_STATE_ARGUMENT_HINTS.iter().any(|hint| lower == *hint || lower.ends_with(&format!("_{hint}")))
+        })
+        .collect()
+}
+
+/// Whether a loop variable names a listener (`callback`, `handler`, `trace`, ...).
+pub fn names_listener(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    LISTENER_HINTS.iter().any(|hint| lower.contains(hint))
 }
 
 /// Whether running this call concurrently with others could change what the program does: an ordered function or

@@ -25,8 +25,10 @@ const DOC: &str = r#"## What it does
 Flags a `for` loop in an `async def` whose body only awaits one call per item and keeps the result in one of three
 ways: discarded (`await f(x)`), appended (`results.append(await f(x))`), or stored under the loop variable
 (`results[x] = await f(x)`). The call must use the loop variable, take its other arguments from names the loop does
-not write, not run on one shared receiver (`await ws.send(m)` is an ordered stream of writes), and not be an operation
-whose order matters (sleeps, locks, queues, streams; the list is data). `while` loops, `async for`, loops with `else`,
+not write, not run on one shared receiver (`await ws.send(m)` is an ordered stream of writes) or pass one shared
+database session or connection, and not be an operation whose order matters (sleeps, locks, queues, streams; the list
+is data). Loops over listeners (`for callback in callbacks: await callback(event)`) dispatch in order by convention
+and are left alone. `while` loops, `async for`, loops with `else`,
 and bodies with anything else (`try` for retries, `break` on a result, conditions) are left alone.
 
 ## Why is this bad
@@ -110,6 +112,9 @@ fn independent_body<'t>(
         (node.kind() == "await").then(|| node.named_child(0)).flatten().filter(|call| call.kind() == "call")
     };
     let variables: HashSet<&str> = concurrency::names_read(loop_node.child_by_field_id(fields.left)?, source);
+    if variables.iter().any(|variable| concurrency::names_listener(variable)) {
+        return None;
+    }
     let (call, collect) = match expression.kind() {
         "await" => (awaited_call(expression)?, LoopCollect::Discard),
         // results.append(await f(x))
@@ -153,6 +158,10 @@ fn independent_body<'t>(
         LoopCollect::Discard => None,
     };
     if container.is_some_and(|container| reads.contains(container)) {
+        return None;
+    }
+    // Every iteration passing one database session (or connection) orders the calls.
+    if concurrency::shared_state_arguments(call, source).iter().any(|name| !variables.contains(name)) {
         return None;
     }
     // One receiver shared by every iteration orders the calls (`await ws.send(m)`).

@@ -21,12 +21,14 @@ pub const RULE: RuleMeta = RuleMeta {
 };
 
 const DOC: &str = r#"## What it does
-Flags two or more consecutive statements in one block of an `async def` that each await a single call, bare or
-assigned to a simple name, when the calls are independent: no call reads a name an earlier one bound, no two calls
-share a receiver (`conn.execute(a)` then `conn.execute(b)` is ordered), and none is an operation whose order matters:
+Flags two or more consecutive statements in one block of an `async def` that each await a single call and assign its
+result to a simple name, when the calls are independent: no call reads a name an earlier one bound, no two calls
+share a receiver (`conn.execute(a)` then `conn.execute(b)` is ordered, and so are `self.api.x()` then `self.cache.y()`)
+or a database session or connection passed as an argument, and none is an operation whose order matters:
 `asyncio.sleep`, lock, semaphore, condition and event operations, queue `put`/`get`, stream `write`/`drain`/`send`,
 `commit`, `close`, `flush`, `acquire`, `release` (the list is data in the catalogue). The body of `async with lock:` is
-left alone.
+left alone, and so are bare `await f()` statements: they are commands, and commands are usually ordered by their
+effects ("update, then refresh"), which the data cannot show.
 
 ## Why is this bad
 `await f(); await g()` waits for `f` to finish before `g` even starts. When they do not depend on each other, the
@@ -78,16 +80,23 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             }
             let mut group = Group::new();
             for statement in crate::core::syntax::named_children(block).filter(|child| child.kind() != "comment") {
+                // Only queries group: a bare `await f()` is a command, whose order is presumed to matter (on real code,
+                // "act, then refresh" pairs were nearly all of what bare awaits would flag).
                 let candidate = concurrency::awaited_statement(statement)
+                    .filter(|awaited| awaited.target.is_some())
                     .filter(|awaited| !concurrency::order_matters(model, awaited.call, scope));
                 let Some(awaited) = candidate else {
                     report(checker, scope, std::mem::replace(&mut group, Group::new()), diagnostics);
                     continue;
                 };
                 let reads = concurrency::names_read(awaited.call, model.source);
-                let receiver = concurrency::receiver(model, awaited.call, scope);
+                // Receivers rooted in one object (`self.api`, `self.cache`) are one receiver: methods on it share state.
+                let receiver = concurrency::receiver(model, awaited.call, scope)
+                    .map(|receiver| receiver.split(['.', '(', '[']).next().unwrap_or_default().to_owned());
                 let target = awaited.target.map(|target| model.text(target));
+                let shared = concurrency::shared_state_arguments(awaited.call, model.source);
                 let depends = reads.iter().any(|name| group.bound.contains(name))
+                    || shared.iter().any(|name| group.receivers.contains(*name))
                     || receiver.as_ref().is_some_and(|receiver| group.receivers.contains(receiver))
                     || target.is_some_and(|target| group.bound.contains(target));
                 if depends {
@@ -95,6 +104,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 }
                 group.bound.extend(target);
                 group.receivers.extend(receiver);
+                group.receivers.extend(shared.iter().map(|name| (*name).to_owned()));
                 group.statements.push(awaited);
             }
             report(checker, scope, group, diagnostics);
