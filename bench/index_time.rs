@@ -1,27 +1,24 @@
 //! Cold workspace index: the time from `initialized` to the end of the server's indexing progress for a folder,
 //! driven in process. Run: `cargo run --release --example index_time -- FOLDER`
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use tower::{Service, ServiceExt};
-use tower_lsp_server::jsonrpc::{Request, Response};
+use tower_lsp_server::jsonrpc::Request;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let folder = std::env::args().nth(1).expect("usage: index_time FOLDER");
     let folder = std::path::Path::new(&folder).canonicalize().expect("the folder exists");
     let (mut service, socket) = asynclint::lsp::service();
-    let (mut from_server, mut to_server) = socket.split();
+    let mut inbox = support::drain(socket);
     let (sender, mut ended) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
     tokio::spawn(async move {
-        while let Some(message) = from_server.next().await {
-            let json = serde_json::to_value(&message).unwrap();
-            let (_, id, _) = message.into_parts();
-            if let Some(id) = id {
-                let _ = to_server.send(Response::from_ok(id, Value::Null)).await;
-            }
+        while let Some(json) = inbox.recv().await {
             let value = &json["params"]["value"];
             if json["method"] == "$/progress" && value["kind"] == "report" {
                 let _ = sender.send((Instant::now(), value["message"].as_str().unwrap_or("").to_owned()));

@@ -3,10 +3,12 @@
 //!
 //! Run: `cargo run --release --example lsp_latency [-- KEYSTROKES LINES]`
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use asynclint::lsp::Backend;
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tower::{Service, ServiceExt};
@@ -68,22 +70,16 @@ async fn main() {
     let uri = format!("file://{}", path.display());
 
     let (mut service, socket) = asynclint::lsp::service();
-    let (mut from_server, mut to_server) = socket.split();
+    let mut inbox = support::drain(socket);
     let (sender, mut published) = tokio::sync::mpsc::unbounded_channel::<(Value, Instant)>();
     tokio::spawn(async move {
-        while let Some(message) = from_server.next().await {
+        while let Some(json) = inbox.recv().await {
             let arrived = Instant::now();
-            let json = serde_json::to_value(&message).unwrap();
-            let (_, id, _) = message.into_parts();
-            if let Some(id) = id {
-                let _ = to_server.send(Response::from_ok(id, Value::Null)).await;
-            }
             if json["method"] == "textDocument/publishDiagnostics" && sender.send((json, arrived)).is_err() {
                 break;
             }
         }
     });
-
     let root = format!("file://{}", directory.path().canonicalize().unwrap().display());
     let initialize = json!({"processId": null, "rootUri": root, "capabilities": {}});
     call(&mut service, Request::build("initialize").params(initialize).id(1).finish()).await;

@@ -1,8 +1,13 @@
 //! End-to-end tests of the `asynclint` binary: exit codes, output formats, config errors, unreadable files, and
 //! `--fix` writing files safely.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use support::project;
 
 fn asynclint(directory: &Path, arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_asynclint"))
@@ -22,17 +27,6 @@ fn stderr(output: &Output) -> String {
 }
 
 const BLOCKING: &str = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join("pyproject.toml"), "[project]\nname = \"demo\"\n").unwrap();
-    for (name, text) in files {
-        let path = directory.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    directory
-}
 
 #[test]
 fn exit_codes_say_clean_findings_or_error() {

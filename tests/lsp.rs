@@ -1,13 +1,16 @@
 //! In-process protocol tests of the language server: the service is driven with `tower::ServiceExt` while a task
 //! drains the client socket (answering the server's requests), as a real editor would.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
 use asynclint::core::document::Document;
 use asynclint::core::positions::{offset_at, Encoding};
-use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use support::project;
 use tower::{Service, ServiceExt};
 use tower_lsp_server::jsonrpc::{Request, Response};
 use tower_lsp_server::LspService;
@@ -24,20 +27,7 @@ struct TestClient {
 impl TestClient {
     async fn start(root: &Path, utf8: bool, options: Value) -> TestClient {
         let (service, socket) = asynclint::lsp::service();
-        let (mut from_server, mut to_server) = socket.split();
-        let (sender, inbox) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(message) = from_server.next().await {
-                let json = serde_json::to_value(&message).unwrap();
-                let (_, id, _) = message.into_parts();
-                if let Some(id) = id {
-                    let _ = to_server.send(Response::from_ok(id, Value::Null)).await;
-                }
-                if sender.send(json).is_err() {
-                    break;
-                }
-            }
-        });
+        let inbox = support::drain(socket);
         let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
         let mut client = TestClient { service, inbox, next_id: 1, encoding };
         let encodings = if utf8 { json!(["utf-8", "utf-16"]) } else { json!(["utf-16"]) };
@@ -132,17 +122,6 @@ impl TestClient {
 
 fn file_uri(path: &Path) -> String {
     format!("file://{}", path.canonicalize().unwrap().display())
-}
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let directory = tempfile::tempdir().unwrap();
-    std::fs::write(directory.path().join("pyproject.toml"), "[project]\nname = \"demo\"\n").unwrap();
-    for (name, text) in files {
-        let path = directory.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    directory
 }
 
 const EMOJI_SOURCE: &str = "import time\n\n\nasync def main():\n    label = \"😀\"; time.sleep(1)\n";

@@ -460,6 +460,22 @@ impl<'t> SemanticModel<'t> {
         self.lookup(scope, name).is_some()
     }
 
+    /// The qualified callees of the calls `keep` accepts that could be project functions (dotted: builtins are
+    /// not), sorted and deduplicated: what the batch path asks the project index about.
+    pub fn project_callees(&self, keep: impl Fn(&CallSite<'t>, &str) -> bool) -> Vec<String> {
+        let mut callees: Vec<String> = self
+            .calls
+            .iter()
+            .filter_map(|call| {
+                let callee = self.callee_path(call)?;
+                (callee.contains('.') && keep(call, &callee)).then_some(callee)
+            })
+            .collect();
+        callees.sort_unstable();
+        callees.dedup();
+        callees
+    }
+
     /// For `asyncio.run(main())` and friends: the qualified name of the coroutine function run as the root.
     pub fn entry_point_target(&self, call: &CallSite<'t>) -> Option<String> {
         let callee = self.callee_path(call);

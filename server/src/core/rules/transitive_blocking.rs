@@ -71,19 +71,9 @@ Whether the helper is thread-safe is for you to judge.
 /// The callees of un-awaited calls in async code that are not catalogue entries: the ones only the project index
 /// can judge. Sorted and deduplicated.
 pub fn candidate_callees(model: &SemanticModel, catalogue: &Catalogue) -> Vec<String> {
-    let mut callees: Vec<String> = model
-        .calls
-        .iter()
-        .filter(|call| !call.awaited && model.in_async_function(call))
-        .filter_map(|call| {
-            let callee = model.callee_path(call)?;
-            let direct = blocking_entry(model, call, Some(&callee), catalogue).is_some();
-            (!direct && callee.contains('.')).then_some(callee)
-        })
-        .collect();
-    callees.sort_unstable();
-    callees.dedup();
-    callees
+    model.project_callees(|call, callee| {
+        !call.awaited && model.in_async_function(call) && blocking_entry(model, call, Some(callee), catalogue).is_none()
+    })
 }
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {

@@ -53,16 +53,11 @@ sync code, where `await` is not allowed.
 /// The callees of calls whose result is dropped or bound: the ones the index may reveal as project coroutine
 /// functions. Sorted and deduplicated.
 pub fn candidate_callees(model: &crate::core::semantic::SemanticModel) -> Vec<String> {
-    let mut callees: Vec<String> = model
-        .calls
-        .iter()
-        .filter(|call| !call.awaited && (call.statement || call.assigned_to.is_some()))
-        .filter_map(|call| model.callee_path(call))
-        .filter(|callee| callee.contains('.') && !model.catalogue().is_coroutine_function(callee))
-        .collect();
-    callees.sort_unstable();
-    callees.dedup();
-    callees
+    model.project_callees(|call, callee| {
+        !call.awaited
+            && (call.statement || call.assigned_to.is_some())
+            && !model.catalogue().is_coroutine_function(callee)
+    })
 }
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
