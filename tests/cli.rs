@@ -186,6 +186,28 @@ fn rule_docs_version_and_listing() {
 }
 
 #[test]
+fn hostile_files_never_crash_or_hang_the_run() {
+    let mut deep_defs = String::new();
+    for level in 0..1000 {
+        deep_defs.push_str(&format!("{}def f{level}():\n", "    ".repeat(level)));
+    }
+    deep_defs.push_str(&format!("{}open('x')\n", "    ".repeat(1000)));
+    let long_line = format!("x = [{}]\nasync def f():\n    open('x')\n", "1, ".repeat(350_000));
+    let directory = project(&[("deep_defs.py", &deep_defs), ("long_line.py", &long_line), ("app.py", BLOCKING)]);
+    std::fs::write(directory.path().join("nul.py"), b"async def f():\n    open('x')\x00\x00\n").unwrap();
+    std::fs::write(directory.path().join("binary.py"), (0..=255u8).cycle().take(25_600).collect::<Vec<u8>>()).unwrap();
+    std::os::unix::fs::symlink(".", directory.path().join("loop")).unwrap();
+    let output = asynclint(directory.path(), &["check", "--output-format", "concise"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("app.py:5:5: AL101"), "{text}");
+    assert!(text.contains("long_line.py:3:5: AL104"), "{text}");
+    let warnings = stderr(&output);
+    assert!(warnings.contains("deep_defs.py: skipped: nested too deeply to parse safely"), "{warnings}");
+    assert!(warnings.contains("binary.py: skipped: not valid UTF-8"), "{warnings}");
+}
+
+#[test]
 fn malformed_python_never_crashes_the_run() {
     let directory = project(&[
         ("broken.py", "async def f(:\n    time.sleep(\n\0\0 ((((\n"),

@@ -189,6 +189,36 @@ fn stdio_full_cycle_in_utf8() {
 }
 
 #[test]
+fn malformed_messages_and_odd_requests_leave_the_server_up() {
+    let mut client = StdioClient::start();
+    let stdin = client.stdin.as_mut().unwrap();
+    write!(stdin, "Content-Length: 9\r\n\r\n{{not json").unwrap();
+    stdin.flush().unwrap();
+    client.request("initialize", json!({"processId": null, "capabilities": {}}));
+    client.notify("initialized", json!({}));
+    let id = client.next_id;
+    client.next_id += 1;
+    client.send(json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/unknownThing", "params": {}}));
+    let answer = client.wait_for(|message| message["id"] == id);
+    assert_eq!(answer["error"]["code"], -32601, "unknown methods are answered 'method not found': {answer}");
+    let uri = "file:///nonexistent/app.py";
+    let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": "import time\nasync def f():\n    time.sleep(1)\n"});
+    client.notify("textDocument/didOpen", json!({ "textDocument": item.clone() }));
+    client.notify("textDocument/didOpen", json!({ "textDocument": item }));
+    assert_eq!(client.diagnostics(uri, 1).len(), 1);
+    let far = json!({"start": {"line": 900, "character": 900}, "end": {"line": 901, "character": 0}});
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": far, "context": {"diagnostics": []}}),
+    );
+    assert!(actions.is_array());
+    client.request("shutdown", Value::Null);
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().unwrap();
+    assert!(status.success());
+}
+
+#[test]
 fn the_server_exits_when_stdin_closes() {
     let mut client = StdioClient::start();
     client.stdin.take();

@@ -125,7 +125,12 @@ pub fn run(
     let mut files = Vec::with_capacity(analysed.len());
     for result in analysed {
         match result {
-            Ok(file) => files.push(file),
+            Ok(file) => {
+                if !file.analysis.parsed {
+                    warnings.push(format!("{}: skipped: nested too deeply to parse safely", file.display));
+                }
+                files.push(file);
+            }
             Err(warning) => warnings.push(warning),
         }
     }

@@ -87,6 +87,8 @@ pub struct FileAnalysis {
     pub coroutine_candidates: Vec<String>,
     /// Async functions of this file that create tasks: AL203 applies if one is a program's root.
     pub spawning_functions: Vec<String>,
+    /// False when the file nests too deeply to be parsed safely, and was analysed as empty.
+    pub parsed: bool,
 }
 
 impl FileAnalysis {
@@ -113,6 +115,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
         blocking_candidates: Vec::new(),
         coroutine_candidates: Vec::new(),
         spawning_functions: Vec::new(),
+        parsed: document.parsed(),
     };
     {
         // With an empty index the rules report exactly what this file shows on its own.

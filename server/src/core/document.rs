@@ -12,6 +12,8 @@ pub struct Document {
     text: String,
     rope: Rope,
     tree: Tree,
+    /// False when the text nests too deeply to parse safely: the tree is then an empty module.
+    parsed: bool,
 }
 
 thread_local! {
@@ -27,21 +29,61 @@ fn new_parser() -> Parser {
     parser
 }
 
-fn parse(text: &str, old: Option<&Tree>) -> Tree {
-    PARSER.with(|parser| {
+/// Nesting beyond which the grammar's external scanner could overflow its fixed 1 KiB state buffer, which aborts the
+/// whole process from C (no unwinding can catch it). Python itself allows 100 indentation levels.
+const MAX_SAFE_NESTING: usize = 256;
+
+/// Parses `text`, or, when its nesting could overflow the grammar's scanner, an empty module (so the file yields no
+/// findings instead of killing the process). Returns whether the text itself was parsed.
+fn parse(text: &str, old: Option<&Tree>) -> (Tree, bool) {
+    let safe = nesting_is_safe(text);
+    let tree = PARSER.with(|parser| {
         let mut parser = parser.borrow_mut();
         parser.reset();
+        let (source, old) = if safe { (text, old) } else { ("", None) };
         // `parse` only returns None on cancellation or a missing language; neither is possible here.
-        parser.parse(text, old).expect("parsing without a timeout or cancellation flag always yields a tree")
-    })
+        parser.parse(source, old).expect("parsing without a timeout or cancellation flag always yields a tree")
+    });
+    (tree, safe)
+}
+
+/// Whether the indentation stack and the nesting of f-strings stay well inside what the scanner can serialise.
+/// Both are over-estimated (lines inside strings count too), which only ever refuses absurd files.
+fn nesting_is_safe(text: &str) -> bool {
+    let mut indents: Vec<usize> = vec![0];
+    for line in text.lines() {
+        let content = line.trim_start_matches([' ', '\t', '\x0c']);
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let width =
+            line[..line.len() - content.len()]
+                .chars()
+                .fold(0, |width, c| if c == '\t' { (width / 8 + 1) * 8 } else { width + 1 });
+        while indents.len() > 1 && width < indents[indents.len() - 1] {
+            indents.pop();
+        }
+        if width > indents[indents.len() - 1] {
+            indents.push(width);
+            if indents.len() > MAX_SAFE_NESTING {
+                return false;
+            }
+        }
+    }
+    // An f-string inside a replacement field pushes the scanner's delimiter stack.
+    let nested_fstrings = ["{f\"", "{f'", "{rf\"", "{rf'", "{fr\"", "{fr'", "{F\"", "{F'"]
+        .iter()
+        .map(|pattern| memchr::memmem::find_iter(text.as_bytes(), pattern.as_bytes()).count())
+        .sum::<usize>();
+    nested_fstrings <= MAX_SAFE_NESTING
 }
 
 impl Document {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let tree = parse(&text, None);
+        let (tree, parsed) = parse(&text, None);
         let rope = Rope::from_str(&text);
-        Self { path: path.into(), text, rope, tree }
+        Self { path: path.into(), text, rope, tree, parsed }
     }
 
     pub fn text(&self) -> &str {
@@ -59,6 +101,12 @@ impl Document {
 
     pub fn tree(&self) -> &Tree {
         &self.tree
+    }
+
+    /// False when the text nests too deeply (indentation or f-strings) to be parsed safely; it is then analysed as
+    /// an empty module.
+    pub fn parsed(&self) -> bool {
+        self.parsed
     }
 
     pub fn slice(&self, range: TextRange) -> &str {
@@ -96,13 +144,16 @@ impl Document {
             old_end_position,
             new_end_position: self.point(new_end),
         };
-        self.tree.edit(&edit);
-        self.tree = parse(&self.text, Some(&self.tree));
+        if self.parsed {
+            self.tree.edit(&edit);
+        }
+        let old = self.parsed.then_some(&self.tree);
+        (self.tree, self.parsed) = parse(&self.text, old);
     }
 
     /// Replaces the whole text (full sync), re-parsing from scratch.
     pub fn set_text(&mut self, text: String) {
-        self.tree = parse(&text, None);
+        (self.tree, self.parsed) = parse(&text, None);
         self.rope = Rope::from_str(&text);
         self.text = text;
     }
@@ -147,6 +198,28 @@ mod tests {
         let end = doc.text().len();
         doc.edit(TextRange::new(end - 3, end), "");
         assert_same_tree(&doc, "import time as t\r\n😀 = 1\nasync def f():\n    t.sleep(");
+    }
+
+    #[test]
+    fn nesting_that_would_overflow_the_scanner_is_not_parsed() {
+        let mut deep = String::new();
+        for level in 0..1000 {
+            deep.push_str(&"    ".repeat(level));
+            deep.push_str(&format!("def f{level}():\n"));
+        }
+        deep.push_str(&"    ".repeat(1000));
+        deep.push_str("pass\n");
+        let document = Document::new("deep.py", deep);
+        assert!(!document.parsed());
+        assert_eq!(document.tree().root_node().child_count(), 0);
+        let fstrings = format!("x = {}\n", "f'{f\"{".repeat(400));
+        assert!(!Document::new("f.py", fstrings).parsed());
+        let mut edited = Document::new("ok.py", "x = 1\n");
+        assert!(edited.parsed());
+        edited.edit(TextRange::empty(0), &"{f'".repeat(300));
+        assert!(!edited.parsed());
+        edited.set_text("y = 2\n".to_owned());
+        assert!(edited.parsed());
     }
 
     #[test]

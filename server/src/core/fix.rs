@@ -57,10 +57,15 @@ fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t st
 
 /// The local name of module `module` and, when it is not imported at module level, the edit that imports it.
 pub fn module_reference(document: &Document, model: &SemanticModel, module: &str) -> (String, Option<Edit>) {
-    if let Some(alias) = model.module_alias(module) {
-        return (alias.to_owned(), None);
+    let mut cache = model.import_edits.borrow_mut();
+    let edit = cache.entry(module.to_owned()).or_insert_with(|| match model.module_alias(module) {
+        Some(_) => None,
+        None => Some(import_edit(document, module)),
+    });
+    match edit {
+        Some(edit) => (module.to_owned(), Some(edit.clone())),
+        None => (model.module_alias(module).unwrap_or(module).to_owned(), None),
     }
-    (module.to_owned(), Some(import_edit(document, module)))
 }
 
 /// `import <module>` placed after the module docstring and any `from __future__` imports, or before the first

@@ -44,7 +44,7 @@ pub fn makes_coroutine(model: &SemanticModel, call: &CallSite, index: &ProjectIn
 
 /// An `async def` of this very file, found without the index (nested functions, or a file outside any project).
 fn is_local_coroutine(model: &SemanticModel, path: &str) -> bool {
-    (0..model.scopes.len()).any(|id| model.scope(id).qualname == path && model.is_plain_coroutine_function(id))
+    model.scope_named(path).is_some_and(|id| model.is_plain_coroutine_function(id))
 }
 
 /// The function-like scope a call runs in, when it is a `def` or `async def` (not the module, a class or a lambda).

@@ -156,6 +156,11 @@ pub struct SemanticModel<'t> {
     /// `self.name = value` in the methods of this file's classes: class qualname → attribute → values.
     attributes: InstanceAttributes<'t>,
     catalogue: &'t Catalogue,
+    /// Function and class scopes by qualified name (the first of redefinitions), for lookups that would otherwise
+    /// scan every scope.
+    scopes_by_qualname: HashMap<String, ScopeId>,
+    /// Where fixes would insert `import <module>`, by module: computed once per file, not once per fix.
+    pub(crate) import_edits: std::cell::RefCell<HashMap<String, Option<super::diagnostic::Edit>>>,
 }
 
 impl<'t> SemanticModel<'t> {
@@ -188,7 +193,12 @@ impl<'t> SemanticModel<'t> {
             attributes: HashMap::new(),
         };
         syntax::walk(document.tree(), &mut builder);
+        let mut scopes_by_qualname = HashMap::new();
+        for (id, scope) in builder.scopes.iter().enumerate().skip(1) {
+            scopes_by_qualname.entry(scope.qualname.clone()).or_insert(id);
+        }
         SemanticModel {
+            scopes_by_qualname,
             module: module.to_owned(),
             source,
             scopes: builder.scopes,
@@ -197,6 +207,7 @@ impl<'t> SemanticModel<'t> {
             has_wildcard_import: builder.has_wildcard_import,
             attributes: builder.attributes,
             catalogue,
+            import_edits: std::cell::RefCell::new(HashMap::new()),
         }
     }
 
@@ -337,8 +348,7 @@ impl<'t> SemanticModel<'t> {
         if let Some(sources) = self.attributes.get(class).and_then(|attributes| attributes.get(attribute)) {
             return Some(self.agree(sources.iter().map(|(source, scope)| (source, *scope)), depth));
         }
-        let class_scope =
-            self.scopes.iter().position(|scope| scope.kind == ScopeKind::Class && scope.qualname == class)?;
+        let class_scope = self.scope_named(class).filter(|id| self.scopes[*id].kind == ScopeKind::Class)?;
         match self.scopes[class_scope].bindings.get(attribute)? {
             Binding::Value(sources) => Some(self.resolve_value(sources, class_scope, depth)),
             _ => None,
@@ -440,6 +450,11 @@ impl<'t> SemanticModel<'t> {
                     _ => false,
                 }
             })
+    }
+
+    /// The function or class scope with this qualified name, if this file defines one.
+    pub fn scope_named(&self, qualname: &str) -> Option<ScopeId> {
+        self.scopes_by_qualname.get(qualname).copied()
     }
 
     pub fn catalogue(&self) -> &'t Catalogue {
