@@ -214,14 +214,6 @@ impl Catalogue {
     pub fn is_entry_point(&self, qualified: &str) -> bool {
         self.entry_points.contains(qualified)
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len() + self.any_receiver.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -18,10 +18,6 @@ impl TextRange {
         Self { start: at, end: at }
     }
 
-    pub fn len(&self) -> usize {
-        self.end - self.start
-    }
-
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }

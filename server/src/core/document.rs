@@ -109,10 +109,6 @@ impl Document {
         self.parsed
     }
 
-    pub fn slice(&self, range: TextRange) -> &str {
-        &self.text[range.start..range.end]
-    }
-
     pub fn line_col(&self, offset: usize) -> LineCol {
         positions::line_col(&self.rope, &self.text, offset)
     }

@@ -67,14 +67,6 @@ impl ProjectIndex {
         }
     }
 
-    pub fn summary(&self, path: &str) -> Option<&ModuleSummary> {
-        self.by_path.get(path).and_then(|slot| self.modules[*slot].as_deref())
-    }
-
-    pub fn module_count(&self) -> usize {
-        self.by_path.len()
-    }
-
     fn insert(&mut self, summary: ModuleSummary) {
         let summary = Arc::new(summary);
         match self.by_path.get(&summary.path) {

@@ -120,12 +120,6 @@ pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
     }
 }
 
-/// The innermost ancestors of a node up to (not including) `stop`, nearest first. Used off the hot path only:
-/// `Node::parent` walks down from the root each time.
-pub fn ancestors<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    std::iter::successors(node.parent(), |current| current.parent())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
