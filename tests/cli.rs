@@ -185,6 +185,63 @@ fn rule_docs_version_and_listing() {
     assert_eq!(version.trim(), format!("asynclint {}", env!("CARGO_PKG_VERSION")));
 }
 
+fn asynclint_with_stdin(directory: &Path, arguments: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asynclint"))
+        .args(arguments)
+        .current_dir(directory)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn diff_shows_fixes_without_writing() {
+    let directory = project(&[("app.py", BLOCKING)]);
+    let output = asynclint(directory.path(), &["check", "--diff"]);
+    assert_eq!(output.status.code(), Some(1));
+    let diff = stdout(&output);
+    assert!(diff.contains("--- app.py\n+++ app.py\n"), "{diff}");
+    assert!(diff.contains("-    time.sleep(1)\n+    await asyncio.sleep(1)\n"), "{diff}");
+    assert!(stderr(&output).contains("Would fix 1 error in 1 file."), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(directory.path().join("app.py")).unwrap(), BLOCKING);
+    let clean = project(&[("ok.py", "async def main():\n    return 1\n")]);
+    assert_eq!(asynclint(clean.path(), &["check", "--diff"]).status.code(), Some(0));
+}
+
+#[test]
+fn statistics_and_quiet() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n    time.sleep(2)\n    open('x')\n";
+    let directory = project(&[("app.py", source)]);
+    let statistics = stdout(&asynclint(directory.path(), &["check", "--statistics"]));
+    assert_eq!(statistics, "    2\tAL101\t[*]\tblocking-sleep\n    1\tAL104\t   \tblocking-file-io\n");
+    let quiet = stdout(&asynclint(directory.path(), &["check", "--quiet", "--output-format", "concise"]));
+    assert_eq!(quiet.lines().count(), 3, "{quiet}");
+}
+
+#[test]
+fn standard_input_is_checked_and_fixed_under_its_given_name() {
+    let directory = project(&[]);
+    let output = asynclint_with_stdin(
+        directory.path(),
+        &["check", "--stdin-filename", "app.py", "--output-format", "concise", "-"],
+        BLOCKING,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with("app.py:5:5: AL101"), "{}", stdout(&output));
+    let output =
+        asynclint_with_stdin(directory.path(), &["check", "--stdin-filename", "app.py", "--fix", "-"], BLOCKING);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "import asyncio\nimport time\n\n\nasync def main():\n    await asyncio.sleep(1)\n");
+    assert!(!directory.path().join("app.py").exists(), "nothing is written for standard input");
+    assert_eq!(asynclint_with_stdin(directory.path(), &["check", "-"], BLOCKING).status.code(), Some(2));
+}
+
 #[test]
 fn hostile_files_never_crash_or_hang_the_run() {
     let mut deep_defs = String::new();

@@ -14,7 +14,7 @@ use crate::core::settings::{self, Settings};
 use crate::workspace;
 
 use output::{OutputFormat, Style};
-use run::FixMode;
+use run::{FixMode, FixOutput, RunOptions};
 
 #[derive(Parser)]
 #[command(name = "asynclint", version, about = "Finds the mistakes that quietly break Python asyncio programs.")]
@@ -67,6 +67,18 @@ struct CheckArgs {
     /// Exit 0 even when there are findings.
     #[arg(long)]
     exit_zero: bool,
+    /// Print what fixing would change as a unified diff, without writing; exit 1 when something would change.
+    #[arg(long)]
+    diff: bool,
+    /// Print how many findings each rule has, instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// Print the findings only, without the summary.
+    #[arg(long, short)]
+    quiet: bool,
+    /// With the path `-`: the name of the file whose source comes on standard input.
+    #[arg(long)]
+    stdin_filename: Option<PathBuf>,
 }
 
 /// Exit statuses: 0 clean, 1 findings, 2 usage, config or I/O errors.
@@ -116,12 +128,20 @@ fn print_rule(rule: Option<&str>) -> Result<ExitCode, String> {
 }
 
 fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
-    let paths = if arguments.paths.is_empty() { vec![PathBuf::from(".")] } else { arguments.paths.clone() };
+    let stdin = read_stdin_source(&arguments)?;
+    let paths = match &stdin {
+        Some((path, _)) => vec![path.clone()],
+        None if arguments.paths.is_empty() => vec![PathBuf::from(".")],
+        None => arguments.paths.clone(),
+    };
     // Absolute, symlink-free paths, so that a file reached from the argument and from the project walk is one file.
-    let paths = paths
-        .iter()
-        .map(|path| path.canonicalize().map_err(|error| format!("{}: {error}", path.display())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let paths = match &stdin {
+        Some(_) => paths,
+        None => paths
+            .iter()
+            .map(|path| path.canonicalize().map_err(|error| format!("{}: {error}", path.display())))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     let root = workspace::project_root(&paths[0]);
     let loaded = workspace::load_config(arguments.config.as_deref(), &paths[0])?;
     let config_name =
@@ -140,7 +160,10 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
     let exclusions = workspace::Exclusions::new(&settings)?;
 
-    let (checked, mut warnings) = workspace::discover(&paths, &root, &exclusions);
+    let (mut checked, mut warnings) = workspace::discover(&paths, &root, &exclusions);
+    if let Some((path, _)) = &stdin {
+        checked = vec![path.clone()];
+    }
     // The index spans the whole project, so helpers in files not being checked still count.
     // Problems elsewhere in the project are not the user's question here, so its walk's warnings are not shown.
     let (mut index_files, _) = workspace::discover(std::slice::from_ref(&root), &root, &exclusions);
@@ -148,13 +171,15 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     index_files.sort();
     index_files.dedup();
 
-    let fix_mode = match (arguments.fix, arguments.unsafe_fixes) {
+    let fix_mode = match (arguments.fix || arguments.diff, arguments.unsafe_fixes) {
         (false, _) => FixMode::None,
         (true, false) => FixMode::Safe,
         (true, true) => FixMode::SafeAndUnsafe,
     };
     let display_mode = if arguments.unsafe_fixes { FixMode::SafeAndUnsafe } else { FixMode::Safe };
-    let outcome = run::run(&index_files, &checked, &root, &settings, fix_mode);
+    let fix_output = if arguments.diff { FixOutput::Report } else { FixOutput::Files };
+    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref() };
+    let outcome = run::run(&index_files, &checked, &root, &settings, &options);
     warnings.extend(outcome.warnings);
     for warning in &warnings {
         eprintln!("asynclint: warning: {warning}");
@@ -167,6 +192,42 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     let write_failed = |error: io::Error| format!("cannot write the report: {error}");
     let remaining: usize = outcome.reports.iter().map(|report| report.diagnostics.len()).sum();
     let fixed: usize = outcome.reports.iter().map(|report| report.fixes_applied).sum();
+    if arguments.diff {
+        let changed = output::write_diff(&mut out, &outcome.reports).map_err(write_failed)?;
+        out.flush().map_err(write_failed)?;
+        if changed > 0 {
+            eprintln!("Would fix {fixed} error{} in {changed} file{}.", plural(fixed), plural(changed));
+            return Ok(ExitCode::from(EXIT_FINDINGS));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let (Some((path, text)), true) = (&stdin, arguments.fix) {
+        // Fixing standard input prints the fixed source, as formatters and ruff do; findings go to stderr.
+        let fixed_text = outcome
+            .reports
+            .iter()
+            .find(|report| report.path == *path)
+            .map_or(text.as_str(), |report| report.source.text.as_str());
+        out.write_all(fixed_text.as_bytes()).map_err(write_failed)?;
+        out.flush().map_err(write_failed)?;
+        let mut errors = io::stderr().lock();
+        output::write_concise(&mut errors, &outcome.reports, Style { enabled: false }, display_mode)
+            .map_err(write_failed)?;
+        return Ok(if remaining > 0 && !arguments.exit_zero {
+            ExitCode::from(EXIT_FINDINGS)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if arguments.statistics {
+        output::write_statistics(&mut out, &outcome.reports, display_mode).map_err(write_failed)?;
+        out.flush().map_err(write_failed)?;
+        return Ok(if remaining > 0 && !arguments.exit_zero {
+            ExitCode::from(EXIT_FINDINGS)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     match arguments.output_format {
         OutputFormat::Json => output::write_json(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::Full | OutputFormat::Concise => {
@@ -175,7 +236,9 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
             } else {
                 output::write_concise(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;
             }
-            write_summary(&mut out, &outcome.reports, remaining, fixed, display_mode).map_err(write_failed)?;
+            if !arguments.quiet {
+                write_summary(&mut out, &outcome.reports, remaining, fixed, display_mode).map_err(write_failed)?;
+            }
         }
     }
     out.flush().map_err(write_failed)?;
@@ -183,6 +246,36 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(EXIT_FINDINGS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// With the path `-`, the source on standard input and the (absolute) path it stands for.
+fn read_stdin_source(arguments: &CheckArgs) -> Result<Option<(PathBuf, String)>, String> {
+    if arguments.paths.iter().all(|path| path.as_os_str() != "-") {
+        return Ok(None);
+    }
+    if arguments.paths.len() != 1 {
+        return Err("`-` (standard input) cannot be combined with other paths".to_owned());
+    }
+    let name = arguments.stdin_filename.as_ref().ok_or("reading standard input (`-`) needs `--stdin-filename NAME`")?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes)
+        .map_err(|error| format!("cannot read standard input: {error}"))?;
+    let text = String::from_utf8(bytes).map_err(|_| "standard input is not valid UTF-8".to_owned())?;
+    let name = std::path::absolute(name).map_err(|error| format!("{}: {error}", name.display()))?;
+    // The directory is real even when the file is not: resolve it the way project files are resolved.
+    let path = match (name.parent().and_then(|dir| dir.canonicalize().ok()), name.file_name()) {
+        (Some(directory), Some(file)) => directory.join(file),
+        _ => name,
+    };
+    Ok(Some((path, text)))
 }
 
 fn write_summary(

@@ -231,3 +231,36 @@ pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()
     serde_json::to_writer_pretty(&mut *out, &items)?;
     writeln!(out)
 }
+
+/// A unified diff of each file fixes changed; returns how many files changed.
+pub fn write_diff(out: &mut impl Write, reports: &[FileReport]) -> io::Result<usize> {
+    let mut changed = 0;
+    for report in reports {
+        let Some(original) = &report.original else { continue };
+        changed += 1;
+        let diff = similar::TextDiff::from_lines(original.as_str(), report.source.text.as_str());
+        let name = &report.source.display;
+        write!(out, "{}", diff.unified_diff().header(name, name))?;
+    }
+    Ok(changed)
+}
+
+/// `--statistics`: how many findings each rule has, most first.
+pub fn write_statistics(out: &mut impl Write, reports: &[FileReport], fix_mode: FixMode) -> io::Result<()> {
+    let mut counts: Vec<(&'static str, &'static str, usize, bool)> = Vec::new();
+    for diagnostic in reports.iter().flat_map(|report| &report.diagnostics) {
+        let fixable = !fix_marker(diagnostic, fix_mode).is_empty();
+        match counts.iter_mut().find(|(code, ..)| *code == diagnostic.code) {
+            Some(entry) => {
+                entry.2 += 1;
+                entry.3 |= fixable;
+            }
+            None => counts.push((diagnostic.code, diagnostic.name, 1, fixable)),
+        }
+    }
+    counts.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
+    for (code, name, count, fixable) in counts {
+        writeln!(out, "{count:>5}\t{code}\t{}\t{name}", if fixable { "[*]" } else { "   " })?;
+    }
+    Ok(())
+}

@@ -47,6 +47,17 @@ pub struct FileReport {
     pub source: SourceText,
     pub diagnostics: Vec<Diagnostic>,
     pub fixes_applied: usize,
+    /// The text before fixing, when fixes changed it (for `--diff` and standard input).
+    pub original: Option<String>,
+}
+
+/// Where fixed text goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixOutput {
+    /// Written back to the file (`--fix`).
+    Files,
+    /// Kept in the report only (`--diff`).
+    Report,
 }
 
 /// A checked file's final text with a rope for line arithmetic: what the reports need, without a parse tree.
@@ -89,7 +100,10 @@ struct Analysed {
 }
 
 /// Reads a Python file as UTF-8 text, or says why not.
-fn read_source(path: &Path) -> Result<String, String> {
+fn read_source(path: &Path, stdin: Option<&(PathBuf, String)>) -> Result<String, String> {
+    if let Some((_, text)) = stdin.filter(|(name, _)| name == path) {
+        return Ok(text.clone());
+    }
     let bytes = std::fs::read(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
     String::from_utf8(bytes).map_err(|_| format!("{}: skipped: not valid UTF-8", path.display()))
 }
@@ -99,12 +113,19 @@ fn read_source(path: &Path) -> Result<String, String> {
 /// Each file is parsed once: the parse yields its summary, the findings that need no index, and the callees only
 /// the index can judge. Once the index is built, only files where one of those callees blocks (or that get fixed)
 /// are parsed again, for the full [`check`].
+pub struct RunOptions<'a> {
+    pub fix_mode: FixMode,
+    pub fix_output: FixOutput,
+    /// Source read from standard input, and the path it stands for.
+    pub stdin: Option<&'a (PathBuf, String)>,
+}
+
 pub fn run(
     index_files: &[PathBuf],
     checked: &[PathBuf],
     root: &Path,
     settings: &Settings,
-    fix_mode: FixMode,
+    options: &RunOptions,
 ) -> RunOutcome {
     let packages = PackageCache::default();
     let checked: HashSet<&PathBuf> = checked.iter().collect();
@@ -112,7 +133,7 @@ pub fn run(
     let analysed: Vec<Result<Analysed, String>> = index_files
         .par_iter()
         .map(|path| {
-            let text = read_source(path)?;
+            let text = read_source(path, options.stdin)?;
             let module = packages.module_of(path, root);
             let display = display_path(path, cwd.as_deref());
             let document = Document::new(display.clone(), text);
@@ -140,7 +161,7 @@ pub fn run(
     let checked_files: Vec<Analysed> = files.into_iter().filter(|file| file.text.is_some()).collect();
     let files_checked = checked_files.len();
     let results: Vec<Result<Option<FileReport>, String>> =
-        checked_files.into_par_iter().map(|file| finish_file(file, &index, settings, fix_mode)).collect();
+        checked_files.into_par_iter().map(|file| finish_file(file, &index, settings, options)).collect();
     let mut reports = Vec::new();
     for result in results {
         match result {
@@ -157,8 +178,9 @@ fn finish_file(
     file: Analysed,
     index: &ProjectIndex,
     settings: &Settings,
-    fix_mode: FixMode,
+    options: &RunOptions,
 ) -> Result<Option<FileReport>, String> {
+    let fix_mode = options.fix_mode;
     let text = file.text.expect("only checked files reach the second phase");
     let wants_fixes = fix_mode != FixMode::None && !file.analysis.local_diagnostics.is_empty();
     if !wants_fixes && !file.analysis.needs_project_check(index, settings) {
@@ -166,13 +188,10 @@ fn finish_file(
             return Ok(None);
         }
         let source = SourceText::new(file.display, text);
-        return Ok(Some(FileReport {
-            path: file.path,
-            source,
-            diagnostics: file.analysis.local_diagnostics,
-            fixes_applied: 0,
-        }));
+        let diagnostics = file.analysis.local_diagnostics;
+        return Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied: 0, original: None }));
     }
+    let original = text.clone();
     let mut document = Document::new(file.display.clone(), text);
     let mut diagnostics = check(&document, &file.module, index, settings);
     let mut fixes_applied = 0;
@@ -190,7 +209,8 @@ fn finish_file(
             document = Document::new(document.path.clone(), fixed);
             diagnostics = check(&document, &file.module, index, settings);
         }
-        if fixes_applied > 0 {
+        let from_stdin = options.stdin.is_some_and(|(path, _)| *path == file.path);
+        if fixes_applied > 0 && options.fix_output == FixOutput::Files && !from_stdin {
             write_atomically(&file.path, document.text())?;
         }
     }
@@ -198,7 +218,8 @@ fn finish_file(
         return Ok(None);
     }
     let source = SourceText::new(file.display, document.into_text());
-    Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied }))
+    let original = (fixes_applied > 0).then_some(original);
+    Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied, original }))
 }
 
 /// Writes through a temporary file in the same directory, then renames it over the original, keeping its
