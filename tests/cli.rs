@@ -201,6 +201,19 @@ fn asynclint_with_stdin(directory: &Path, arguments: &[&str], input: &str) -> Ou
 }
 
 #[test]
+fn per_file_ignores_apply_by_path_under_the_project_root() {
+    let directory = project(&[("app.py", BLOCKING), ("tests/test_app.py", BLOCKING)]);
+    std::fs::write(
+        directory.path().join("pyproject.toml"),
+        "[tool.asynclint]\nper-file-ignores = { \"tests/**\" = [\"blocking-sleep\"] }\n",
+    )
+    .unwrap();
+    let text = stdout(&asynclint(directory.path(), &["check", "--output-format", "concise"]));
+    assert!(text.contains("app.py:5:5: AL101"), "{text}");
+    assert!(!text.contains("tests/test_app.py"), "{text}");
+}
+
+#[test]
 fn diff_shows_fixes_without_writing() {
     let directory = project(&[("app.py", BLOCKING)]);
     let output = asynclint(directory.path(), &["check", "--diff"]);

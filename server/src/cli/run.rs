@@ -137,7 +137,7 @@ pub fn run(
             let module = packages.module_of(path, root);
             let display = display_path(path, cwd.as_deref());
             let document = Document::new(display.clone(), text);
-            let analysis = analyze(&document, &module, settings);
+            let analysis = analyze(&document, &module, &settings.for_file(relative_to(path, root)));
             let text = checked.contains(path).then(|| document.into_text());
             Ok(Analysed { path: path.clone(), display, module, text, analysis })
         })
@@ -160,8 +160,13 @@ pub fn run(
 
     let checked_files: Vec<Analysed> = files.into_iter().filter(|file| file.text.is_some()).collect();
     let files_checked = checked_files.len();
-    let results: Vec<Result<Option<FileReport>, String>> =
-        checked_files.into_par_iter().map(|file| finish_file(file, &index, settings, options)).collect();
+    let results: Vec<Result<Option<FileReport>, String>> = checked_files
+        .into_par_iter()
+        .map(|file| {
+            let settings = settings.for_file(relative_to(&file.path, root));
+            finish_file(file, &index, &settings, options)
+        })
+        .collect();
     let mut reports = Vec::new();
     for result in results {
         match result {
@@ -234,6 +239,11 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
     std::fs::set_permissions(temporary.path(), permissions).map_err(fail)?;
     temporary.persist(path).map_err(|error| fail(error.error))?;
     Ok(())
+}
+
+/// A file's path relative to the project root, which `per-file-ignores` patterns match.
+fn relative_to<'p>(path: &'p Path, root: &Path) -> &'p Path {
+    path.strip_prefix(root).unwrap_or(path)
 }
 
 /// Paths are shown relative to the working directory when they are under it, as given otherwise.

@@ -21,6 +21,8 @@ pub struct Settings {
     catalogue: Arc<Catalogue>,
     /// Glob patterns of paths the CLI should skip (`exclude` and `extend-exclude`).
     pub exclude: Vec<String>,
+    /// `per-file-ignores`: files matching a glob (relative to the project root) skip these rules.
+    per_file_ignores: Vec<(globset::GlobMatcher, Vec<&'static str>)>,
 }
 
 impl Default for Settings {
@@ -31,6 +33,7 @@ impl Default for Settings {
             target_version: DEFAULT_TARGET,
             catalogue: Catalogue::builtin(),
             exclude: Vec::new(),
+            per_file_ignores: Vec::new(),
         }
     }
 }
@@ -46,6 +49,22 @@ impl Settings {
 
     pub fn catalogue(&self) -> &Catalogue {
         &self.catalogue
+    }
+
+    /// The settings for one file, given its path relative to the project root: `per-file-ignores` applied.
+    pub fn for_file(&self, relative: &std::path::Path) -> std::borrow::Cow<'_, Settings> {
+        let ignored: Vec<&'static str> = self
+            .per_file_ignores
+            .iter()
+            .filter(|(glob, _)| glob.is_match(relative))
+            .flat_map(|(_, codes)| codes.iter().copied())
+            .collect();
+        if ignored.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut settings = self.clone();
+        settings.enabled.retain(|code| !ignored.contains(code));
+        std::borrow::Cow::Owned(settings)
     }
 
     /// Applies selections in order: `select` replaces the set, `extend-select` adds, `ignore` removes.
@@ -105,6 +124,15 @@ impl Settings {
             settings.catalogue = Arc::new(catalogue);
         }
         settings.exclude = config.exclude.iter().chain(&config.extend_exclude).cloned().collect();
+        for (pattern, selectors) in &config.per_file_ignores {
+            let glob = globset::Glob::new(pattern)
+                .map_err(|error| ConfigError::new(format!("per-file-ignores: invalid pattern `{pattern}`: {error}")))?;
+            let mut codes = Vec::new();
+            for selector in selectors {
+                codes.extend(resolve_selector(selector)?.into_iter().map(|rule| rule.code));
+            }
+            settings.per_file_ignores.push((glob.compile_matcher(), codes));
+        }
         Ok(settings)
     }
 }
@@ -161,6 +189,8 @@ pub struct Config {
     pub allowed_calls: Vec<String>,
     #[serde(default)]
     pub extra_coroutine_functions: Vec<String>,
+    #[serde(default)]
+    pub per_file_ignores: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub exclude: Vec<String>,
     #[serde(default)]
@@ -268,6 +298,22 @@ mod tests {
         assert!(!without_table.has_table);
         assert_eq!(Settings::from_config(&without_table.config).unwrap().target_version, (3, 8));
         assert!(parse_pyproject("not toml [").is_err());
+    }
+
+    #[test]
+    fn per_file_ignores_disable_rules_for_matching_paths() {
+        let config =
+            parse_asynclint_toml("per-file-ignores = { \"tests/**\" = [\"AL1\"], \"*.pyi\" = [\"ALL\"] }\n").unwrap();
+        let settings = Settings::from_config(&config).unwrap();
+        let sleep = rules::find("AL101").unwrap();
+        let tasks = rules::find("AL201").unwrap();
+        let in_tests = settings.for_file(std::path::Path::new("tests/unit/test_app.py"));
+        assert!(!in_tests.is_enabled(sleep));
+        assert!(in_tests.is_enabled(tasks));
+        assert!(settings.for_file(std::path::Path::new("app/main.py")).is_enabled(sleep));
+        assert!(!settings.for_file(std::path::Path::new("stubs.pyi")).is_enabled(tasks));
+        let bad = parse_asynclint_toml("per-file-ignores = { \"x\" = [\"NOPE\"] }\n").unwrap();
+        assert!(Settings::from_config(&bad).is_err());
     }
 
     #[test]

@@ -114,6 +114,16 @@ impl State {
         problem
     }
 
+    /// The settings for one open file: `per-file-ignores` apply by its path relative to its workspace folder.
+    fn settings_for(&self, path: &str) -> std::borrow::Cow<'_, Settings> {
+        let path = Path::new(path);
+        let root = self.roots.iter().filter(|root| path.starts_with(root)).max_by_key(|root| root.as_os_str().len());
+        match root.and_then(|root| path.strip_prefix(root).ok()) {
+            Some(relative) => self.settings.for_file(relative),
+            None => std::borrow::Cow::Borrowed(&*self.settings),
+        }
+    }
+
     fn module_of(&self, path: &Path) -> ModuleInfo {
         let root = self
             .roots
@@ -136,7 +146,8 @@ impl State {
             return Some((uri.clone(), Vec::new(), open.version));
         }
         let model = open.model(&self.settings);
-        Some(publishable(uri, open, &model, &self.index, &self.settings, self.encoding))
+        let settings = self.settings_for(&open.document.path);
+        Some(publishable(uri, open, &model, &self.index, &settings, self.encoding))
     }
 
     fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
@@ -345,7 +356,8 @@ impl Backend {
         let document = &open.document;
         let encoding = state.encoding;
         let requested = convert::text_range(document, params.range, encoding);
-        let findings = check(document, &open.module, &state.index, &state.settings);
+        let settings = state.settings_for(&document.path);
+        let findings = check(document, &open.module, &state.index, &settings);
         let only = params.context.only.as_deref();
         let wants = |kind: &CodeActionKind| {
             only.is_none_or(|only| only.iter().any(|wanted| kind.as_str().starts_with(wanted.as_str())))
@@ -362,7 +374,7 @@ impl Backend {
             }
         }
         if wants(&convert::fix_all_kind()) {
-            if let Some(edit) = fix_all_edit(document, &open.module, state) {
+            if let Some(edit) = fix_all_edit(document, &open.module, state, &settings) {
                 actions.push(CodeActionOrCommand::CodeAction(CodeAction {
                     title: "Fix all safe asynclint findings".to_owned(),
                     kind: Some(convert::fix_all_kind()),
@@ -399,10 +411,10 @@ fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: E
 }
 
 /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
-fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State) -> Option<TextEdit> {
+fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State, settings: &Settings) -> Option<TextEdit> {
     let mut current = Document::new(document.path.clone(), document.text());
     for _ in 0..MAX_FIX_ROUNDS {
-        let findings = check(&current, module, &state.index, &state.settings);
+        let findings = check(&current, module, &state.index, settings);
         let safe = findings
             .iter()
             .filter_map(Diagnostic::preferred_fix)
@@ -536,13 +548,15 @@ impl LanguageServer for Backend {
             }
             // One model per keystroke serves the summary and, unless other files need a re-check, the diagnostics.
             let settings = state.settings.clone();
+            let path = open.document.path.clone();
+            let file_settings = state.settings_for(&path).into_owned();
             let encoding = state.encoding;
             let State { documents, index, shapes, .. } = &mut *state;
             let open = &documents[&uri];
             let model = open.model(&settings);
             let summary = summarize(&open.document, &model, settings.catalogue());
             let exported_changed = record_summary(index, shapes, summary);
-            let mut batch = vec![publishable(&uri, open, &model, index, &settings, encoding)];
+            let mut batch = vec![publishable(&uri, open, &model, index, &file_settings, encoding)];
             drop(model);
             if exported_changed {
                 let others: Vec<Uri> = state.documents.keys().filter(|other| **other != uri).cloned().collect();
