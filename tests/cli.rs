@@ -71,6 +71,26 @@ fn json_output_has_ruffs_shape() {
 }
 
 #[test]
+fn ci_formats_json_lines_github_and_gitlab() {
+    let dirty = project(&[("app.py", BLOCKING)]);
+    let lines = stdout(&asynclint(dirty.path(), &["check", "--output-format", "json-lines"]));
+    assert_eq!(lines.lines().count(), 1);
+    let item: serde_json::Value = serde_json::from_str(lines.trim()).unwrap();
+    assert_eq!(item["code"], "AL101");
+    let github = stdout(&asynclint(dirty.path(), &["check", "--output-format", "github"]));
+    assert_eq!(
+        github.trim_end(),
+        "::warning title=asynclint (AL101),file=app.py,line=5,col=5,endLine=5,endColumn=18::AL101 `time.sleep` blocks the event loop in async function `main`: it sleeps the whole thread; use `await asyncio.sleep(...)`"
+    );
+    let gitlab: serde_json::Value =
+        serde_json::from_slice(&asynclint(dirty.path(), &["check", "--output-format", "gitlab"]).stdout).unwrap();
+    assert_eq!(gitlab[0]["check_name"], "AL101");
+    assert_eq!(gitlab[0]["location"], serde_json::json!({"path": "app.py", "lines": {"begin": 5, "end": 5}}));
+    assert_eq!(gitlab[0]["severity"], "minor");
+    assert_eq!(gitlab[0]["fingerprint"].as_str().unwrap().len(), 16);
+}
+
+#[test]
 fn concise_output_is_one_line_per_finding() {
     let dirty = project(&[("app.py", BLOCKING)]);
     let text = stdout(&asynclint(dirty.path(), &["check", "--output-format", "concise"]));

@@ -230,6 +230,9 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
     match arguments.output_format {
         OutputFormat::Json => output::write_json(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::JsonLines => output::write_json_lines(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::Github => output::write_github(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::Gitlab => output::write_gitlab(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::Full | OutputFormat::Concise => {
             if arguments.output_format == OutputFormat::Full {
                 output::write_full(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;

@@ -14,6 +14,12 @@ pub enum OutputFormat {
     Full,
     Concise,
     Json,
+    /// One JSON object (ruff's shape) per line.
+    JsonLines,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+    /// GitLab Code Quality report.
+    Gitlab,
 }
 
 /// ANSI styling, on only for terminals without `NO_COLOR`.
@@ -196,7 +202,7 @@ fn location(document: &SourceText, offset: usize) -> JsonLocation {
     JsonLocation { row, column }
 }
 
-pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+fn json_items(reports: &[FileReport]) -> Vec<JsonDiagnostic> {
     let mut items = Vec::new();
     for report in reports {
         let document = &report.source;
@@ -228,7 +234,99 @@ pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()
             });
         }
     }
-    serde_json::to_writer_pretty(&mut *out, &items)?;
+    items
+}
+
+pub fn write_json(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &json_items(reports))?;
+    writeln!(out)
+}
+
+pub fn write_json_lines(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    for item in json_items(reports) {
+        serde_json::to_writer(&mut *out, &item)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `::warning file=...,line=...::message` lines, which GitHub Actions turns into annotations.
+pub fn write_github(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    // Workflow commands reserve `%`, CR and LF in values, and `,` and `:` in properties.
+    let escape_value = |text: &str| text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let escape_property = |text: &str| escape_value(text).replace(':', "%3A").replace(',', "%2C");
+    for report in reports {
+        let file = escape_property(&report.source.display);
+        for diagnostic in &report.diagnostics {
+            let (row, column) = human(report.source.line_col(diagnostic.range.start));
+            let (end_row, end_column) = human(report.source.line_col(diagnostic.range.end));
+            let level = match diagnostic.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Information | Severity::Hint => "notice",
+            };
+            writeln!(
+                out,
+                "::{level} title=asynclint ({}),file={file},line={row},col={column},endLine={end_row},endColumn={end_column}::{}",
+                diagnostic.code,
+                escape_value(&format!("{} {}", diagnostic.code, diagnostic.message))
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct GitlabLines {
+    begin: usize,
+    end: usize,
+}
+
+#[derive(Serialize)]
+struct GitlabLocation {
+    path: String,
+    lines: GitlabLines,
+}
+
+#[derive(Serialize)]
+struct GitlabIssue {
+    description: String,
+    check_name: &'static str,
+    fingerprint: String,
+    severity: &'static str,
+    location: GitlabLocation,
+}
+
+/// A GitLab Code Quality report: a JSON array of issues with stable fingerprints.
+pub fn write_gitlab(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    use std::hash::{Hash, Hasher};
+    let mut issues = Vec::new();
+    for report in reports {
+        for diagnostic in &report.diagnostics {
+            let begin = report.source.line_col(diagnostic.range.start).line as usize + 1;
+            let end = report.source.line_col(diagnostic.range.end).line as usize + 1;
+            // Stable across runs and unrelated edits: the file, the rule and the flagged text.
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (
+                &report.source.display,
+                diagnostic.code,
+                &report.source.text[diagnostic.range.start..diagnostic.range.end],
+            )
+                .hash(&mut hasher);
+            issues.push(GitlabIssue {
+                description: format!("{} {}", diagnostic.code, diagnostic.message),
+                check_name: diagnostic.code,
+                fingerprint: format!("{:016x}", hasher.finish()),
+                severity: match diagnostic.severity {
+                    Severity::Error => "major",
+                    Severity::Warning => "minor",
+                    Severity::Information | Severity::Hint => "info",
+                },
+                location: GitlabLocation { path: report.source.display.clone(), lines: GitlabLines { begin, end } },
+            });
+        }
+    }
+    serde_json::to_writer_pretty(&mut *out, &issues)?;
     writeln!(out)
 }
 
