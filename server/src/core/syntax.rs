@@ -63,6 +63,21 @@ pub fn text<'a>(node: Node, source: &'a str) -> &'a str {
     source.get(node.start_byte()..node.end_byte()).unwrap_or("")
 }
 
+/// Callee text longer than this is not quoted in messages: they stay one readable line.
+const MAX_QUOTED_CALLEE: usize = 40;
+
+/// How a call's callee is written (`t.sleep`, `self.warm`), with line breaks and runs of spaces collapsed to one
+/// space; empty for a call without one.
+pub fn callee_text(call: Node, source: &str) -> String {
+    let written = call.child_by_field_id(fields().function).map(|function| text(function, source)).unwrap_or("");
+    written.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The callee text when it is short enough to quote in a message.
+pub fn quotable(callee: &str) -> Option<&str> {
+    (!callee.is_empty() && callee.len() <= MAX_QUOTED_CALLEE).then_some(callee)
+}
+
 /// `async def` is a `function_definition` whose first token is `async`.
 pub fn is_async_function(node: Node) -> bool {
     node.kind() == "function_definition" && node.child(0).is_some_and(|first| first.kind() == "async")

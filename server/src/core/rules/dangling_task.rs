@@ -58,14 +58,9 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         if root_exits_with_pending_tasks::reports(checker, call) {
             continue;
         }
-        let written = call
-            .node
-            .child_by_field_id(syntax::fields().function)
-            .map(|function| model.text(function))
-            .unwrap_or("create_task");
+        let written = syntax::callee_text(call.node, model.source);
         let message = format!(
-            "The task from `{}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost",
-            written.split_whitespace().collect::<String>()
+            "The task from `{written}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost"
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         let document = checker.document;

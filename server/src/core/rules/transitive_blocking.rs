@@ -11,9 +11,6 @@ use crate::core::semantic::SemanticModel;
 use crate::core::summary::blocking_entry;
 use crate::core::syntax;
 
-/// Callee text longer than this is not quoted in messages.
-const MAX_QUOTED_CALLEE: usize = 40;
-
 pub const RULE: RuleMeta = RuleMeta {
     code: "AL110",
     name: "transitive-blocking-call",
@@ -96,13 +93,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         };
         let function_name = model.scope(call.scope).name;
-        let written =
-            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
-        let helper = if written.len() <= MAX_QUOTED_CALLEE && !written.contains('\n') {
-            written
-        } else {
-            chain[0].function.name.as_str()
-        };
+        let written = syntax::callee_text(call.node, model.source);
+        let helper = syntax::quotable(&written).unwrap_or(chain[0].function.name.as_str());
         let mut names: Vec<&str> = vec![function_name];
         names.extend(chain.iter().map(|link| link.function.display.as_str()));
         names.push(blocking_name);

@@ -77,9 +77,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 continue;
             }
         }
-        let written =
-            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
-        let written: String = written.split_whitespace().collect();
+        let written = syntax::callee_text(call.node, model.source);
         let gathers = model.callee_path(call).as_deref() == Some("asyncio.gather");
         let message = match call.assigned_to {
             _ if gathers => format!(

@@ -17,9 +17,6 @@ use crate::core::fix;
 use crate::core::summary::blocking_entry;
 use crate::core::syntax;
 
-/// Callee text longer than this is not quoted in messages.
-const MAX_QUOTED_CALLEE: usize = 40;
-
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
     let catalogue = checker.settings.catalogue();
@@ -35,18 +32,14 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let function_name = model.scope(call.scope).name;
-        let written =
-            call.node.child_by_field_id(syntax::fields().function).map(|function| model.text(function)).unwrap_or("");
-        let alias_note = if written != entry.name
-            && !entry.name.starts_with("*.")
-            && written.len() <= MAX_QUOTED_CALLEE
-            && !written.contains('\n')
-        {
-            format!(" (called as `{written}`)")
-        } else {
-            String::new()
+        let written = syntax::callee_text(call.node, model.source);
+        let alias_note = match syntax::quotable(&written) {
+            Some(written) if written != entry.name && !entry.name.starts_with("*.") => {
+                format!(" (called as `{written}`)")
+            }
+            _ => String::new(),
         };
-        let shown_name = entry.name.strip_prefix("*.").map_or(entry.name.as_str(), |_| written);
+        let shown_name = entry.name.strip_prefix("*.").map_or(entry.name.as_str(), |_| written.as_str());
         let advice = match (&entry.replacement, entry.drop_in) {
             (Some(replacement), true) => format!("; use `await {replacement}(...)`"),
             (Some(replacement), false) => format!("; use {replacement}"),
