@@ -21,11 +21,18 @@ pub struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    /// Attaches the fix `build` makes, when fixes are wanted.
+    /// Attaches the fix `build` makes, when fixes are wanted. In a file that already has syntax errors, a rewrite can
+    /// make the parse worse in ways no local check sees (a call inside an unclosed bracket), so the fix is offered
+    /// only if its result re-parses no worse.
     pub fn offer(&self, diagnostic: &mut Diagnostic, build: impl FnOnce() -> Option<super::diagnostic::Fix>) {
-        if self.with_fixes {
-            diagnostic.fixes.extend(build());
+        if !self.with_fixes {
+            return;
         }
+        let Some(fix) = build() else { return };
+        if self.document.tree().root_node().has_error() && super::fix::apply_checked(self.document, &fix).is_none() {
+            return;
+        }
+        diagnostic.fixes.push(fix);
     }
 
     pub fn enabled(&self, rule: &RuleMeta) -> bool {
