@@ -192,6 +192,8 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     let write_failed = |error: io::Error| format!("cannot write the report: {error}");
     let remaining: usize = outcome.reports.iter().map(|report| report.diagnostics.len()).sum();
     let fixed: usize = outcome.reports.iter().map(|report| report.fixes_applied).sum();
+    let findings_exit =
+        if remaining > 0 && !arguments.exit_zero { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     if arguments.diff {
         let changed = output::write_diff(&mut out, &outcome.reports).map_err(write_failed)?;
         out.flush().map_err(write_failed)?;
@@ -213,22 +215,12 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         let mut errors = io::stderr().lock();
         output::write_concise(&mut errors, &outcome.reports, Style { enabled: false }, display_mode)
             .map_err(write_failed)?;
-        return Ok(if remaining > 0 && !arguments.exit_zero {
-            ExitCode::from(EXIT_FINDINGS)
-        } else {
-            ExitCode::SUCCESS
-        });
-    }
-    if arguments.statistics {
-        output::write_statistics(&mut out, &outcome.reports, display_mode).map_err(write_failed)?;
-        out.flush().map_err(write_failed)?;
-        return Ok(if remaining > 0 && !arguments.exit_zero {
-            ExitCode::from(EXIT_FINDINGS)
-        } else {
-            ExitCode::SUCCESS
-        });
+        return Ok(findings_exit);
     }
     match arguments.output_format {
+        _ if arguments.statistics => {
+            output::write_statistics(&mut out, &outcome.reports, display_mode).map_err(write_failed)?
+        }
         OutputFormat::Json => output::write_json(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::JsonLines => output::write_json_lines(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::Github => output::write_github(&mut out, &outcome.reports).map_err(write_failed)?,
@@ -245,10 +237,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         }
     }
     out.flush().map_err(write_failed)?;
-    if remaining > 0 && !arguments.exit_zero {
-        return Ok(ExitCode::from(EXIT_FINDINGS));
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(findings_exit)
 }
 
 fn plural(count: usize) -> &'static str {

@@ -389,20 +389,12 @@ pub fn gather_loop_fix(
     ))
 }
 
-/// The expression statement a call stands alone in, when it starts its own line and sits directly in the body of
-/// its function (so that code after it always sees a name bound there).
-fn standalone_statement<'t>(
-    document: &Document,
-    call: &CallSite<'t>,
-    function: Node<'t>,
-) -> Option<(Node<'t>, String)> {
-    let statement = call.node.parent().filter(|parent| parent.kind() == "expression_statement")?;
+/// The expression statement `statement`, when it stands directly in the body of `function` (so code after it always
+/// sees a name it binds) and touches no syntax error.
+fn body_statement<'t>(function: Node<'t>, statement: Node<'t>) -> Option<Node<'t>> {
     let body = function.child_by_field_id(syntax::fields().body)?;
-    if statement.parent() != Some(body) || syntax::touches_error(statement) {
-        return None;
-    }
-    let indent = line_indent(document.text(), statement)?.to_owned();
-    Some((statement, indent))
+    let direct = statement.kind() == "expression_statement" && statement.parent() == Some(body);
+    (direct && !syntax::touches_error(statement)).then_some(statement)
 }
 
 /// Keeps a strong reference to a dropped task the way the asyncio documentation shows: a module-level set, and a
@@ -451,7 +443,8 @@ pub fn bind_and_await_fix(document: &Document, model: &SemanticModel, call: &Cal
         return None;
     }
     let function = super::lifecycle::enclosing_function(model, call.scope)?;
-    let (statement, _) = standalone_statement(document, call, function)?;
+    let statement = body_statement(function, call.node.parent()?)?;
+    line_indent(document.text(), statement)?;
     let task = fresh_name(model, call, "task");
     let mut edits = vec![Edit::insert(statement.start_byte(), format!("{task} = "))];
     edits.extend(await_before_exits(document, function, &task, statement.end_byte())?);
@@ -470,10 +463,7 @@ pub fn await_bound_task_fix(document: &Document, model: &SemanticModel, call: &C
     }
     let function = super::lifecycle::enclosing_function(model, call.scope)?;
     let assignment = call.node.parent().filter(|parent| parent.kind() == "assignment")?;
-    let statement = assignment.parent().filter(|parent| parent.kind() == "expression_statement")?;
-    if statement.parent() != function.child_by_field_id(syntax::fields().body) || syntax::touches_error(statement) {
-        return None;
-    }
+    let statement = body_statement(function, assignment.parent()?)?;
     let edits = await_before_exits(document, function, name, statement.end_byte())?;
     Some(Fix { title: format!("Await `{name}` before returning"), edits, applicability: Applicability::Unsafe })
 }
