@@ -310,3 +310,71 @@ fn malformed_python_never_crashes_the_run() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).contains("app.py:5:5: AL101"));
 }
+
+/// Runs the binary without root's power to read any file, so permission tests mean the same under CI's root user.
+fn asynclint_unprivileged(directory: &Path, arguments: &[&str]) -> Output {
+    let binary = env!("CARGO_BIN_EXE_asynclint");
+    // `/proc/self` belongs to the process's effective user.
+    let is_root = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+    let mut command = if is_root {
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(["--bounding-set=-dac_override,-dac_read_search", binary]);
+        setpriv
+    } else {
+        Command::new(binary)
+    };
+    command.args(arguments).current_dir(directory).env("NO_COLOR", "1").output().expect("the binary runs")
+}
+
+#[test]
+fn unreadable_directories_files_and_fifos_are_reported_and_the_rest_is_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = project(&[("app.py", BLOCKING), ("locked/hidden.py", BLOCKING), ("secret.py", BLOCKING)]);
+    let no_access = std::fs::Permissions::from_mode(0o000);
+    std::fs::set_permissions(directory.path().join("locked"), no_access.clone()).unwrap();
+    std::fs::set_permissions(directory.path().join("secret.py"), no_access).unwrap();
+    // A FIFO named like a module would block a reader forever.
+    let fifo = std::process::Command::new("mkfifo").arg(directory.path().join("pipe.py")).status().unwrap();
+    assert!(fifo.success());
+    let output = asynclint_unprivileged(directory.path(), &["check", "--output-format", "concise"]);
+    std::fs::set_permissions(directory.path().join("locked"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().filter(|line| line.contains("AL101")).count(), 1, "{}", stdout(&output));
+    let warnings = stderr(&output);
+    assert!(warnings.contains("locked") && warnings.contains("Permission denied"), "{warnings}");
+    assert!(warnings.contains("secret.py: cannot read"), "{warnings}");
+    assert!(!warnings.contains("pipe.py"), "a FIFO is not a Python file: {warnings}");
+}
+
+#[test]
+fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
+    use asynclint::cli::run::{run, FixMode, FixOutput, RunOptions};
+    use asynclint::core::settings::Settings;
+    let directory = project(&[("app.py", BLOCKING), ("gone.py", BLOCKING)]);
+    let root = directory.path().canonicalize().unwrap();
+    let files = vec![root.join("app.py"), root.join("gone.py")];
+    std::fs::remove_file(root.join("gone.py")).unwrap();
+    let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None };
+    let outcome = run(&files, &files, &root, &Settings::default(), &options);
+    assert_eq!(outcome.reports.len(), 1);
+    assert_eq!(outcome.reports[0].fixes_applied, 1);
+    assert!(!root.join("gone.py").exists(), "a vanished file is not recreated by --fix");
+    assert_eq!(outcome.warnings.len(), 1);
+    assert!(outcome.warnings[0].contains("gone.py: cannot read"), "{:?}", outcome.warnings);
+}
+
+#[test]
+fn a_ten_megabyte_file_is_checked() {
+    let mut huge = String::with_capacity(10 << 20);
+    let mut count = 0;
+    while huge.len() < 10 << 20 {
+        huge.push_str(&format!("def helper_{count}(values):\n    return [value * {count} for value in values]\n\n\n"));
+        count += 1;
+    }
+    huge.push_str("async def main():\n    open('x')\n");
+    let lines = huge.lines().count();
+    let directory = project(&[("huge.py", &huge)]);
+    let output = asynclint(directory.path(), &["check", "--output-format", "concise"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stdout(&output).contains(&format!("huge.py:{lines}:5: AL104")), "{}", stdout(&output));
+}

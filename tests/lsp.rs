@@ -276,3 +276,24 @@ async fn a_helper_that_starts_blocking_updates_another_open_file() {
     let related = diagnostics[0]["relatedInformation"].as_array().unwrap();
     assert!(related[0]["location"]["uri"].as_str().unwrap().ends_with("helpers.py"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_before_open_and_an_oversized_file_leave_the_server_working() {
+    let directory = project(&[]);
+    let uri = file_uri(directory.path()) + "/app.py";
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    let edit =
+        json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x"});
+    client
+        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [edit]}))
+        .await;
+    let huge_uri = file_uri(directory.path()) + "/huge.py";
+    let huge = format!("{}async def f():\n    open('x')\n", "x = 1\n".repeat(1_000_000));
+    client.open(&huge_uri, &huge).await;
+    let warning = client.wait_for(|message| message["method"] == "window/showMessage").await;
+    let text = warning["params"]["message"].as_str().unwrap();
+    assert!(text.contains("huge.py") && text.contains("5 MB"), "{text}");
+    assert!(client.diagnostics(&huge_uri).await.1.is_empty());
+    client.open(&uri, EMOJI_SOURCE).await;
+    assert_eq!(client.diagnostics(&uri).await.1.len(), 1, "the server still works");
+}

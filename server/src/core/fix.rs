@@ -558,11 +558,7 @@ pub fn apply_checked(document: &Document, fix: &Fix) -> Option<String> {
         return None;
     }
     let fixed = apply_edits(document.text(), &fix.edits);
-    let reparsed = Document::new(document.path.clone(), fixed);
-    if syntax_error_count(&reparsed) > syntax_error_count(document) {
-        return None;
-    }
-    Some(reparsed.text().to_owned())
+    (!parses_worse(document, &fixed)).then_some(fixed)
 }
 
 /// Applies several fixes in one pass: sorted by position, a fix overlapping an earlier one is left for the next round.
@@ -572,6 +568,7 @@ pub fn apply_non_overlapping<'f>(document: &Document, fixes: impl IntoIterator<I
     fixes.sort_by_key(|fix| fix.edits.first().map(|edit| (edit.range.start, edit.range.end)));
     let mut edits: Vec<Edit> = Vec::new();
     let mut applied = 0;
+    let mut first_accepted: Option<&Fix> = None;
     let text = document.text();
     for fix in fixes {
         let mut candidate = edits.clone();
@@ -586,8 +583,22 @@ pub fn apply_non_overlapping<'f>(document: &Document, fixes: impl IntoIterator<I
         }
         edits = candidate;
         applied += 1;
+        first_accepted.get_or_insert(fix);
     }
-    (apply_edits(text, &edits), applied)
+    let fixed = apply_edits(text, &edits);
+    // Fixes that each parse alone can still clash together; then apply only the first this round.
+    if applied > 1 && parses_worse(document, &fixed) {
+        if let Some(fix) = first_accepted {
+            return (apply_edits(text, &fix.edits), 1);
+        }
+    }
+    (fixed, applied)
+}
+
+/// Whether `fixed` has more syntax errors than the document it came from.
+fn parses_worse(document: &Document, fixed: &str) -> bool {
+    let reparsed = Document::new(document.path.clone(), fixed);
+    syntax_error_count(&reparsed) > syntax_error_count(document)
 }
 
 #[cfg(test)]
@@ -638,5 +649,21 @@ mod tests {
         assert_eq!(apply_checked(&document, &breaking), None);
         let (text, applied) = apply_non_overlapping(&document, [&breaking]);
         assert_eq!((text.as_str(), applied), ("x = f(1)\n", 0));
+    }
+
+    #[test]
+    fn fixes_that_parse_alone_but_clash_together_are_applied_one_per_round() {
+        let document = Document::new("m.py", "x = 1 + 2 + 3\n");
+        let wrap = |open: usize, close: usize, brackets: (&str, &str)| Fix {
+            title: "wrap".into(),
+            edits: vec![Edit::insert(open, brackets.0), Edit::insert(close, brackets.1)],
+            applicability: Applicability::Safe,
+        };
+        let parenthesise = wrap(4, 9, ("(", ")"));
+        let listify = wrap(8, 13, ("[", "]"));
+        assert_eq!(apply_checked(&document, &parenthesise).as_deref(), Some("x = (1 + 2) + 3\n"));
+        assert_eq!(apply_checked(&document, &listify).as_deref(), Some("x = 1 + [2 + 3]\n"));
+        let (text, applied) = apply_non_overlapping(&document, [&parenthesise, &listify]);
+        assert_eq!((text.as_str(), applied), ("x = (1 + 2) + 3\n", 1));
     }
 }

@@ -44,7 +44,7 @@ pub fn run_stdio() -> ExitCode {
 
 /// Copies LSP frames from `input` to `output`, replacing any frame whose body is not JSON, or whose length is missing
 /// or oversized, by a message the server ignores. Ends at end of input.
-async fn forward_well_formed(mut input: impl AsyncBufRead + Unpin, mut output: impl AsyncWrite + Unpin) {
+pub async fn forward_well_formed(mut input: impl AsyncBufRead + Unpin, mut output: impl AsyncWrite + Unpin) {
     loop {
         let mut length: Option<usize> = None;
         let mut headers_seen = false;
