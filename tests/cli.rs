@@ -357,7 +357,7 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
     let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None };
     let outcome = run(&files, &files, &root, &Settings::default(), &options);
     assert_eq!(outcome.reports.len(), 1);
-    assert_eq!(outcome.reports[0].fixes_applied, 1);
+    assert_eq!(outcome.reports[0].fixed, ["AL101"]);
     assert!(!root.join("gone.py").exists(), "a vanished file is not recreated by --fix");
     assert_eq!(outcome.warnings.len(), 1);
     assert!(outcome.warnings[0].contains("gone.py: cannot read"), "{:?}", outcome.warnings);

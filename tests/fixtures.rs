@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use asynclint::core::check::{analyze, check, summarize_document, ModuleInfo};
+use asynclint::core::check::{analyze, check, fix_all, summarize_document, ModuleInfo};
 use asynclint::core::document::Document;
 use asynclint::core::fix;
 use asynclint::core::index::{module_name, ProjectIndex};
@@ -18,7 +18,6 @@ const RUNNABLE_MARKER: &str = "# asynclint: runnable";
 const FASTER_MARKER: &str = "# asynclint: faster";
 /// In a runnable fixture whose bug loses work, each such line is a line the fixed program must print.
 const FIXED_OUTPUT_MARKER: &str = "# fixed output: ";
-const MAX_FIX_ROUNDS: usize = 10;
 
 fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").canonicalize().expect("fixtures/ exists")
@@ -222,24 +221,14 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
                 });
             }
             // Fixing everything, round after round, must settle.
-            let mut current = Document::new(name.clone(), document.text());
-            let mut rounds = 0;
-            loop {
-                let diagnostics = check(&current, module, &checked.index, &project.settings);
-                let (text, applied) =
-                    fix::apply_non_overlapping(&current, diagnostics.iter().filter_map(Diagnostic::preferred_fix));
-                if applied == 0 {
-                    break;
-                }
-                rounds += 1;
-                if rounds > MAX_FIX_ROUNDS {
-                    failures.push(format!("{name}: fixes do not converge"));
-                    break;
-                }
-                current = Document::new(name.clone(), text);
+            let copy = Document::new(name.clone(), document.text());
+            let outcome = fix_all(copy, module, &checked.index, &project.settings, |_| true);
+            if !outcome.converged {
+                failures.push(format!("{name}: fixes do not converge"));
             }
+            let current = outcome.document;
             if document.text().starts_with(RUNNABLE_MARKER) {
-                assert!(rounds > 0, "{name}: a runnable fixture should have fixes to test");
+                assert!(!outcome.fixed.is_empty(), "{name}: a runnable fixture should have fixes to test");
                 let (before, slow) = run_python(document.text());
                 let (after, fast) = run_python(current.text());
                 // Generous bounds: the fixture's sequential waits sum to several times its longest one.

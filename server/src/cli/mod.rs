@@ -191,7 +191,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     let mut out = BufWriter::new(stdout.lock());
     let write_failed = |error: io::Error| format!("cannot write the report: {error}");
     let remaining: usize = outcome.reports.iter().map(|report| report.diagnostics.len()).sum();
-    let fixed: usize = outcome.reports.iter().map(|report| report.fixes_applied).sum();
+    let fixed: usize = outcome.reports.iter().map(|report| report.fixed.len()).sum();
     let findings_exit =
         if remaining > 0 && !arguments.exit_zero { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     if arguments.diff {

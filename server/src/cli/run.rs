@@ -10,18 +10,14 @@ use std::collections::HashSet;
 
 use ropey::Rope;
 
-use crate::core::check::{analyze, check, FileAnalysis, ModuleInfo};
+use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
-use crate::core::fix;
 use crate::core::index::ProjectIndex;
 use crate::core::positions::{self, LineCol};
 use crate::core::settings::Settings;
 
 use crate::workspace::PackageCache;
-
-/// Rounds of fixing before giving up on convergence (a fix may enable another, e.g. after `import asyncio` lands).
-const MAX_FIX_ROUNDS: usize = 10;
 
 /// Which fixes `--fix` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +42,8 @@ pub struct FileReport {
     pub path: PathBuf,
     pub source: SourceText,
     pub diagnostics: Vec<Diagnostic>,
-    pub fixes_applied: usize,
+    /// The code of each fix applied.
+    pub fixed: Vec<&'static str>,
     /// The text before fixing, when fixes changed it (for `--diff` and standard input).
     pub original: Option<String>,
 }
@@ -194,37 +191,27 @@ fn finish_file(
         }
         let source = SourceText::new(file.display, text);
         let diagnostics = file.analysis.local_diagnostics;
-        return Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied: 0, original: None }));
+        return Ok(Some(FileReport { path: file.path, source, diagnostics, fixed: Vec::new(), original: None }));
     }
     let original = text.clone();
-    let mut document = Document::new(file.display.clone(), text);
-    let mut diagnostics = check(&document, &file.module, index, settings);
-    let mut fixes_applied = 0;
-    if fix_mode != FixMode::None {
-        for _ in 0..MAX_FIX_ROUNDS {
-            let fixes = diagnostics
-                .iter()
-                .filter_map(Diagnostic::preferred_fix)
-                .filter(|fix| fix_mode.allows(fix.applicability));
-            let (fixed, applied) = fix::apply_non_overlapping(&document, fixes);
-            if applied == 0 {
-                break;
-            }
-            fixes_applied += applied;
-            document = Document::new(document.path.clone(), fixed);
-            diagnostics = check(&document, &file.module, index, settings);
-        }
+    let document = Document::new(file.display.clone(), text);
+    let (document, diagnostics, fixed) = if fix_mode == FixMode::None {
+        let diagnostics = check(&document, &file.module, index, settings);
+        (document, diagnostics, Vec::new())
+    } else {
+        let outcome = fix_all(document, &file.module, index, settings, |applicability| fix_mode.allows(applicability));
         let from_stdin = options.stdin.is_some_and(|(path, _)| *path == file.path);
-        if fixes_applied > 0 && options.fix_output == FixOutput::Files && !from_stdin {
-            write_atomically(&file.path, document.text())?;
+        if !outcome.fixed.is_empty() && options.fix_output == FixOutput::Files && !from_stdin {
+            write_atomically(&file.path, outcome.document.text())?;
         }
-    }
-    if diagnostics.is_empty() && fixes_applied == 0 {
+        (outcome.document, outcome.diagnostics, outcome.fixed)
+    };
+    if diagnostics.is_empty() && fixed.is_empty() {
         return Ok(None);
     }
     let source = SourceText::new(file.display, document.into_text());
-    let original = (fixes_applied > 0).then_some(original);
-    Ok(Some(FileReport { path: file.path, source, diagnostics, fixes_applied, original }))
+    let original = (!fixed.is_empty()).then_some(original);
+    Ok(Some(FileReport { path: file.path, source, diagnostics, fixed, original }))
 }
 
 /// Writes through a temporary file in the same directory, then renames it over the original, keeping its

@@ -1,7 +1,8 @@
 //! The one entry point the CLI, the language server and the tests share: `check(document, index, settings)`.
 
-use super::diagnostic::{Diagnostic, Related, TextRange};
+use super::diagnostic::{Applicability, Diagnostic, Fix, Related, TextRange};
 use super::document::Document;
+use super::fix;
 use super::index::ProjectIndex;
 use super::lifecycle;
 use super::rules::{self, RuleMeta};
@@ -24,12 +25,12 @@ impl Checker<'_> {
     /// Attaches the fix `build` makes, when fixes are wanted. In a file that already has syntax errors, a rewrite can
     /// make the parse worse in ways no local check sees (a call inside an unclosed bracket), so the fix is offered
     /// only if its result re-parses no worse.
-    pub fn offer(&self, diagnostic: &mut Diagnostic, build: impl FnOnce() -> Option<super::diagnostic::Fix>) {
+    pub fn offer(&self, diagnostic: &mut Diagnostic, build: impl FnOnce() -> Option<Fix>) {
         if !self.with_fixes {
             return;
         }
         let Some(fix) = build() else { return };
-        if self.document.tree().root_node().has_error() && super::fix::apply_checked(self.document, &fix).is_none() {
+        if self.document.tree().root_node().has_error() && fix::apply_checked(self.document, &fix).is_none() {
             return;
         }
         diagnostic.fixes.push(fix);
@@ -80,6 +81,51 @@ pub fn check_model(
     let mut diagnostics = Vec::new();
     run_rules(&checker, &mut diagnostics);
     diagnostics
+}
+
+/// Rounds of fixing before giving up on convergence (a fix may enable another, e.g. after `import asyncio` lands).
+pub const MAX_FIX_ROUNDS: usize = 10;
+
+/// A document after fixing, with what is left.
+pub struct FixedDocument {
+    pub document: Document,
+    /// The findings of the fixed text.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The code of each fix applied, in order.
+    pub fixed: Vec<&'static str>,
+    /// False when fixes still applied after [`MAX_FIX_ROUNDS`] rounds.
+    pub converged: bool,
+}
+
+/// Applies the preferred fix of every finding that `allowed` accepts, round after round, re-checking in between,
+/// until no fix applies. What `--fix`, fix-all in the editor and the tests all use.
+pub fn fix_all(
+    mut document: Document,
+    module: &ModuleInfo,
+    index: &ProjectIndex,
+    settings: &Settings,
+    allowed: impl Fn(Applicability) -> bool,
+) -> FixedDocument {
+    let mut fixed = Vec::new();
+    let mut diagnostics = check(&document, module, index, settings);
+    for round in 0..=MAX_FIX_ROUNDS {
+        let (codes, fixes): (Vec<&'static str>, Vec<&Fix>) = diagnostics
+            .iter()
+            .filter_map(|diagnostic| diagnostic.preferred_fix().map(|fix| (diagnostic.code, fix)))
+            .filter(|(_, fix)| allowed(fix.applicability))
+            .unzip();
+        let (text, applied) = fix::apply_non_overlapping(&document, &fixes);
+        if applied.is_empty() {
+            return FixedDocument { document, diagnostics, fixed, converged: true };
+        }
+        if round == MAX_FIX_ROUNDS {
+            break;
+        }
+        fixed.extend(applied.iter().map(|&position| codes[position]));
+        document = Document::new(document.path.clone(), text);
+        diagnostics = check(&document, module, index, settings);
+    }
+    FixedDocument { document, diagnostics, fixed, converged: false }
 }
 
 /// What one parse of a file yields for a batch run: its summary for the project index, the findings that need no

@@ -562,15 +562,15 @@ pub fn apply_checked(document: &Document, fix: &Fix) -> Option<String> {
 }
 
 /// Applies several fixes in one pass: sorted by position, a fix overlapping an earlier one is left for the next round.
-/// Returns the new text and how many fixes were applied.
-pub fn apply_non_overlapping<'f>(document: &Document, fixes: impl IntoIterator<Item = &'f Fix>) -> (String, usize) {
-    let mut fixes: Vec<&Fix> = fixes.into_iter().collect();
-    fixes.sort_by_key(|fix| fix.edits.first().map(|edit| (edit.range.start, edit.range.end)));
+/// Returns the new text and the positions (in `fixes`) of the fixes applied.
+pub fn apply_non_overlapping(document: &Document, fixes: &[&Fix]) -> (String, Vec<usize>) {
+    let mut order: Vec<usize> = (0..fixes.len()).collect();
+    order.sort_by_key(|&position| fixes[position].edits.first().map(|edit| (edit.range.start, edit.range.end)));
     let mut edits: Vec<Edit> = Vec::new();
-    let mut applied = 0;
-    let mut first_accepted: Option<&Fix> = None;
+    let mut applied = Vec::new();
     let text = document.text();
-    for fix in fixes {
+    for position in order {
+        let fix = fixes[position];
         let mut candidate = edits.clone();
         candidate.extend(fix.edits.iter().cloned());
         candidate.sort_by_key(|edit| (edit.range.start, edit.range.end));
@@ -582,15 +582,13 @@ pub fn apply_non_overlapping<'f>(document: &Document, fixes: impl IntoIterator<I
             continue;
         }
         edits = candidate;
-        applied += 1;
-        first_accepted.get_or_insert(fix);
+        applied.push(position);
     }
     let fixed = apply_edits(text, &edits);
     // Fixes that each parse alone can still clash together; then apply only the first this round.
-    if applied > 1 && parses_worse(document, &fixed) {
-        if let Some(fix) = first_accepted {
-            return (apply_edits(text, &fix.edits), 1);
-        }
+    if applied.len() > 1 && parses_worse(document, &fixed) {
+        let first = applied[0];
+        return (apply_edits(text, &fixes[first].edits), vec![first]);
     }
     (fixed, applied)
 }
@@ -647,8 +645,8 @@ mod tests {
             applicability: Applicability::Safe,
         };
         assert_eq!(apply_checked(&document, &breaking), None);
-        let (text, applied) = apply_non_overlapping(&document, [&breaking]);
-        assert_eq!((text.as_str(), applied), ("x = f(1)\n", 0));
+        let (text, applied) = apply_non_overlapping(&document, &[&breaking]);
+        assert_eq!((text.as_str(), applied), ("x = f(1)\n", vec![]));
     }
 
     #[test]
@@ -663,7 +661,7 @@ mod tests {
         let listify = wrap(8, 13, ("[", "]"));
         assert_eq!(apply_checked(&document, &parenthesise).as_deref(), Some("x = (1 + 2) + 3\n"));
         assert_eq!(apply_checked(&document, &listify).as_deref(), Some("x = 1 + [2 + 3]\n"));
-        let (text, applied) = apply_non_overlapping(&document, [&parenthesise, &listify]);
-        assert_eq!((text.as_str(), applied), ("x = (1 + 2) + 3\n", 1));
+        let (text, applied) = apply_non_overlapping(&document, &[&listify, &parenthesise]);
+        assert_eq!((text.as_str(), applied), ("x = (1 + 2) + 3\n", vec![1]));
     }
 }

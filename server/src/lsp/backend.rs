@@ -20,10 +20,10 @@ use tower_lsp_server::ls_types::{
 use tower_lsp_server::{Client, LanguageServer};
 
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check, check_model, summarize_document, ModuleInfo};
+use crate::core::check::{check, check_model, fix_all, summarize_document, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
-use crate::core::fix;
+
 use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
 use crate::core::semantic::SemanticModel;
@@ -36,8 +36,6 @@ use super::convert;
 
 /// Files at least this large are not analysed: the editor stays responsive and the user is told why.
 const MAX_ANALYSED_BYTES: usize = 5 * 1024 * 1024;
-/// Rounds of safe fixes `source.fixAll.asynclint` applies before giving up on convergence.
-const MAX_FIX_ROUNDS: usize = 10;
 /// Workspace files summarised between two progress reports.
 const INDEX_CHUNK: usize = 256;
 
@@ -412,19 +410,9 @@ fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: E
 
 /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
 fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State, settings: &Settings) -> Option<TextEdit> {
-    let mut current = Document::new(document.path.clone(), document.text());
-    for _ in 0..MAX_FIX_ROUNDS {
-        let findings = check(&current, module, &state.index, settings);
-        let safe = findings
-            .iter()
-            .filter_map(Diagnostic::preferred_fix)
-            .filter(|fix| fix.applicability == Applicability::Safe);
-        let (fixed, applied) = fix::apply_non_overlapping(&current, safe);
-        if applied == 0 {
-            break;
-        }
-        current = Document::new(document.path.clone(), fixed);
-    }
+    let copy = Document::new(document.path.clone(), document.text());
+    let current =
+        fix_all(copy, module, &state.index, settings, |applicability| applicability == Applicability::Safe).document;
     if current.text() == document.text() {
         return None;
     }
