@@ -91,6 +91,88 @@ fn ci_formats_json_lines_github_and_gitlab() {
 }
 
 #[test]
+fn sarif_output_is_valid_sarif_2_1_0_with_rules_chains_and_fixes() {
+    let helper = "import subprocess\n\n\ndef prepare():\n    subprocess.run(['make'])\n";
+    let app = "import time\nfrom helpers import prepare\n\n\nasync def main():\n    label = '😀'; time.sleep(1)\n    prepare()\n";
+    let dirty = project(&[("helpers.py", helper), ("my app/main.py", app)]);
+    let output = asynclint(dirty.path(), &["check", "--output-format", "sarif"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).expect("the schema is JSON");
+    let validator = jsonschema::draft4::new(&schema).expect("the SARIF schema compiles");
+    let problems: Vec<String> =
+        validator.iter_errors(&log).map(|error| format!("{error} at {}", error.instance_path())).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let mut tampered = log.clone();
+    tampered["runs"][0]["results"][0]["level"] = "severe".into();
+    assert!(!validator.is_valid(&tampered), "the schema check can fail");
+
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), asynclint::core::rules::ALL.len());
+    let results = run["results"].as_array().unwrap();
+    let codes: Vec<&str> = results.iter().map(|result| result["ruleId"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["AL101", "AL110"]);
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+    }
+    let sleep = &results[0];
+    let location = &sleep["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"], serde_json::json!({"uri": "my%20app/main.py", "uriBaseId": "%SRCROOT%"}));
+    // UTF-16 columns: the emoji counts two (in characters the column would be 18).
+    assert_eq!(location["region"]["startColumn"], 19);
+    assert_eq!(
+        sleep["fixes"][0]["artifactChanges"][0]["replacements"][1]["insertedContent"]["text"],
+        "await asyncio.sleep(1)"
+    );
+    let chain = results[1]["relatedLocations"].as_array().unwrap();
+    assert_eq!(chain.last().unwrap()["physicalLocation"]["artifactLocation"]["uri"], "helpers.py");
+    let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().unwrap();
+    assert!(base.starts_with("file:///") && base.ends_with('/'), "{base}");
+}
+
+#[test]
+fn junit_output_is_well_formed_xml_with_a_case_per_finding() {
+    let dirty = project(&[("a&b.py", BLOCKING), ("clean.py", "x = 1\n")]);
+    let xml = stdout(&asynclint(dirty.path(), &["check", "--output-format", "junit"]));
+    let document = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = document.root_element();
+    assert_eq!(
+        (root.tag_name().name(), root.attribute("tests"), root.attribute("failures")),
+        ("testsuites", Some("1"), Some("1"))
+    );
+    let suite = root.children().find(|node| node.has_tag_name("testsuite")).unwrap();
+    assert_eq!(suite.attribute("name"), Some("a&b.py"));
+    let case = suite.children().find(|node| node.has_tag_name("testcase")).unwrap();
+    assert_eq!(
+        (case.attribute("name"), case.attribute("line"), case.attribute("column")),
+        (Some("org.asynclint.AL101"), Some("5"), Some("5"))
+    );
+    let failure = case.children().find(|node| node.has_tag_name("failure")).unwrap();
+    assert!(failure.attribute("message").unwrap().starts_with("`time.sleep` blocks the event loop"));
+
+    let clean = project(&[("clean.py", "x = 1\n")]);
+    let output = asynclint(clean.path(), &["check", "--output-format", "junit"]);
+    assert_eq!(output.status.code(), Some(0));
+    let xml = stdout(&output);
+    let document = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    assert_eq!(document.root_element().attribute("failures"), Some("0"));
+    assert!(document.descendants().any(|node| node.attribute("name") == Some("No errors found")));
+}
+
+#[test]
+fn show_fixes_lists_what_fixing_changed() {
+    let twice = "import time\n\n\nasync def main():\n    time.sleep(1)\n    time.sleep(2)\n";
+    let directory = project(&[("app.py", twice)]);
+    let output = asynclint(directory.path(), &["check", "--fix", "--show-fixes"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("Fixed 2 errors:\n- app.py:\n    2 × AL101 (blocking-sleep)\n"), "{text}");
+}
+
+#[test]
 fn concise_output_is_one_line_per_finding() {
     let dirty = project(&[("app.py", BLOCKING)]);
     let text = stdout(&asynclint(dirty.path(), &["check", "--output-format", "concise"]));
@@ -377,4 +459,88 @@ fn a_ten_megabyte_file_is_checked() {
     let output = asynclint(directory.path(), &["check", "--output-format", "concise"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stdout(&output).contains(&format!("huge.py:{lines}:5: AL104")), "{}", stdout(&output));
+}
+
+#[test]
+fn add_noqa_suppresses_every_current_finding() {
+    let source = "import time\nimport subprocess\n\n\nasync def main():\n    time.sleep(1); subprocess.run(['ls'])\n    time.sleep(2)  # noqa: AL104  # slow on purpose\n";
+    let directory = project(&[("app.py", source)]);
+    let output = asynclint(directory.path(), &["check", "--add-noqa"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("Added 2 noqa directives."), "{}", stderr(&output));
+    let written = std::fs::read_to_string(directory.path().join("app.py")).unwrap();
+    assert!(written.contains("subprocess.run(['ls'])  # noqa: AL101, AL103\n"), "{written}");
+    assert!(written.contains("time.sleep(2)  # noqa: AL104, AL101  # slow on purpose\n"), "{written}");
+    assert_eq!(asynclint(directory.path(), &["check"]).status.code(), Some(0), "nothing is left to report");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The Python files under `root` that do not compile (what `py_compile` checks, without writing `.pyc` files),
+/// relative to it.
+fn python_compile_failures(root: &Path) -> std::collections::BTreeSet<String> {
+    let script = "import pathlib, sys\nroot = pathlib.Path(sys.argv[1])\nfor path in sorted(root.rglob('*.py')):\n    try:\n        compile(path.read_bytes(), str(path), 'exec')\n    except (SyntaxError, ValueError):\n        print(path.relative_to(root))\n";
+    let output = Command::new("python3").args(["-c", script]).arg(root).output().expect("python3 runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn fixing_the_fixtures_leaves_only_unfixable_findings_and_compiling_files() {
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"), copy.path());
+    let json = |arguments: &[&str]| -> Vec<serde_json::Value> {
+        let output = asynclint(copy.path(), &[&["check", "--output-format", "json"], arguments].concat());
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|_| panic!("{}", stderr(&output)))
+    };
+    let has_safe_fix = |item: &serde_json::Value| item["fix"]["applicability"] == "safe";
+    let before = json(&[]);
+    let fixable_files: std::collections::BTreeSet<String> = before
+        .iter()
+        .filter(|item| has_safe_fix(item))
+        .map(|item| item["filename"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(fixable_files.len() >= 3, "the fixtures have safe fixes to apply: {fixable_files:?}");
+    let broken_before = python_compile_failures(copy.path());
+    let texts_before: Vec<(std::path::PathBuf, Vec<u8>)> = walk_python(copy.path());
+
+    let output = asynclint(copy.path(), &["check", "--fix"]);
+    assert_eq!(output.status.code(), Some(1), "unfixable findings remain: {}", stderr(&output));
+
+    let after = json(&[]);
+    assert!(after.iter().all(|item| !has_safe_fix(item)), "only unfixable findings remain");
+    assert!(after.len() < before.len());
+    assert_eq!(python_compile_failures(copy.path()), broken_before, "every file that compiled still compiles");
+    for (path, text) in texts_before {
+        let now = std::fs::read(&path).unwrap();
+        let shown = std::fs::canonicalize(&path).unwrap().display().to_string();
+        if !fixable_files.contains(&shown) {
+            assert!(now == text, "{shown} had nothing to fix but changed");
+        }
+    }
+}
+
+fn walk_python(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk_python(&path));
+        } else if path.extension().is_some_and(|extension| extension == "py") {
+            let text = std::fs::read(&path).unwrap();
+            files.push((path, text));
+        }
+    }
+    files
 }

@@ -2,6 +2,7 @@
 
 mod output;
 pub mod run;
+mod sarif;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
@@ -67,6 +68,13 @@ struct CheckArgs {
     /// Exit 0 even when there are findings.
     #[arg(long)]
     exit_zero: bool,
+    /// Add a `# noqa` for every current finding to its line, instead of reporting (a way to adopt asynclint in a
+    /// large codebase and fix the rest over time).
+    #[arg(long, conflicts_with_all = ["fix", "diff"])]
+    add_noqa: bool,
+    /// With --fix, list the fixes applied per file and rule.
+    #[arg(long)]
+    show_fixes: bool,
     /// Print what fixing would change as a unified diff, without writing; exit 1 when something would change.
     #[arg(long)]
     diff: bool,
@@ -185,6 +193,17 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         eprintln!("asynclint: warning: {warning}");
     }
 
+    if arguments.add_noqa {
+        if stdin.is_some() {
+            return Err("`--add-noqa` writes files; it cannot take standard input".to_owned());
+        }
+        let (added, failures) = run::add_noqa(&outcome.reports);
+        for failure in &failures {
+            eprintln!("asynclint: warning: {failure}");
+        }
+        eprintln!("Added {added} noqa directive{}.", plural(added));
+        return Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ERROR) });
+    }
     let stdout = io::stdout();
     let style =
         Style { enabled: stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) };
@@ -225,11 +244,20 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         OutputFormat::JsonLines => output::write_json_lines(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::Github => output::write_github(&mut out, &outcome.reports).map_err(write_failed)?,
         OutputFormat::Gitlab => output::write_gitlab(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::Junit => output::write_junit(&mut out, &outcome.reports).map_err(write_failed)?,
+        OutputFormat::Sarif => {
+            let working_directory =
+                std::env::current_dir().map_err(|error| format!("no working directory: {error}"))?;
+            sarif::write_sarif(&mut out, &outcome.reports, &working_directory).map_err(write_failed)?
+        }
         OutputFormat::Full | OutputFormat::Concise => {
             if arguments.output_format == OutputFormat::Full {
                 output::write_full(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;
             } else {
                 output::write_concise(&mut out, &outcome.reports, style, display_mode).map_err(write_failed)?;
+            }
+            if arguments.show_fixes {
+                output::write_fixes_applied(&mut out, &outcome.reports).map_err(write_failed)?;
             }
             if !arguments.quiet {
                 write_summary(&mut out, &outcome.reports, remaining, fixed, display_mode).map_err(write_failed)?;

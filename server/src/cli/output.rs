@@ -1,4 +1,5 @@
-//! Output formats of `asynclint check`: `full` (code frames), `concise` (one line each) and `json` (ruff's shape).
+//! Output formats of `asynclint check`: `full` (code frames), `concise`, `json` and `json-lines` (ruff's shape),
+//! `github`, `gitlab`, `junit`, the `--diff`, `--statistics` and `--show-fixes` reports. SARIF has its own module.
 
 use std::io::{self, Write};
 
@@ -20,6 +21,10 @@ pub enum OutputFormat {
     Github,
     /// GitLab Code Quality report.
     Gitlab,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML: one test case per finding, grouped by file.
+    Junit,
 }
 
 /// ANSI styling, on only for terminals without `NO_COLOR`.
@@ -328,6 +333,83 @@ pub fn write_gitlab(out: &mut impl Write, reports: &[FileReport]) -> io::Result<
     }
     serde_json::to_writer_pretty(&mut *out, &issues)?;
     writeln!(out)
+}
+
+/// Escapes text for an XML attribute or element.
+fn xml_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            '\n' => escaped.push_str("&#10;"),
+            '\r' => escaped.push_str("&#13;"),
+            '\t' => escaped.push_str("&#9;"),
+            // Not allowed in XML 1.0 at all, even escaped.
+            character if (character as u32) < 0x20 => escaped.push('\u{fffd}'),
+            character => escaped.push(character),
+        }
+    }
+    escaped
+}
+
+/// JUnit XML as CI systems read it (ruff's layout): a test suite per file, a failing test case per finding, and one
+/// passing case when there is nothing to report.
+pub fn write_junit(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    let total: usize = reports.iter().map(|report| report.diagnostics.len()).sum();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(out, r#"<testsuites name="asynclint" tests="{}" failures="{total}" errors="0">"#, total.max(1))?;
+    if total == 0 {
+        writeln!(
+            out,
+            r#"    <testsuite name="asynclint" tests="1" disabled="0" errors="0" failures="0" package="org.asynclint">"#
+        )?;
+        writeln!(out, r#"        <testcase name="No errors found" classname="asynclint"/>"#)?;
+        writeln!(out, "    </testsuite>")?;
+    }
+    for report in reports.iter().filter(|report| !report.diagnostics.is_empty()) {
+        let file = xml_escape(&report.source.display);
+        let count = report.diagnostics.len();
+        writeln!(
+            out,
+            r#"    <testsuite name="{file}" tests="{count}" disabled="0" errors="0" failures="{count}" package="org.asynclint">"#
+        )?;
+        for diagnostic in &report.diagnostics {
+            let (row, column) = human(report.source.line_col(diagnostic.range.start));
+            let message = xml_escape(&diagnostic.message);
+            writeln!(
+                out,
+                r#"        <testcase name="org.asynclint.{}" classname="{file}" line="{row}" column="{column}">"#,
+                diagnostic.code
+            )?;
+            writeln!(out, r#"            <failure message="{message}">line {row}, col {column}, {message}</failure>"#)?;
+            writeln!(out, "        </testcase>")?;
+        }
+        writeln!(out, "    </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+/// `--show-fixes`: what fixing changed, per file and rule, as ruff lists it.
+pub fn write_fixes_applied(out: &mut impl Write, reports: &[FileReport]) -> io::Result<()> {
+    let total: usize = reports.iter().map(|report| report.fixed.len()).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    writeln!(out, "\nFixed {total} error{}:", if total == 1 { "" } else { "s" })?;
+    for report in reports.iter().filter(|report| !report.fixed.is_empty()) {
+        writeln!(out, "- {}:", report.source.display)?;
+        let mut codes = report.fixed.clone();
+        codes.sort_unstable();
+        for group in codes.chunk_by(|a, b| a == b) {
+            let name = crate::core::rules::find(group[0]).map_or("", |rule| rule.name);
+            writeln!(out, "    {} × {} ({name})", group.len(), group[0])?;
+        }
+    }
+    Ok(())
 }
 
 /// A unified diff of each file fixes changed; returns how many files changed.

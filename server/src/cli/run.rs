@@ -13,9 +13,11 @@ use ropey::Rope;
 use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
+use crate::core::fix;
 use crate::core::index::ProjectIndex;
 use crate::core::positions::{self, LineCol};
 use crate::core::settings::Settings;
+use crate::core::suppressions;
 
 use crate::workspace::PackageCache;
 
@@ -212,6 +214,26 @@ fn finish_file(
     let source = SourceText::new(file.display, document.into_text());
     let original = (!fixed.is_empty()).then_some(original);
     Ok(Some(FileReport { path: file.path, source, diagnostics, fixed, original }))
+}
+
+/// `--add-noqa`: writes a `# noqa` for every finding into its file. Returns how many directives were written and the
+/// files that could not be written.
+pub fn add_noqa(reports: &[FileReport]) -> (usize, Vec<String>) {
+    let mut added = 0;
+    let mut warnings = Vec::new();
+    for report in reports {
+        let document = Document::new(report.source.display.clone(), report.source.text.as_str());
+        let edits = suppressions::noqa_edits(&document, &report.diagnostics);
+        if edits.is_empty() {
+            continue;
+        }
+        let text = fix::apply_edits(document.text(), &edits);
+        match write_atomically(&report.path, &text) {
+            Ok(()) => added += edits.len(),
+            Err(warning) => warnings.push(warning),
+        }
+    }
+    (added, warnings)
 }
 
 /// Writes through a temporary file in the same directory, then renames it over the original, keeping its

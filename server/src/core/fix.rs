@@ -6,6 +6,7 @@ use tree_sitter::Node;
 use super::diagnostic::{Applicability, Edit, Fix, TextRange};
 use super::document::Document;
 use super::semantic::{CallSite, SemanticModel};
+use super::settings::Settings;
 use super::syntax;
 
 /// Parents under which `await <call>` needs no parentheses.
@@ -125,26 +126,36 @@ pub fn drop_in_fix(
     ))
 }
 
-/// Runs the call in a worker thread: `await asyncio.to_thread(f, *args, **kwargs)`, or
-/// `await asyncio.get_running_loop().run_in_executor(None, f, *args)` for targets before Python 3.9 (which cannot pass
-/// keyword arguments, so calls with them get no fix there).
-pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, target: (u8, u8)) -> Option<Fix> {
+/// Runs the call in a worker thread: with the project's own helper from `offload-functions` when one is in scope
+/// (`await hass.async_add_executor_job(f, *args)`), else `await asyncio.to_thread(f, *args, **kwargs)`, or
+/// `await asyncio.get_running_loop().run_in_executor(None, f, *args)` for targets before Python 3.9. Only
+/// `to_thread` passes keyword arguments, so calls with them get no fix where it is missing.
+pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, settings: &Settings) -> Option<Fix> {
     if !can_await(model, call) || is_with_item_value(call.node) {
         return None;
     }
     let function = model.text(call.node.child_by_field_id(syntax::fields().function)?);
     let arguments = argument_text(model, call.node)?;
-    let (alias, import) = module_reference(document, model, "asyncio");
     let separator = if arguments.is_empty() { "" } else { ", " };
-    let (title, expression) = if target >= (3, 9) {
+    let arguments_node = call.node.child_by_field_id(syntax::fields().arguments)?;
+    let has_keywords = syntax::named_children(arguments_node)
+        .any(|argument| matches!(argument.kind(), "keyword_argument" | "dictionary_splat"));
+    let project_helper = settings.offload_functions.iter().find(|helper| {
+        let first_name = helper.split('.').next().unwrap_or_default();
+        model.is_bound(call.scope, first_name)
+    });
+    if let (Some(helper), false) = (project_helper, has_keywords) {
+        let new_call = awaited(call.node, format!("{helper}({function}{separator}{arguments})"));
+        let title = format!("Run it in a worker thread with `{helper}`");
+        return Some(fix(title, None, syntax::range(call.node), new_call, Applicability::Unsafe));
+    }
+    let (alias, import) = module_reference(document, model, "asyncio");
+    let (title, expression) = if settings.target_version >= (3, 9) {
         (
             "Run it in a worker thread with `asyncio.to_thread`",
             format!("{alias}.to_thread({function}{separator}{arguments})"),
         )
     } else {
-        let arguments_node = call.node.child_by_field_id(syntax::fields().arguments)?;
-        let has_keywords = syntax::named_children(arguments_node)
-            .any(|argument| matches!(argument.kind(), "keyword_argument" | "dictionary_splat"));
         if has_keywords {
             return None;
         }

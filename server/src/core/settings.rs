@@ -23,6 +23,8 @@ pub struct Settings {
     pub exclude: Vec<String>,
     /// `per-file-ignores`: files matching a glob (relative to the project root) skip these rules.
     per_file_ignores: Vec<(globset::GlobMatcher, Vec<&'static str>)>,
+    /// `offload-functions`, checked to be dotted names.
+    pub offload_functions: Vec<String>,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             catalogue: Catalogue::builtin(),
             exclude: Vec::new(),
             per_file_ignores: Vec::new(),
+            offload_functions: Vec::new(),
         }
     }
 }
@@ -124,6 +127,18 @@ impl Settings {
             settings.catalogue = Arc::new(catalogue);
         }
         settings.exclude = config.exclude.iter().chain(&config.extend_exclude).cloned().collect();
+        for helper in &config.offload_functions {
+            let dotted = helper.split('.').all(|part| {
+                part.chars().next().is_some_and(|first| first.is_alphabetic() || first == '_')
+                    && part.chars().all(|character| character.is_alphanumeric() || character == '_')
+            });
+            if !dotted {
+                return Err(ConfigError::new(format!(
+                    "offload-functions: `{helper}` is not a dotted name like `hass.async_add_executor_job`"
+                )));
+            }
+        }
+        settings.offload_functions = config.offload_functions.clone();
         for (pattern, selectors) in &config.per_file_ignores {
             let glob = globset::Glob::new(pattern)
                 .map_err(|error| ConfigError::new(format!("per-file-ignores: invalid pattern `{pattern}`: {error}")))?;
@@ -189,6 +204,10 @@ pub struct Config {
     pub allowed_calls: Vec<String>,
     #[serde(default)]
     pub extra_coroutine_functions: Vec<String>,
+    /// Helpers that run a function reference in a worker thread, as written at call sites
+    /// (`hass.async_add_executor_job`); offload fixes use the first one whose first name is in scope.
+    #[serde(default)]
+    pub offload_functions: Vec<String>,
     #[serde(default)]
     pub per_file_ignores: BTreeMap<String, Vec<String>>,
     #[serde(default)]

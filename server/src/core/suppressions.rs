@@ -1,7 +1,9 @@
 //! `# noqa` suppressions: a bare `# noqa` or `# noqa: CODES` on a finding's first line, and a file-level
 //! `# asynclint: noqa`. Codes may be ours (AL101), rule names, or the ruff / flake8-async codes of the same check.
 
-use super::diagnostic::Diagnostic;
+use std::collections::BTreeMap;
+
+use super::diagnostic::{Diagnostic, Edit};
 use super::document::Document;
 use super::rules;
 
@@ -63,9 +65,64 @@ pub fn apply(document: &Document, diagnostics: &mut Vec<Diagnostic>) {
     });
 }
 
+/// The edits that suppress `diagnostics` with `# noqa` (`--add-noqa`, and the editor's suppress action): one per
+/// line, adding the codes to the line's `# noqa: ...` list or appending a new comment. A line whose end is inside a
+/// string or continued with `\` cannot take a comment and is left out.
+pub fn noqa_edits(document: &Document, diagnostics: &[Diagnostic]) -> Vec<Edit> {
+    let text = document.text();
+    let rope = document.rope();
+    let mut codes_by_line: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for diagnostic in diagnostics {
+        let codes = codes_by_line.entry(rope.byte_to_line(diagnostic.range.start.min(text.len()))).or_default();
+        if !codes.contains(&diagnostic.code) {
+            codes.push(diagnostic.code);
+        }
+    }
+    let mut edits = Vec::new();
+    for (line, codes) in codes_by_line {
+        let line_start = rope.line_to_byte(line);
+        let line_end = if line + 1 < rope.len_lines() { rope.line_to_byte(line + 1) } else { text.len() };
+        let content = text[line_start..line_end].trim_end_matches(['\n', '\r']);
+        let content_end = line_start + content.len();
+        if content.trim_end().ends_with('\\') || inside_string(document, content_end) {
+            continue;
+        }
+        let codes = codes.join(", ");
+        let edit = match parse_line(content) {
+            Some(Noqa::All) => continue,
+            Some(Noqa::Codes(_)) => Edit::insert(line_start + end_of_noqa_codes(content), format!(", {codes}")),
+            None => Edit::insert(content_end, format!("  # noqa: {codes}")),
+        };
+        edits.push(edit);
+    }
+    edits
+}
+
+/// Where the code list of a line's `# noqa: ...` ends (before any trailing space or further comment).
+fn end_of_noqa_codes(line: &str) -> usize {
+    let directive = line.to_ascii_lowercase().find("# noqa").unwrap_or(0);
+    let colon = directive + line[directive..].find(':').unwrap_or(0) + 1;
+    let list = &line[colon..];
+    let list_end = list.find('#').unwrap_or(list.len());
+    colon + list[..list_end].trim_end().len()
+}
+
+/// Whether `offset` falls strictly inside a string literal (a line end inside a triple-quoted string).
+fn inside_string(document: &Document, offset: usize) -> bool {
+    let mut node = document.tree().root_node().descendant_for_byte_range(offset, offset);
+    while let Some(current) = node {
+        if current.kind() == "string" && current.start_byte() < offset && offset < current.end_byte() {
+            return true;
+        }
+        node = current.parent();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::diagnostic::{Severity, TextRange};
 
     #[test]
     fn noqa_comments_parse() {
@@ -73,5 +130,27 @@ mod tests {
         assert_eq!(parse_line("x()  # NOQA: AL101,ASYNC251 # why"), Some(Noqa::Codes(vec!["AL101", "ASYNC251"])));
         assert_eq!(parse_line("x()  # noqa:blocking-sleep"), Some(Noqa::Codes(vec!["blocking-sleep"])));
         assert_eq!(parse_line("x()  # a comment"), None);
+    }
+
+    #[test]
+    fn noqa_edits_extend_or_add_a_comment_per_line() {
+        let text = "a()\nb()  # noqa: AL102  # why\nc = '''x\ny'''\nd(1, \\\n  2)\n";
+        let document = Document::new("m.py", text);
+        let at = |needle: &str, code: &'static str| Diagnostic {
+            code,
+            name: "",
+            message: String::new(),
+            range: TextRange::empty(text.find(needle).unwrap()),
+            severity: Severity::Warning,
+            fixes: Vec::new(),
+            related: Vec::new(),
+        };
+        let findings = [at("a()", "AL101"), at("a()", "AL104"), at("a()", "AL101"), at("b()", "AL101")];
+        let unfit = [at("c =", "AL101"), at("d(", "AL101")];
+        let edits = noqa_edits(&document, &[&findings[..], &unfit[..]].concat());
+        assert_eq!(
+            crate::core::fix::apply_edits(text, &edits),
+            "a()  # noqa: AL101, AL104\nb()  # noqa: AL102, AL101  # why\nc = '''x\ny'''\nd(1, \\\n  2)\n"
+        );
     }
 }

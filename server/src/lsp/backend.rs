@@ -368,7 +368,9 @@ impl Backend {
                         document, uri, finding, fix, encoding,
                     )));
                 }
-                actions.push(CodeActionOrCommand::CodeAction(noqa_action(document, uri, finding, encoding)));
+                if let Some(action) = noqa_action(document, uri, finding, encoding) {
+                    actions.push(CodeActionOrCommand::CodeAction(action));
+                }
             }
         }
         if wants(&convert::fix_all_kind()) {
@@ -385,27 +387,20 @@ impl Backend {
     }
 }
 
-/// "Suppress with `# noqa`": appends the code to the line's `# noqa: ...` list, or adds one.
-fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: Encoding) -> CodeAction {
-    let text = document.text();
-    let rope = document.rope();
-    let line = rope.byte_to_line(finding.range.start);
-    let line_start = rope.line_to_byte(line);
-    let line_end = if line + 1 < rope.len_lines() { rope.line_to_byte(line + 1) } else { text.len() };
-    let content_end = line_start + text[line_start..line_end].trim_end_matches(['\n', '\r']).len();
-    let content = &text[line_start..content_end];
-    let addition = match crate::core::suppressions::parse_line(content) {
-        Some(_) => format!(", {}", finding.code),
-        None => format!("  # noqa: {}", finding.code),
-    };
-    let edit = crate::core::diagnostic::Edit::insert(content_end, addition);
-    CodeAction {
+/// "Suppress with `# noqa`": appends the code to the line's `# noqa: ...` list, or adds one; none where a comment
+/// cannot go.
+fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: Encoding) -> Option<CodeAction> {
+    let edits = crate::core::suppressions::noqa_edits(document, std::slice::from_ref(finding));
+    if edits.is_empty() {
+        return None;
+    }
+    Some(CodeAction {
         title: format!("Suppress {} with `# noqa`", finding.code),
         kind: Some(CodeActionKind::QUICKFIX),
         diagnostics: Some(vec![convert::diagnostic(document, finding, encoding)]),
-        edit: Some(convert::workspace_edit(uri, convert::text_edits(document, &[edit], encoding))),
+        edit: Some(convert::workspace_edit(uri, convert::text_edits(document, &edits, encoding))),
         ..CodeAction::default()
-    }
+    })
 }
 
 /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.

@@ -121,9 +121,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 },
             })
             .collect();
-        checker.offer(&mut diagnostic, || {
-            fix::offload_fix(checker.document, model, call, checker.settings.target_version)
-        });
+        checker.offer(&mut diagnostic, || fix::offload_fix(checker.document, model, call, checker.settings));
         diagnostics.push(diagnostic);
     }
 }
