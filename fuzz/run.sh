@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time: `fuzz/run.sh [SECONDS_PER_TARGET]` (default 25; CI uses the default).
 # Corpora are seeded from the fixtures on each run and kept in fuzz/corpus (not committed); a crash fails the run and
-# leaves its input in fuzz/artifacts/TARGET/, to be kept as a regression test.
+# leaves its input in fuzz/artifacts/TARGET/; once fixed, keep it in fuzz/regressions/TARGET/ (replayed first).
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-25}"
@@ -9,6 +9,13 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 # `-s none`: coverage-guided without AddressSanitizer, so the stable toolchain builds it (the targets are safe Rust).
 cargo fuzz build -s none
 python3 seed.py
+# Every crash found so far, kept in regressions/TARGET/, must stay fixed.
+for folder in regressions/*/; do
+    target="$(basename "$folder")"
+    echo "replaying the $target regressions"
+    cargo fuzz run -s none "$target" "$folder"* -- -runs=1 >/dev/null 2>&1 || {
+        echo "a kept regression of $target fails again"; cargo fuzz run -s none "$target" "$folder"* -- -runs=1; exit 1; }
+done
 for target in analyze fix_all incremental_edits lsp_messages; do
     echo "fuzzing $target for ${seconds}s"
     log="$(mktemp)"

@@ -544,3 +544,17 @@ fn walk_python(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     }
     files
 }
+
+#[test]
+fn a_nested_project_takes_its_own_python_version_not_its_parents() {
+    let source = "import requests\n\n\nasync def fetch(url):\n    return requests.get(url)\n";
+    let parent = project(&[("inner/app.py", source)]);
+    std::fs::write(parent.path().join("pyproject.toml"), "[project]\nname = \"outer\"\nrequires-python = \">=3.8\"\n")
+        .unwrap();
+    std::fs::write(parent.path().join("inner/pyproject.toml"), "[project]\nname = \"inner\"\n").unwrap();
+    let diff = stdout(&asynclint(&parent.path().join("inner"), &["check", "--diff", "--unsafe-fixes"]));
+    assert!(diff.contains("await asyncio.to_thread(requests.get, url)"), "the default target (3.9) applies: {diff}");
+    std::fs::remove_file(parent.path().join("inner/pyproject.toml")).unwrap();
+    let diff = stdout(&asynclint(parent.path(), &["check", "--diff", "--unsafe-fixes"]));
+    assert!(diff.contains("run_in_executor(None, requests.get, url)"), "the outer project targets 3.8: {diff}");
+}

@@ -75,25 +75,32 @@ pub fn load_config(explicit: Option<&Path>, start: &Path) -> Result<LoadedConfig
         return Ok(LoadedConfig { config, path: Some(path.to_path_buf()) });
     }
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    let mut requires_python: Option<String> = None;
+    // The nearest pyproject.toml is the project: its `requires-python` (or its lack of one) is the default target,
+    // even when the asynclint table comes from further up, so a parent project's Python does not leak in.
+    let mut nearest_requires_python: Option<Option<String>> = None;
     for directory in start.ancestors() {
         let dedicated = directory.join("asynclint.toml");
         if dedicated.is_file() {
             let mut config =
                 settings::parse_asynclint_toml(&read(&dedicated)?).map_err(|error| in_file(&dedicated, error))?;
-            config.requires_python = requires_python;
+            config.requires_python = nearest_requires_python.flatten();
             return Ok(LoadedConfig { config, path: Some(dedicated) });
         }
         let pyproject = directory.join("pyproject.toml");
         if pyproject.is_file() {
-            let parsed = settings::parse_pyproject(&read(&pyproject)?).map_err(|error| in_file(&pyproject, error))?;
+            let mut parsed =
+                settings::parse_pyproject(&read(&pyproject)?).map_err(|error| in_file(&pyproject, error))?;
+            let nearest = nearest_requires_python.get_or_insert_with(|| parsed.config.requires_python.clone());
             if parsed.has_table {
+                parsed.config.requires_python = nearest.clone();
                 return Ok(LoadedConfig { config: parsed.config, path: Some(pyproject) });
             }
-            requires_python = requires_python.or(parsed.config.requires_python);
         }
     }
-    Ok(LoadedConfig { config: Config { requires_python, ..Config::default() }, path: None })
+    Ok(LoadedConfig {
+        config: Config { requires_python: nearest_requires_python.flatten(), ..Config::default() },
+        path: None,
+    })
 }
 
 /// The exclusion globs of the settings, matched against a path relative to the root and against each of its parts.

@@ -144,7 +144,12 @@ impl Document {
             self.tree.edit(&edit);
         }
         let old = self.parsed.then_some(&self.tree);
-        (self.tree, self.parsed) = parse(&self.text, old);
+        let (tree, parsed) = parse(&self.text, old);
+        // Tree-sitter's error recovery depends on the subtrees it reuses: an incremental parse of broken code can
+        // recover differently from a fresh parse (found by fuzzing). Broken text is parsed afresh, so a document's
+        // tree never depends on its edit history; valid text keeps the speed of incremental parsing.
+        (self.tree, self.parsed) =
+            if parsed && tree.root_node().has_error() { parse(&self.text, None) } else { (tree, parsed) };
     }
 
     /// Replaces the whole text (full sync), re-parsing from scratch.
@@ -175,6 +180,16 @@ fn clamp_to_boundary(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_edit_to_broken_code_gives_the_tree_of_a_fresh_parse() {
+        // Found by fuzzing (fuzz/regressions/incremental_edits): tree-sitter's incremental error recovery differed.
+        let initial = "ble \u{1}\0\0\0\0\0\u{1}0sync def flush(n):\n   task(flush(1))  # exp0.01)\n    print(f\"fly\0hed {n}\")\n\n\nas";
+        let mut document = Document::new("m.py", initial);
+        document.edit(TextRange::empty(initial.len()), "e");
+        let fresh = Document::new("m.py", format!("{initial}e"));
+        assert_eq!(document.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
+    }
 
     fn assert_same_tree(edited: &Document, text: &str) {
         let fresh = Document::new("x.py", text);
