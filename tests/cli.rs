@@ -558,3 +558,45 @@ fn a_nested_project_takes_its_own_python_version_not_its_parents() {
     let diff = stdout(&asynclint(parent.path(), &["check", "--diff", "--unsafe-fixes"]));
     assert!(diff.contains("run_in_executor(None, requests.get, url)"), "the outer project targets 3.8: {diff}");
 }
+
+#[test]
+fn a_fix_whose_result_would_not_parse_is_not_written_and_is_reported() {
+    let config = "[tool.asynclint]\nextra-blocking-calls = [{ name = \"mylib.pause\", rule = \"blocking-sleep\", reason = \"sleeps\", replacement = \"mylib.a pause\", drop-in = true }]\n";
+    let source = "import mylib\n\n\nasync def main():\n    mylib.pause(1)\n";
+    let directory = project(&[("app.py", source)]);
+    std::fs::write(directory.path().join("pyproject.toml"), config).unwrap();
+    let output = asynclint(directory.path(), &["check", "--fix"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(directory.path().join("app.py")).unwrap(), source, "the file is untouched");
+    assert!(
+        stderr(&output).contains("app.py:5:5: the AL101 fix was not applied: the fixed text would not parse"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn full_output_is_coloured_on_a_terminal_unless_no_color_is_set() {
+    let directory = project(&[("app.py", BLOCKING)]);
+    // `script` (util-linux) runs the command on a pseudo-terminal, as a user's shell would.
+    let on_terminal = |no_color: Option<&str>| {
+        let command = format!("{} check --output-format full", env!("CARGO_BIN_EXE_asynclint"));
+        let mut script = Command::new("script");
+        script.args(["-qec", &command, "/dev/null"]).current_dir(directory.path()).env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        stdout(&script.output().expect("script runs"))
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains("\u{1b}[") && coloured.contains("AL101"), "{coloured:?}");
+    let plain = on_terminal(Some("1"));
+    assert!(!plain.contains("\u{1b}[") && plain.contains("AL101"), "{plain:?}");
+    let piped = Command::new(env!("CARGO_BIN_EXE_asynclint"))
+        .arg("check")
+        .current_dir(directory.path())
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(!stdout(&piped).contains("\u{1b}["), "no colour into a pipe");
+}

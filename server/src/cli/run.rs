@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use ropey::Rope;
 
-use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo};
+use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo, MAX_FIX_ROUNDS};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 use crate::core::fix;
@@ -48,6 +48,8 @@ pub struct FileReport {
     pub fixed: Vec<&'static str>,
     /// The text before fixing, when fixes changed it (for `--diff` and standard input).
     pub original: Option<String>,
+    /// Fixes that were wanted but left out, and why.
+    pub warnings: Vec<String>,
 }
 
 /// Where fixed text goes.
@@ -169,7 +171,10 @@ pub fn run(
     let mut reports = Vec::new();
     for result in results {
         match result {
-            Ok(Some(report)) => reports.push(report),
+            Ok(Some(mut report)) => {
+                warnings.append(&mut report.warnings);
+                reports.push(report);
+            }
             Ok(None) => {}
             Err(warning) => warnings.push(warning),
         }
@@ -193,10 +198,19 @@ fn finish_file(
         }
         let source = SourceText::new(file.display, text);
         let diagnostics = file.analysis.local_diagnostics;
-        return Ok(Some(FileReport { path: file.path, source, diagnostics, fixed: Vec::new(), original: None }));
+        let report = FileReport {
+            path: file.path,
+            source,
+            diagnostics,
+            fixed: Vec::new(),
+            original: None,
+            warnings: Vec::new(),
+        };
+        return Ok(Some(report));
     }
     let original = text.clone();
     let document = Document::new(file.display.clone(), text);
+    let mut warnings = Vec::new();
     let (document, diagnostics, fixed) = if fix_mode == FixMode::None {
         let diagnostics = check(&document, &file.module, index, settings);
         (document, diagnostics, Vec::new())
@@ -206,6 +220,23 @@ fn finish_file(
         if !outcome.fixed.is_empty() && options.fix_output == FixOutput::Files && !from_stdin {
             write_atomically(&file.path, outcome.document.text())?;
         }
+        if outcome.converged {
+            // A wanted fix still offered once fixing settled is one whose result would not parse.
+            for diagnostic in &outcome.diagnostics {
+                if diagnostic.preferred_fix().is_some_and(|fix| fix_mode.allows(fix.applicability)) {
+                    let position = outcome.document.line_col(diagnostic.range.start);
+                    warnings.push(format!(
+                        "{}:{}:{}: the {} fix was not applied: the fixed text would not parse",
+                        file.display,
+                        position.line + 1,
+                        position.chars + 1,
+                        diagnostic.code
+                    ));
+                }
+            }
+        } else {
+            warnings.push(format!("{}: fixes had not settled after {MAX_FIX_ROUNDS} rounds; run again", file.display));
+        }
         (outcome.document, outcome.diagnostics, outcome.fixed)
     };
     if diagnostics.is_empty() && fixed.is_empty() {
@@ -213,7 +244,7 @@ fn finish_file(
     }
     let source = SourceText::new(file.display, document.into_text());
     let original = (!fixed.is_empty()).then_some(original);
-    Ok(Some(FileReport { path: file.path, source, diagnostics, fixed, original }))
+    Ok(Some(FileReport { path: file.path, source, diagnostics, fixed, original, warnings }))
 }
 
 /// `--add-noqa`: writes a `# noqa` for every finding into its file. Returns how many directives were written and the
