@@ -1,6 +1,7 @@
 //! Semantic facts the concurrency rules (AL3xx) share: awaited-call statements, the names a call reads, its
 //! receiver, whether its order matters, and the blocks of an async function.
 
+use crate::core::syntax::KindName;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -28,23 +29,23 @@ const LISTENER_HINTS: &[&str] =
     &["callback", "handler", "hook", "listener", "observer", "subscriber", "trace", "signal"];
 
 pub fn awaited_statement(statement: Node) -> Option<AwaitedStatement> {
-    if statement.kind() != "expression_statement" || statement.named_child_count() != 1 {
+    if statement.kind_name() != "expression_statement" || statement.named_child_count() != 1 {
         return None;
     }
     let expression = statement.named_child(0)?;
-    let (awaited, target) = match expression.kind() {
+    let (awaited, target) = match expression.kind_name() {
         "await" => (expression, None),
         "assignment" => {
             let fields = syntax::fields();
-            let left = expression.child_by_field_id(fields.left).filter(|left| left.kind() == "identifier")?;
+            let left = expression.child_by_field_id(fields.left).filter(|left| left.kind_name() == "identifier")?;
             if expression.child_by_field_id(fields.type_).is_some() {
                 return None;
             }
-            (expression.child_by_field_id(fields.right).filter(|right| right.kind() == "await")?, Some(left))
+            (expression.child_by_field_id(fields.right).filter(|right| right.kind_name() == "await")?, Some(left))
         }
         _ => return None,
     };
-    let call = awaited.named_child(0).filter(|inner| inner.kind() == "call")?;
+    let call = awaited.named_child(0).filter(|inner| inner.kind_name() == "call")?;
     Some(AwaitedStatement { statement, call, target })
 }
 
@@ -55,8 +56,10 @@ pub fn names_read<'t>(node: Node<'t>, source: &'t str) -> HashSet<&'t str> {
         names: HashSet<&'t str>,
     }
     impl<'t> Visitor<'t> for Reader<'t> {
-        fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool {
-            if node.kind() == "identifier" && !matches!(field, Some("attribute" | "name")) {
+        fn enter(&mut self, node: Node<'t>, field: Option<u16>) -> bool {
+            let fields = syntax::fields();
+            if node.kind_name() == "identifier" && !field.is_some_and(|id| id == fields.attribute || id == fields.name)
+            {
                 self.names.insert(syntax::text(node, self.source));
             }
             true
@@ -72,7 +75,7 @@ pub fn names_read<'t>(node: Node<'t>, source: &'t str) -> HashSet<&'t str> {
 /// module's function (`asyncio.to_thread(...)`: a module is not an object the calls share).
 pub fn receiver(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<String> {
     let function = call.child_by_field_id(syntax::fields().function)?;
-    if function.kind() != "attribute" {
+    if function.kind_name() != "attribute" {
         return None;
     }
     let object = function.child_by_field_id(syntax::fields().object)?;
@@ -85,13 +88,13 @@ pub fn receiver(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<Str
 /// `asyncio`, `os.path`: an expression rooted in an imported name whose meaning is a module or module member.
 fn names_a_module(model: &SemanticModel, object: Node, scope: ScopeId) -> bool {
     let mut root = object;
-    while root.kind() == "attribute" {
+    while root.kind_name() == "attribute" {
         match root.child_by_field_id(syntax::fields().object) {
             Some(inner) => root = inner,
             None => return false,
         }
     }
-    root.kind() == "identifier"
+    root.kind_name() == "identifier"
         && matches!(model.lookup(scope, model.text(root)), Some((_, super::semantic::Binding::Import(_))))
         && matches!(model.resolve(object, scope), Resolved::Path(_))
 }
@@ -122,7 +125,7 @@ pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool 
         Resolved::Path(path) => Some(path),
         _ => None,
     };
-    let method = (function.kind() == "attribute")
+    let method = (function.kind_name() == "attribute")
         .then(|| function.child_by_field_id(syntax::fields().attribute))
         .flatten()
         .map(|attribute| model.text(attribute));
@@ -142,14 +145,32 @@ pub fn blocks_of(function: Node) -> Vec<Node> {
         root: usize,
     }
     impl<'t> Visitor<'t> for Blocks<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
-            if node.id() != self.root && matches!(node.kind(), "function_definition" | "lambda" | "class_definition") {
-                return false;
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+            let kind = node.kind_name();
+            if node.id() == self.root {
+                return true;
             }
-            if node.kind() == "block" {
+            if kind == "block" {
                 self.found.push(node);
+                return true;
             }
-            true
+            // Blocks sit only in compound statements and their clauses: expressions, simple statements and nested
+            // functions or classes need no visit.
+            matches!(
+                kind,
+                "if_statement"
+                    | "elif_clause"
+                    | "else_clause"
+                    | "for_statement"
+                    | "while_statement"
+                    | "try_statement"
+                    | "except_clause"
+                    | "except_group_clause"
+                    | "finally_clause"
+                    | "with_statement"
+                    | "match_statement"
+                    | "case_clause"
+            )
         }
         fn leave(&mut self, _node: Node<'t>) {}
     }
@@ -169,7 +190,7 @@ pub fn async_functions<'a, 't>(model: &'a SemanticModel<'t>) -> impl Iterator<It
 
 /// Whether a block serialises on purpose: the body of `async with lock:` (or a semaphore).
 pub fn inside_lock(block: Node, source: &str) -> bool {
-    let Some(parent) = block.parent().filter(|parent| parent.kind() == "with_statement") else { return false };
+    let Some(parent) = block.parent().filter(|parent| parent.kind_name() == "with_statement") else { return false };
     let clause =
         parent.named_child(0).map(|clause| syntax::text(clause, source).to_ascii_lowercase()).unwrap_or_default();
     clause.contains("lock") || clause.contains("semaphore")

@@ -1,6 +1,7 @@
 //! Building and applying fixes: the `await` rewrites, `import asyncio` insertion, and applying edits with a re-parse
 //! check so that no fix ever produces broken Python.
 
+use crate::core::syntax::KindName;
 use tree_sitter::Node;
 
 use super::diagnostic::{Applicability, Edit, Fix, TextRange};
@@ -35,8 +36,8 @@ pub fn can_await(model: &SemanticModel, call: &CallSite) -> bool {
 /// `(await ...).read()`).
 fn awaited(call: Node, expression: String) -> String {
     let bare = call.parent().is_some_and(|parent| {
-        BARE_AWAIT_PARENTS.contains(&parent.kind())
-            && !(parent.kind() == "assignment" && parent.child_by_field_id(syntax::fields().right) != Some(call))
+        BARE_AWAIT_PARENTS.contains(&parent.kind_name())
+            && !(parent.kind_name() == "assignment" && parent.child_by_field_id(syntax::fields().right) != Some(call))
     });
     if bare {
         format!("await {expression}")
@@ -49,7 +50,7 @@ fn awaited(call: Node, expression: String) -> String {
 fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t str> {
     let arguments = call.child_by_field_id(syntax::fields().arguments)?;
     let text = model.text(arguments);
-    match arguments.kind() {
+    match arguments.kind_name() {
         "argument_list" => Some(text.strip_prefix('(')?.strip_suffix(')')?.trim()),
         "generator_expression" => Some(text),
         _ => None,
@@ -77,15 +78,15 @@ pub fn import_edit(document: &Document, module: &str) -> Edit {
     let root = document.tree().root_node();
     let mut after: Option<usize> = None;
     let mut first_statement: Option<usize> = None;
-    for (position, child) in syntax::named_children(root).filter(|child| child.kind() != "comment").enumerate() {
+    for (position, child) in syntax::named_children(root).filter(|child| child.kind_name() != "comment").enumerate() {
         first_statement.get_or_insert(child.start_byte());
         let is_docstring = position == 0
-            && child.kind() == "expression_statement"
+            && child.kind_name() == "expression_statement"
             && child
                 .named_child(0)
-                .is_some_and(|value| value.kind() == "string" || value.kind() == "concatenated_string");
-        let is_future = child.kind() == "future_import_statement"
-            || (child.kind() == "import_from_statement" && syntax::text(child, text).contains("__future__"));
+                .is_some_and(|value| value.kind_name() == "string" || value.kind_name() == "concatenated_string");
+        let is_future = child.kind_name() == "future_import_statement"
+            || (child.kind_name() == "import_from_statement" && syntax::text(child, text).contains("__future__"));
         if is_docstring || is_future {
             after = Some(child.end_byte());
         } else {
@@ -139,7 +140,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
     let separator = if arguments.is_empty() { "" } else { ", " };
     let arguments_node = call.node.child_by_field_id(syntax::fields().arguments)?;
     let has_keywords = syntax::named_children(arguments_node)
-        .any(|argument| matches!(argument.kind(), "keyword_argument" | "dictionary_splat"));
+        .any(|argument| matches!(argument.kind_name(), "keyword_argument" | "dictionary_splat"));
     let project_helper = settings.offload_functions.iter().find(|helper| {
         let first_name = helper.split('.').next().unwrap_or_default();
         model.is_bound(call.scope, first_name)
@@ -174,11 +175,11 @@ pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix>
         return None;
     }
     let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;
-    let mut named = syntax::named_children(arguments).filter(|child| child.kind() != "comment");
+    let mut named = syntax::named_children(arguments).filter(|child| child.kind_name() != "comment");
     let (Some(only), None) = (named.next(), named.next()) else {
         return None;
     };
-    if matches!(only.kind(), "keyword_argument" | "list_splat" | "dictionary_splat") {
+    if matches!(only.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat") {
         return None;
     }
     let new_call = awaited(call.node, model.text(only).to_owned());
@@ -218,11 +219,11 @@ pub fn await_before_exits(document: &Document, function: Node, name: &str, after
         found: Vec<Node<'t>>,
     }
     impl<'t> syntax::Visitor<'t> for Returns<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
-            if node.kind() == "return_statement" {
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+            if node.kind_name() == "return_statement" {
                 self.found.push(node);
             }
-            !matches!(node.kind(), "function_definition" | "lambda" | "class_definition")
+            !matches!(node.kind_name(), "function_definition" | "lambda" | "class_definition")
         }
         fn leave(&mut self, _node: Node<'t>) {}
     }
@@ -236,8 +237,8 @@ pub fn await_before_exits(document: &Document, function: Node, name: &str, after
         let indent = line_indent(text, statement)?;
         edits.push(Edit::insert(statement.start_byte(), format!("await {name}{newline}{indent}")));
     }
-    let last = syntax::named_children(body).filter(|child| child.kind() != "comment").last()?;
-    if !matches!(last.kind(), "return_statement" | "raise_statement") {
+    let last = syntax::named_children(body).filter(|child| child.kind_name() != "comment").last()?;
+    if !matches!(last.kind_name(), "return_statement" | "raise_statement") {
         let first = syntax::named_children(body).next()?;
         let indent = line_indent(text, first)?;
         if line_indent(text, last)? != indent || last.end_byte() <= after {
@@ -328,8 +329,8 @@ fn with_comments(document: &Document, range: TextRange, mut new_text: String) ->
         found: Vec<Node<'t>>,
     }
     impl<'t> syntax::Visitor<'t> for Comments<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
-            if node.kind() == "comment" && self.range.contains_range(syntax::range(node)) {
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+            if node.kind_name() == "comment" && self.range.contains_range(syntax::range(node)) {
                 self.found.push(node);
             }
             node.start_byte() < self.range.end && node.end_byte() > self.range.start
@@ -381,7 +382,7 @@ pub fn gather_loop_fix(
         LoopCollect::Append { list, fresh: Some(initial) } => (initial.start_byte(), format!("{list} = {gathered}")),
         LoopCollect::Append { list, fresh: None } => (loop_node.start_byte(), format!("{list}.extend({gathered})")),
         // The keys are the iterable again: only offered when reading it twice is harmless (a name or attribute).
-        LoopCollect::Store { .. } if !matches!(iterable_node.kind(), "identifier" | "attribute") => return None,
+        LoopCollect::Store { .. } if !matches!(iterable_node.kind_name(), "identifier" | "attribute") => return None,
         LoopCollect::Store { dict, fresh: Some(initial) } => {
             (initial.start_byte(), format!("{dict} = dict(zip({iterable}, {gathered}))"))
         }
@@ -404,7 +405,7 @@ pub fn gather_loop_fix(
 /// sees a name it binds) and touches no syntax error.
 fn body_statement<'t>(function: Node<'t>, statement: Node<'t>) -> Option<Node<'t>> {
     let body = function.child_by_field_id(syntax::fields().body)?;
-    let direct = statement.kind() == "expression_statement" && statement.parent() == Some(body);
+    let direct = statement.kind_name() == "expression_statement" && statement.parent() == Some(body);
     (direct && !syntax::touches_error(statement)).then_some(statement)
 }
 
@@ -417,7 +418,7 @@ pub fn keep_reference_fix(
     target: (u8, u8),
 ) -> Option<Fix> {
     const REGISTRY: &str = "_background_tasks";
-    let statement = call.node.parent().filter(|parent| parent.kind() == "expression_statement")?;
+    let statement = call.node.parent().filter(|parent| parent.kind_name() == "expression_statement")?;
     let indent = line_indent(document.text(), statement)?;
     if syntax::touches_error(statement) || call.in_generator {
         return None;
@@ -473,7 +474,7 @@ pub fn await_bound_task_fix(document: &Document, model: &SemanticModel, call: &C
         return None;
     }
     let function = super::lifecycle::enclosing_function(model, call.scope)?;
-    let assignment = call.node.parent().filter(|parent| parent.kind() == "assignment")?;
+    let assignment = call.node.parent().filter(|parent| parent.kind_name() == "assignment")?;
     let statement = body_statement(function, assignment.parent()?)?;
     let edits = await_before_exits(document, function, name, statement.end_byte())?;
     Some(Fix { title: format!("Await `{name}` before returning"), edits, applicability: Applicability::Unsafe })
@@ -485,7 +486,7 @@ fn after_imports(document: &Document) -> usize {
     let root = document.tree().root_node();
     let last_import = syntax::named_children(root)
         .filter(|child| {
-            matches!(child.kind(), "import_statement" | "import_from_statement" | "future_import_statement")
+            matches!(child.kind_name(), "import_statement" | "import_from_statement" | "future_import_statement")
         })
         .last();
     match last_import {
@@ -499,10 +500,10 @@ fn after_imports(document: &Document) -> usize {
 
 fn is_with_item_value(call: Node) -> bool {
     let mut parent = call.parent();
-    if parent.is_some_and(|node| node.kind() == "as_pattern") {
+    if parent.is_some_and(|node| node.kind_name() == "as_pattern") {
         parent = parent.and_then(|node| node.parent());
     }
-    parent.is_some_and(|node| node.kind() == "with_item")
+    parent.is_some_and(|node| node.kind_name() == "with_item")
 }
 
 fn fix(title: String, import: Option<Edit>, range: TextRange, new_text: String, applicability: Applicability) -> Fix {
@@ -549,7 +550,7 @@ pub fn syntax_error_count(document: &Document) -> usize {
     }
     struct Counter(usize);
     impl<'t> syntax::Visitor<'t> for Counter {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
             if node.is_error() || node.is_missing() {
                 self.0 += 1;
             }

@@ -1,6 +1,7 @@
 //! Semantic facts about tasks and coroutines that the AL2xx rules share: which calls spawn tasks or make coroutines,
 //! whether a local name is ever used again, and what a root coroutine waits for before it returns.
 
+use crate::core::syntax::KindName;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -50,7 +51,7 @@ fn is_local_coroutine(model: &SemanticModel, path: &str) -> bool {
 /// The function-like scope a call runs in, when it is a `def` or `async def` (not the module, a class or a lambda).
 pub fn enclosing_function<'t>(model: &SemanticModel<'t>, scope: ScopeId) -> Option<Node<'t>> {
     let scope = model.scope(scope);
-    scope.node.filter(|node| node.kind() == "function_definition")
+    scope.node.filter(|node| node.kind_name() == "function_definition")
 }
 
 /// Whether `name` appears in the function other than as `target` (the assignment that binds it): read, passed,
@@ -64,8 +65,8 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
         found: bool,
     }
     impl<'t> Visitor<'t> for Finder<'_> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
-            if node.kind() == "identifier"
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+            if node.kind_name() == "identifier"
                 && node.id() != self.target_id
                 && syntax::text(node, self.source) == self.name
             {
@@ -99,8 +100,8 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
         waits_forever: bool,
     }
     impl<'t> Visitor<'t> for Collector<'_> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<&'t str>) -> bool {
-            match node.kind() {
+        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+            match node.kind_name() {
                 // Nested functions run on their own schedule.
                 "function_definition" | "lambda" | "class_definition" => return false,
                 "await" => self.await_depth += 1,
@@ -123,7 +124,7 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
             true
         }
         fn leave(&mut self, node: Node<'t>) {
-            if node.kind() == "await" {
+            if node.kind_name() == "await" {
                 self.await_depth -= 1;
             }
         }
@@ -144,7 +145,7 @@ pub fn containers_of(model: &SemanticModel, function_scope: ScopeId, name: &str)
         .filter(|call| call.scope == function_scope)
         .filter_map(|call| {
             let function = call.node.child_by_field_id(syntax::fields().function)?;
-            if function.kind() != "attribute" {
+            if function.kind_name() != "attribute" {
                 return None;
             }
             let method = model.text(function.child_by_field_id(syntax::fields().attribute)?);

@@ -1,6 +1,7 @@
 //! Per-file semantics: scopes and their bindings, import resolution, shadowing, the innermost-function context of each
 //! call, and what a call's callee refers to (`t.sleep` → `time.sleep`, `s.get` → `requests.Session.get`).
 
+use crate::core::syntax::KindName;
 use std::collections::HashMap;
 
 use tree_sitter::Node;
@@ -253,7 +254,7 @@ impl<'t> SemanticModel<'t> {
         if depth > MAX_INFERENCE_DEPTH {
             return Resolved::Unknown;
         }
-        match node.kind() {
+        match node.kind_name() {
             "identifier" => self.resolve_name(self.text(node), scope, depth),
             "attribute" => {
                 let (Some(object), Some(attribute)) = (
@@ -283,7 +284,7 @@ impl<'t> SemanticModel<'t> {
             }
             // `await asyncpg.connect(...)` is a connection: the catalogue knows what awaiting such calls gives.
             "await" => {
-                let call = node.named_child(0).filter(|inner| inner.kind() == "call");
+                let call = node.named_child(0).filter(|inner| inner.kind_name() == "call");
                 let function = call.and_then(|call| call.child_by_field_id(syntax::fields().function));
                 match function.map(|function| self.resolve_at_depth(function, scope, depth + 1)) {
                     Some(Resolved::Path(path)) => match self.catalogue.returns(&path) {
@@ -299,7 +300,8 @@ impl<'t> SemanticModel<'t> {
             },
             // `Path(a) / "b"` is still a path.
             "binary_operator" => {
-                let is_division = node.child_by_field_id(syntax::fields().operator).is_some_and(|op| op.kind() == "/");
+                let is_division =
+                    node.child_by_field_id(syntax::fields().operator).is_some_and(|op| op.kind_name() == "/");
                 let left = node.child_by_field_id(syntax::fields().left);
                 match left.map(|left| self.resolve_at_depth(left, scope, depth + 1)) {
                     Some(Resolved::Instance(kind)) if is_division && kind == "pathlib.Path" => Resolved::Instance(kind),
@@ -368,7 +370,7 @@ impl<'t> SemanticModel<'t> {
         for (source, scope) in sources {
             let meaning = match source {
                 ValueSource::Opaque => return Resolved::Unknown,
-                ValueSource::Expr(expr) if expr.kind() == "none" => continue,
+                ValueSource::Expr(expr) if expr.kind_name() == "none" => continue,
                 ValueSource::Expr(expr) => self.resolve_at_depth(*expr, scope, depth + 1),
                 ValueSource::Annotation(annotation) => self.resolve_annotation(*annotation, scope, depth + 1),
             };
@@ -386,11 +388,11 @@ impl<'t> SemanticModel<'t> {
 
     /// `p: Path` and `p: Path | None` make `p` a `pathlib.Path`.
     fn resolve_annotation(&self, annotation: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
-        let annotation = if annotation.kind() == "type" { annotation.named_child(0) } else { Some(annotation) };
+        let annotation = if annotation.kind_name() == "type" { annotation.named_child(0) } else { Some(annotation) };
         let Some(annotation) = annotation else {
             return Resolved::Unknown;
         };
-        match annotation.kind() {
+        match annotation.kind_name() {
             "identifier" | "attribute" => match self.resolve_at_depth(annotation, scope, depth) {
                 Resolved::Path(path) => Resolved::Instance(path),
                 _ => Resolved::Unknown,
@@ -423,7 +425,7 @@ impl<'t> SemanticModel<'t> {
     /// For `x.method(...)` with a receiver of unknown type: `method`.
     pub fn unknown_receiver_method(&self, call: &CallSite<'t>) -> Option<&'t str> {
         let function = call.node.child_by_field_id(syntax::fields().function)?;
-        if function.kind() != "attribute" {
+        if function.kind_name() != "attribute" {
             return None;
         }
         let object = function.child_by_field_id(syntax::fields().object)?;
@@ -502,8 +504,8 @@ impl<'t> SemanticModel<'t> {
             return None;
         }
         let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;
-        let first = syntax::named_children(arguments).find(|argument| argument.kind() != "comment")?;
-        if first.kind() != "call" {
+        let first = syntax::named_children(arguments).find(|argument| argument.kind_name() != "comment")?;
+        if first.kind_name() != "call" {
             return None;
         }
         match self.resolve(first.child_by_field_id(syntax::fields().function)?, call.scope) {
@@ -627,8 +629,8 @@ impl<'t> Builder<'t> {
     /// The decorator expressions of the definition being entered (its parent is then the walk's last ancestor).
     fn decorators_of_current_definition(&self) -> Vec<Node<'t>> {
         match self.ancestors.last() {
-            Some(parent) if parent.kind() == "decorated_definition" => syntax::named_children(*parent)
-                .filter(|child| child.kind() == "decorator")
+            Some(parent) if parent.kind_name() == "decorated_definition" => syntax::named_children(*parent)
+                .filter(|child| child.kind_name() == "decorator")
                 .filter_map(|decorator| decorator.named_child(0))
                 .collect(),
             _ => Vec::new(),
@@ -660,10 +662,10 @@ impl<'t> Builder<'t> {
 
     fn bind_parameters(&mut self, scope: ScopeId, parameters: Node<'t>, mut self_class: Option<String>) {
         for parameter in syntax::named_children(parameters) {
-            let (name, annotation) = match parameter.kind() {
+            let (name, annotation) = match parameter.kind_name() {
                 "identifier" => (Some(parameter), None),
                 "typed_parameter" => {
-                    let name = syntax::named_children(parameter).find(|child| child.kind() == "identifier");
+                    let name = syntax::named_children(parameter).find(|child| child.kind_name() == "identifier");
                     (name, parameter.child_by_field_id(syntax::fields().type_))
                 }
                 "default_parameter" | "typed_default_parameter" => (
@@ -671,7 +673,7 @@ impl<'t> Builder<'t> {
                     parameter.child_by_field_id(syntax::fields().type_),
                 ),
                 "list_splat_pattern" | "dictionary_splat_pattern" => {
-                    (syntax::named_children(parameter).find(|child| child.kind() == "identifier"), None)
+                    (syntax::named_children(parameter).find(|child| child.kind_name() == "identifier"), None)
                 }
                 _ => (None, None),
             };
@@ -698,7 +700,7 @@ impl<'t> Builder<'t> {
             .child_by_field_id(syntax::fields().superclasses)
             .map(|arguments| {
                 syntax::named_children(arguments)
-                    .filter(|base| matches!(base.kind(), "identifier" | "attribute"))
+                    .filter(|base| matches!(base.kind_name(), "identifier" | "attribute"))
                     .collect()
             })
             .unwrap_or_default();
@@ -720,7 +722,7 @@ impl<'t> Builder<'t> {
             if node.child_by_field_id(syntax::fields().module_name) == Some(child) {
                 continue;
             }
-            match child.kind() {
+            match child.kind_name() {
                 // `import a.b.c` binds `a`.
                 "dotted_name" => {
                     let full = self.text(child);
@@ -764,7 +766,7 @@ impl<'t> Builder<'t> {
             if child == module_node {
                 continue;
             }
-            match child.kind() {
+            match child.kind_name() {
                 "dotted_name" => {
                     let name = self.text(child);
                     self.bind(scope, name, Binding::Import(qualify(name)));
@@ -788,7 +790,7 @@ impl<'t> Builder<'t> {
     /// Binds the names a target (of an assignment, `for`, `with ... as`, walrus) introduces.
     fn bind_target(&mut self, target: Node<'t>, source: ValueSource<'t>) {
         let scope = self.current();
-        match target.kind() {
+        match target.kind_name() {
             "attribute" => self.record_instance_attribute(target, source),
             "identifier" => {
                 let name = self.text(target);
@@ -804,7 +806,7 @@ impl<'t> Builder<'t> {
             | "parenthesized_expression"
             | "as_pattern_target" => {
                 let single = target.named_child_count() == 1
-                    && matches!(target.kind(), "parenthesized_expression" | "as_pattern_target");
+                    && matches!(target.kind_name(), "parenthesized_expression" | "as_pattern_target");
                 for element in syntax::named_children(target) {
                     let element_source = if single { source.clone() } else { ValueSource::Opaque };
                     self.bind_target(element, element_source);
@@ -822,7 +824,7 @@ impl<'t> Builder<'t> {
         else {
             return;
         };
-        if object.kind() != "identifier" {
+        if object.kind_name() != "identifier" {
             return;
         }
         let Some(Binding::SelfRef { class }) = self.scopes[scope].bindings.get(self.text(object)) else {
@@ -839,11 +841,11 @@ impl<'t> Builder<'t> {
         };
         // `a = b = f()`: the value is the innermost right-hand side.
         let mut right = node.child_by_field_id(syntax::fields().right);
-        while let Some(inner) = right.filter(|value| value.kind() == "assignment") {
+        while let Some(inner) = right.filter(|value| value.kind_name() == "assignment") {
             right = inner.child_by_field_id(syntax::fields().right);
         }
         let source = match (right, node.child_by_field_id(syntax::fields().type_)) {
-            (Some(value), _) if value.kind() != "yield" => ValueSource::Expr(value),
+            (Some(value), _) if value.kind_name() != "yield" => ValueSource::Expr(value),
             (None, Some(annotation)) => ValueSource::Annotation(annotation),
             _ => ValueSource::Opaque,
         };
@@ -854,7 +856,7 @@ impl<'t> Builder<'t> {
         let Some(value) = item.child_by_field_id(syntax::fields().value) else {
             return;
         };
-        if value.kind() != "as_pattern" {
+        if value.kind_name() != "as_pattern" {
             return;
         }
         let expression = value.named_child(0);
@@ -866,7 +868,7 @@ impl<'t> Builder<'t> {
 
     fn bind_declaration(&mut self, node: Node<'t>, binding: fn() -> Binding<'t>) {
         let scope = self.current();
-        for name in syntax::named_children(node).filter(|child| child.kind() == "identifier") {
+        for name in syntax::named_children(node).filter(|child| child.kind_name() == "identifier") {
             let name = self.text(name);
             self.bind(scope, name, binding());
         }
@@ -878,15 +880,15 @@ impl<'t> Builder<'t> {
         }
         let frame = self.frames.last().expect("the module frame is never popped");
         let parent = self.ancestors.last();
-        let awaited = parent.is_some_and(|parent| parent.kind() == "await");
-        let statement =
-            parent.is_some_and(|parent| parent.kind() == "expression_statement" && parent.named_child_count() == 1);
+        let awaited = parent.is_some_and(|parent| parent.kind_name() == "await");
+        let statement = parent
+            .is_some_and(|parent| parent.kind_name() == "expression_statement" && parent.named_child_count() == 1);
         let assigned_to = parent
             .filter(|parent| {
-                parent.kind() == "assignment" && parent.child_by_field_id(syntax::fields().right) == Some(node)
+                parent.kind_name() == "assignment" && parent.child_by_field_id(syntax::fields().right) == Some(node)
             })
             .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
-            .filter(|left| left.kind() == "identifier");
+            .filter(|left| left.kind_name() == "identifier");
         self.calls.push(CallSite {
             node,
             scope: frame.scope,
@@ -904,7 +906,7 @@ fn compact(text: &str) -> String {
 }
 
 impl<'t> Visitor<'t> for Builder<'t> {
-    fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool {
+    fn enter(&mut self, node: Node<'t>, field: Option<u16>) -> bool {
         if let Some(pending) = self.pending_bodies.last() {
             if pending.body_id == node.id() {
                 let frame = Frame { scope: pending.scope, body_id: pending.body_id, generator_depth: 0 };
@@ -912,7 +914,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 self.frames.push(frame);
             }
         }
-        match node.kind() {
+        match node.kind_name() {
             "function_definition" => self.enter_function(node),
             "class_definition" => self.enter_class(node),
             "lambda" => self.enter_lambda(node),
@@ -939,7 +941,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
             }
             "with_item" => self.bind_with_item(node),
             "except_clause" => {
-                for alias in syntax::named_children(node).filter(|child| child.kind() == "as_pattern") {
+                for alias in syntax::named_children(node).filter(|child| child.kind_name() == "as_pattern") {
                     if let Some(target) = alias.child_by_field_id(syntax::fields().alias) {
                         self.bind_target(target, ValueSource::Opaque);
                     }
@@ -956,9 +958,9 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 let scope = self.current();
                 self.scopes[scope].is_generator = true;
             }
-            "block" if field == Some("consequence") => {
+            "block" if field == Some(syntax::fields().consequence) => {
                 let guarded = self.ancestors.last().is_some_and(|parent| {
-                    parent.kind() == "if_statement"
+                    parent.kind_name() == "if_statement"
                         && parent
                             .child_by_field_id(syntax::fields().condition)
                             .is_some_and(|condition| syntax::is_type_checking_guard(condition, self.source))
@@ -976,7 +978,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
     fn leave(&mut self, node: Node<'t>) {
         self.ancestors.pop();
         let id = node.id();
-        if node.kind() == "generator_expression" {
+        if node.kind_name() == "generator_expression" {
             if let Some(frame) = self.frames.last_mut() {
                 frame.generator_depth = frame.generator_depth.saturating_sub(1);
             }

@@ -6,6 +6,7 @@ use super::diagnostic::TextRange;
 use super::document::Document;
 use super::positions::Span;
 use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MODULE_SCOPE};
+use crate::core::syntax::KindName;
 
 /// A place in a file, with its line/column span computed while the text was at hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +87,7 @@ const MEMOIZING_DECORATORS: &[&str] = &["functools.cache", "functools.lru_cache"
 
 fn is_memoizing(model: &SemanticModel, decorator: tree_sitter::Node, scope: Option<usize>) -> bool {
     // `@lru_cache(maxsize=None)` is a call whose function is the decorator factory.
-    let expression = match decorator.kind() {
+    let expression = match decorator.kind_name() {
         "call" => decorator.child_by_field_id(super::syntax::fields().function),
         _ => Some(decorator),
     };

@@ -1,6 +1,7 @@
 //! `# noqa` suppressions: a bare `# noqa` or `# noqa: CODES` on a finding's first line, and a file-level
 //! `# asynclint: noqa`. Codes may be ours (AL101), rule names, or the ruff / flake8-async codes of the same check.
 
+use crate::core::syntax::KindName;
 use std::collections::BTreeMap;
 
 use super::diagnostic::{Diagnostic, Edit};
@@ -111,7 +112,7 @@ fn end_of_noqa_codes(line: &str) -> usize {
 fn inside_string(document: &Document, offset: usize) -> bool {
     let mut node = document.tree().root_node().descendant_for_byte_range(offset, offset);
     while let Some(current) = node {
-        if current.kind() == "string" && current.start_byte() < offset && offset < current.end_byte() {
+        if current.kind_name() == "string" && current.start_byte() < offset && offset < current.end_byte() {
             return true;
         }
         node = current.parent();

@@ -15,6 +15,7 @@ pub struct FieldIds {
     pub attribute: u16,
     pub body: u16,
     pub condition: u16,
+    pub consequence: u16,
     pub function: u16,
     pub left: u16,
     pub module_name: u16,
@@ -40,6 +41,7 @@ pub fn fields() -> &'static FieldIds {
             attribute: id("attribute"),
             body: id("body"),
             condition: id("condition"),
+            consequence: id("consequence"),
             function: id("function"),
             left: id("left"),
             module_name: id("module_name"),
@@ -53,6 +55,25 @@ pub fn fields() -> &'static FieldIds {
             value: id("value"),
         }
     })
+}
+
+/// `Node::kind` finds the name's length and checks its UTF-8 on every call (4% of a batch run, in hot walks); this reads
+/// the name from a table built once.
+pub trait KindName {
+    fn kind_name(&self) -> &'static str;
+}
+
+impl KindName for Node<'_> {
+    fn kind_name(&self) -> &'static str {
+        static LANGUAGE: OnceLock<Language> = OnceLock::new();
+        static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            let language = LANGUAGE.get_or_init(|| tree_sitter_python::LANGUAGE.into());
+            (0..language.node_kind_count()).map(|id| language.node_kind_for_id(id as u16).unwrap_or("")).collect()
+        });
+        // The error symbol (u16::MAX) lies outside the grammar's table.
+        names.get(usize::from(self.kind_id())).copied().unwrap_or("ERROR")
+    }
 }
 
 pub fn range(node: Node) -> TextRange {
@@ -80,7 +101,7 @@ pub fn quotable(callee: &str) -> Option<&str> {
 
 /// `async def` is a `function_definition` whose first token is `async`.
 pub fn is_async_function(node: Node) -> bool {
-    node.kind() == "function_definition" && node.child(0).is_some_and(|first| first.kind() == "async")
+    node.kind_name() == "function_definition" && node.child(0).is_some_and(|first| first.kind_name() == "async")
 }
 
 /// The named children of a node, without allocating.
@@ -101,8 +122,9 @@ pub fn is_type_checking_guard(condition: Node, source: &str) -> bool {
 
 /// Receives the nodes of a pre-order walk. `enter` returns whether to descend into the node.
 pub trait Visitor<'t> {
-    /// `field` is the node's field name in its parent (`body`, `function`, ...), if any.
-    fn enter(&mut self, node: Node<'t>, field: Option<&'t str>) -> bool;
+    /// `field` is the id of the node's field in its parent (compare with [`fields`]), if any: ids are cheap where
+    /// names would be looked up and checked on every node.
+    fn enter(&mut self, node: Node<'t>, field: Option<u16>) -> bool;
     fn leave(&mut self, node: Node<'t>);
 }
 
@@ -115,7 +137,7 @@ pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
     let mut cursor = root.walk();
     loop {
         let node = cursor.node();
-        let descend = visitor.enter(node, cursor.field_name());
+        let descend = visitor.enter(node, cursor.field_id().map(|id| id.get()));
         if descend && cursor.goto_first_child() {
             continue;
         }
@@ -138,6 +160,21 @@ pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_match_tree_sitters_including_errors() {
+        let document = crate::core::document::Document::new("m.py", "async def f(:\n    x = [1,\nclass C: pass\n");
+        struct Compare;
+        impl<'t> Visitor<'t> for Compare {
+            fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+                assert_eq!(node.kind_name(), node.kind());
+                true
+            }
+            fn leave(&mut self, _node: Node<'t>) {}
+        }
+        assert!(document.tree().root_node().has_error());
+        walk(document.tree(), &mut Compare);
+    }
     use crate::core::document::Document;
 
     struct Counter {
@@ -148,7 +185,7 @@ mod tests {
     }
 
     impl<'t> Visitor<'t> for Counter {
-        fn enter(&mut self, _node: Node<'t>, _field: Option<&'t str>) -> bool {
+        fn enter(&mut self, _node: Node<'t>, _field: Option<u16>) -> bool {
             self.entered += 1;
             self.depth += 1;
             self.max_depth = self.max_depth.max(self.depth);

@@ -1,5 +1,6 @@
 //! await-in-loop (AL302): a `for` loop awaiting one independent call per item, which `asyncio.gather` would overlap.
 
+use crate::core::syntax::KindName;
 use std::collections::HashSet;
 
 use tree_sitter::Node;
@@ -66,10 +67,10 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     for (scope, function) in concurrency::async_functions(model) {
         for block in concurrency::blocks_of(function) {
             let statements: Vec<Node> =
-                syntax::named_children(block).filter(|child| child.kind() != "comment").collect();
+                syntax::named_children(block).filter(|child| child.kind_name() != "comment").collect();
             for (position, loop_node) in statements.iter().enumerate() {
-                if loop_node.kind() != "for_statement"
-                    || loop_node.child(0).is_some_and(|first| first.kind() == "async")
+                if loop_node.kind_name() != "for_statement"
+                    || loop_node.child(0).is_some_and(|first| first.kind_name() == "async")
                     || loop_node.child_by_field_id(fields.alternative).is_some()
                 {
                     continue;
@@ -102,28 +103,30 @@ fn independent_body<'t>(
     let source = model.source;
     let fields = syntax::fields();
     let body = loop_node.child_by_field_id(fields.body)?;
-    let mut statements = syntax::named_children(body).filter(|child| child.kind() != "comment");
+    let mut statements = syntax::named_children(body).filter(|child| child.kind_name() != "comment");
     let (statement, None) = (statements.next()?, statements.next()) else { return None };
-    if statement.kind() != "expression_statement" || statement.named_child_count() != 1 {
+    if statement.kind_name() != "expression_statement" || statement.named_child_count() != 1 {
         return None;
     }
     let expression = statement.named_child(0)?;
     let awaited_call = |node: Node<'t>| -> Option<Node<'t>> {
-        (node.kind() == "await").then(|| node.named_child(0)).flatten().filter(|call| call.kind() == "call")
+        (node.kind_name() == "await").then(|| node.named_child(0)).flatten().filter(|call| call.kind_name() == "call")
     };
     let variables: HashSet<&str> = concurrency::names_read(loop_node.child_by_field_id(fields.left)?, source);
     if variables.iter().any(|variable| concurrency::names_listener(variable)) {
         return None;
     }
-    let (call, collect) = match expression.kind() {
+    let (call, collect) = match expression.kind_name() {
         "await" => (awaited_call(expression)?, LoopCollect::Discard),
         // results.append(await f(x))
         "call" => {
             let function = expression.child_by_field_id(fields.function)?;
-            if function.kind() != "attribute" || model.text(function.child_by_field_id(fields.attribute)?) != "append" {
+            if function.kind_name() != "attribute"
+                || model.text(function.child_by_field_id(fields.attribute)?) != "append"
+            {
                 return None;
             }
-            let list = function.child_by_field_id(fields.object).filter(|object| object.kind() == "identifier")?;
+            let list = function.child_by_field_id(fields.object).filter(|object| object.kind_name() == "identifier")?;
             let arguments = expression.child_by_field_id(fields.arguments)?;
             let mut arguments = syntax::named_children(arguments);
             let (argument, None) = (arguments.next()?, arguments.next()) else { return None };
@@ -135,10 +138,10 @@ fn independent_body<'t>(
         }
         // results[key] = await f(key)
         "assignment" => {
-            let left = expression.child_by_field_id(fields.left).filter(|left| left.kind() == "subscript")?;
-            let dict = left.child_by_field_id(fields.value).filter(|value| value.kind() == "identifier")?;
+            let left = expression.child_by_field_id(fields.left).filter(|left| left.kind_name() == "subscript")?;
+            let dict = left.child_by_field_id(fields.value).filter(|value| value.kind_name() == "identifier")?;
             let key = left.named_child(1)?;
-            if !(key.kind() == "identifier" && variables.contains(model.text(key))) {
+            if !(key.kind_name() == "identifier" && variables.contains(model.text(key))) {
                 return None;
             }
             let call = awaited_call(expression.child_by_field_id(fields.right)?)?;
@@ -165,7 +168,9 @@ fn independent_body<'t>(
         return None;
     }
     // One receiver shared by every iteration orders the calls (`await ws.send(m)`).
-    if let Some(receiver) = call.child_by_field_id(fields.function).filter(|function| function.kind() == "attribute") {
+    if let Some(receiver) =
+        call.child_by_field_id(fields.function).filter(|function| function.kind_name() == "attribute")
+    {
         let object = receiver.child_by_field_id(fields.object)?;
         if !concurrency::names_read(object, source).iter().any(|name| variables.contains(name)) {
             return None;
@@ -177,9 +182,10 @@ fn independent_body<'t>(
 /// `name = []` (or `{}`) standing right before the loop: the gathered result can replace it.
 fn fresh_container<'t>(checker: &Checker<'t>, previous: Option<Node<'t>>, name: &str, kind: &str) -> Option<Node<'t>> {
     let statement = previous?;
-    let assignment = statement.named_child(0).filter(|child| child.kind() == "assignment")?;
+    let assignment = statement.named_child(0).filter(|child| child.kind_name() == "assignment")?;
     let fields = syntax::fields();
     let left = assignment.child_by_field_id(fields.left)?;
     let right = assignment.child_by_field_id(fields.right)?;
-    (checker.model.text(left) == name && right.kind() == kind && right.named_child_count() == 0).then_some(statement)
+    (checker.model.text(left) == name && right.kind_name() == kind && right.named_child_count() == 0)
+        .then_some(statement)
 }

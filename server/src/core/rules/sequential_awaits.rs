@@ -1,6 +1,7 @@
 //! sequential-awaits (AL301): consecutive awaits that do not depend on each other, which `asyncio.gather` would
 //! overlap.
 
+use crate::core::syntax::KindName;
 use std::collections::HashSet;
 
 use crate::core::check::Checker;
@@ -79,7 +80,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 continue;
             }
             let mut group = Group::new();
-            for statement in crate::core::syntax::named_children(block).filter(|child| child.kind() != "comment") {
+            for statement in crate::core::syntax::named_children(block).filter(|child| child.kind_name() != "comment") {
                 // Only queries group: a bare `await f()` is a command, whose order is presumed to matter (on real code,
                 // "act, then refresh" pairs were nearly all of what bare awaits would flag).
                 let candidate = concurrency::awaited_statement(statement)
