@@ -22,6 +22,7 @@ thread_local! {
 }
 
 fn new_parser() -> Parser {
+    super::parser_allocator::install();
     let mut parser = Parser::new();
     parser
         .set_language(&tree_sitter_python::LANGUAGE.into())

@@ -7,6 +7,7 @@ pub mod document;
 pub mod fix;
 pub mod index;
 pub mod lifecycle;
+mod parser_allocator;
 pub mod positions;
 pub mod rules;
 pub mod semantic;
