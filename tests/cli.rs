@@ -259,6 +259,22 @@ fn helpers_in_files_not_checked_still_count() {
 }
 
 #[test]
+fn standard_input_is_checked_against_the_project_not_the_file_on_disk() {
+    // The file on disk calls nothing; the editor's unsaved text calls a blocking helper of another module. Only the
+    // index can tell, so the second phase re-checks the text: it must be the text from standard input.
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n"),
+        ("pkg/app.py", "async def main():\n    pass\n"),
+    ]);
+    let unsaved = "from pkg.helpers import deploy\n\n\nasync def main():\n    deploy()\n";
+    let arguments = ["check", "--stdin-filename", "pkg/app.py", "--output-format", "concise", "-"];
+    let output = asynclint_with_stdin(directory.path(), &arguments, unsaved);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("pkg/app.py:5:5: AL110"), "{}", stdout(&output));
+}
+
+#[test]
 fn gitignored_and_virtualenv_files_are_skipped() {
     let directory = project(&[
         ("app.py", "async def main():\n    return 1\n"),

@@ -95,7 +95,11 @@ struct Analysed {
     path: PathBuf,
     display: String,
     module: ModuleInfo,
-    /// Kept for checked files only: the second phase may need to re-parse them.
+    /// Whether the file is reported on, not only read for the index.
+    checked: bool,
+    /// Kept for checked files with findings of their own, which the second phase reports (and may fix). A file that
+    /// only the index can judge is read again in the second phase if the index finds something, which few do: not
+    /// holding every text through the index build keeps a run's memory down.
     text: Option<String>,
     analysis: FileAnalysis,
 }
@@ -139,8 +143,9 @@ pub fn run(
             let display = display_path(path, cwd.as_deref());
             let document = Document::new(display.clone(), text);
             let analysis = analyze(&document, &module, &settings.for_file(relative_to(path, root)));
-            let text = checked.contains(path).then(|| document.into_text());
-            Ok(Analysed { path: path.clone(), display, module, text, analysis })
+            let checked = checked.contains(path);
+            let text = (checked && !analysis.local_diagnostics.is_empty()).then(|| document.into_text());
+            Ok(Analysed { path: path.clone(), display, module, checked, text, analysis })
         })
         .collect();
     let mut warnings = Vec::new();
@@ -159,8 +164,11 @@ pub fn run(
     let summaries: Vec<_> = files.iter_mut().map(|file| std::mem::take(&mut file.analysis.summary)).collect();
     let index = ProjectIndex::new(summaries);
 
-    let checked_files: Vec<Analysed> = files.into_iter().filter(|file| file.text.is_some()).collect();
-    let files_checked = checked_files.len();
+    let files_checked = files.iter().filter(|file| file.checked).count();
+    let checked_files: Vec<Analysed> = files
+        .into_iter()
+        .filter(|file| file.text.is_some() || (file.checked && file.analysis.may_need_project_check()))
+        .collect();
     let results: Vec<Result<Option<FileReport>, String>> = checked_files
         .into_par_iter()
         .map(|file| {
@@ -190,9 +198,14 @@ fn finish_file(
     options: &RunOptions,
 ) -> Result<Option<FileReport>, String> {
     let fix_mode = options.fix_mode;
-    let text = file.text.expect("only checked files reach the second phase");
     let wants_fixes = fix_mode != FixMode::None && !file.analysis.local_diagnostics.is_empty();
-    if !wants_fixes && !file.analysis.needs_project_check(index, settings) {
+    let needs_project_check = file.analysis.needs_project_check(index, settings);
+    let text = match file.text {
+        Some(text) => text,
+        None if needs_project_check => read_source(&file.path, options.stdin)?,
+        None => return Ok(None),
+    };
+    if !wants_fixes && !needs_project_check {
         if file.analysis.local_diagnostics.is_empty() {
             return Ok(None);
         }

@@ -145,6 +145,14 @@ pub struct FileAnalysis {
 }
 
 impl FileAnalysis {
+    /// Whether the project-wide rules could find something here once the index is built: false means
+    /// [`Self::needs_project_check`] is false for every index, so the file's text need not be kept.
+    pub fn may_need_project_check(&self) -> bool {
+        !self.blocking_candidates.is_empty()
+            || !self.coroutine_candidates.is_empty()
+            || !self.spawning_functions.is_empty()
+    }
+
     /// Whether the project-wide rules find something here, so that the file needs the full [`check`]. The batch
     /// path then gives the same diagnostics as [`check`] without holding every parse tree until the index is built.
     pub fn needs_project_check(&self, index: &ProjectIndex, settings: &Settings) -> bool {
