@@ -1,7 +1,9 @@
 //! Keystroke latency of the language server: the time from `didChange` to the `publishDiagnostics` for that
 //! version, over scripted keystrokes in a generated 5,000-line file, driven in process. Prints p50/p95/p99.
+//! With a FOLDER, the server first indexes it as its workspace (the file being typed in sits outside it), so that the
+//! keystrokes run against the index of a real project.
 //!
-//! Run: `cargo run --release --example lsp_latency [-- KEYSTROKES LINES]`
+//! Run: `cargo run --release --example lsp_latency [-- KEYSTROKES LINES [FOLDER]]`
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -63,6 +65,7 @@ async fn main() {
     let mut arguments = std::env::args().skip(1);
     let keystrokes: usize = arguments.next().and_then(|value| value.parse().ok()).unwrap_or(1000);
     let lines: usize = arguments.next().and_then(|value| value.parse().ok()).unwrap_or(5000);
+    let workspace = arguments.next().map(|folder| std::path::Path::new(&folder).canonicalize().expect("FOLDER exists"));
     let directory = tempfile::tempdir().expect("a temporary directory");
     let source = generate(lines);
     let path = directory.path().canonicalize().unwrap().join("bench_module.py");
@@ -80,9 +83,11 @@ async fn main() {
             }
         }
     });
-    let root = format!("file://{}", directory.path().canonicalize().unwrap().display());
+    let root = workspace.clone().unwrap_or_else(|| directory.path().canonicalize().unwrap());
+    let root = format!("file://{}", root.display());
     let initialize = json!({"processId": null, "rootUri": root, "capabilities": {}});
     call(&mut service, Request::build("initialize").params(initialize).id(1).finish()).await;
+    // `initialized` returns when the workspace is indexed.
     call(&mut service, Request::build("initialized").params(json!({})).finish()).await;
     let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": source});
     call(&mut service, Request::build("textDocument/didOpen").params(json!({"textDocument": item})).finish()).await;
@@ -124,7 +129,8 @@ async fn main() {
     }
     latencies.sort();
     let total: Duration = latencies.iter().sum();
-    println!("file: {} lines, {} bytes, {findings} findings on open", source.lines().count(), source.len());
+    let against = workspace.map_or_else(String::new, |folder| format!(", workspace {} indexed", folder.display()));
+    println!("file: {} lines, {} bytes, {findings} findings on open{against}", source.lines().count(), source.len());
     println!(
         "{keystrokes} keystrokes: mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         total.as_secs_f64() * 1000.0 / keystrokes as f64,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks asynclint against ruff on a pinned corpus of real async projects (about 11,000 files, 1.9M lines),
-# then the language server's keystroke latency and a cold workspace index of Home Assistant.
+# then the language server's keystroke latency (alone, and with Home Assistant indexed as the workspace) and a cold
+# workspace index of Home Assistant.
 #
 #   bench/run.sh [RUNS]        (default 5 runs of each checker, alternating)
 #
@@ -60,4 +61,5 @@ report ruff
 printf 'ratio asynclint/ruff (wall): %.2f\n' "$(echo "$asynclint_wall / $ruff_wall" | bc -l)"
 
 ./target/release/examples/lsp_latency 1000 5000
+./target/release/examples/lsp_latency 1000 5000 "$corpus/homeassistant"
 ./target/release/examples/index_time "$corpus/homeassistant"

@@ -253,6 +253,41 @@ async fn config_comes_from_pyproject_and_the_editor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_that_starts_blocking_flags_its_caller_in_the_same_file_once_typing_pauses() {
+    let app = "def prepare():\n    return 1\n\n\nasync def main():\n    prepare()\n";
+    let directory = project(&[("app.py", app)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, app).await;
+    assert!(client.diagnostics(&uri).await.1.is_empty());
+    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
+    client
+        .notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [blocking]}),
+        )
+        .await;
+    // The keystroke is answered at once; the helper's new shape reaches the index after the pause, and the caller's
+    // finding follows for the same version.
+    let published = client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["version"] == 2
+                && message["params"]["diagnostics"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|d| d["code"] == "AL110"))
+        })
+        .await;
+    let lines: Vec<u64> = published["params"]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [5], "the call in main, not the helper's own sync sleep");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_helper_that_starts_blocking_updates_another_open_file() {
     let helper = "def prepare():\n    return 1\n";
     let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
