@@ -68,6 +68,12 @@ impl TestClient {
         assert!(self.call(Request::build(method).params(params).finish()).await.is_none());
     }
 
+    /// Sends one `didChange` with a single content change.
+    async fn change(&mut self, uri: &str, version: i64, change: &Value) {
+        let params = json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]});
+        self.notify("textDocument/didChange", params).await;
+    }
+
     async fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -172,44 +178,36 @@ async fn utf8_mode_counts_bytes_and_quick_fixes_apply() {
     assert!(suppressed.ends_with("time.sleep(1)  # noqa: AL101\n"), "{suppressed}");
 }
 
+/// A project of one file, `app.py` with `text`, open in a started client, and its (empty) first diagnostics seen.
+async fn open_clean_app(text: &str) -> (tempfile::TempDir, String, TestClient) {
+    let directory = project(&[("app.py", text)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, text).await;
+    assert!(client.diagnostics(&uri).await.1.is_empty());
+    (directory, uri, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_edits_add_and_remove_problems_and_echo_the_version() {
     let clean = "import time\n\n\nasync def main():\n    pass\n";
-    let directory = project(&[("app.py", clean)]);
-    let uri = file_uri(&directory.path().join("app.py"));
-    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
-    client.open(&uri, clean).await;
-    assert!(client.diagnostics(&uri).await.1.is_empty());
+    let (directory, uri, mut client) = open_clean_app(clean).await;
     let add = json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 8}}, "text": "time.sleep(1)"});
-    client
-        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [add]}))
-        .await;
+    client.change(&uri, 2, &add).await;
     let (version, diagnostics) = client.diagnostics(&uri).await;
     assert_eq!((version, diagnostics.len()), (json!(2), 1));
     let remove =
         json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 17}}, "text": "pass"});
-    client
-        .notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [remove]}),
-        )
-        .await;
+    client.change(&uri, 3, &remove).await;
     let (version, diagnostics) = client.diagnostics(&uri).await;
     assert_eq!((version, diagnostics.len()), (json!(3), 0));
     // Out-of-range positions are clamped, and a change to a document that is not open is ignored.
     let wild =
         json!({"range": {"start": {"line": 99, "character": 0}, "end": {"line": 120, "character": 7}}, "text": "\n"});
-    client
-        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 4}, "contentChanges": [wild]}))
-        .await;
+    client.change(&uri, 4, &wild).await;
     assert_eq!(client.diagnostics(&uri).await.0, json!(4));
     let stranger = file_uri(directory.path()) + "/never-opened.py";
-    client
-        .notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": stranger, "version": 1}, "contentChanges": [add]}),
-        )
-        .await;
+    client.change(&stranger, 1, &add).await;
     client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
     let (version, diagnostics) = client.diagnostics(&uri).await;
     assert_eq!((version, diagnostics.len()), (Value::Null, 0), "closing clears the diagnostics");
@@ -255,18 +253,9 @@ async fn config_comes_from_pyproject_and_the_editor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_helper_that_starts_blocking_flags_its_caller_in_the_same_file_once_typing_pauses() {
     let app = "def prepare():\n    return 1\n\n\nasync def main():\n    prepare()\n";
-    let directory = project(&[("app.py", app)]);
-    let uri = file_uri(&directory.path().join("app.py"));
-    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
-    client.open(&uri, app).await;
-    assert!(client.diagnostics(&uri).await.1.is_empty());
+    let (_directory, uri, mut client) = open_clean_app(app).await;
     let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
-    client
-        .notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [blocking]}),
-        )
-        .await;
+    client.change(&uri, 2, &blocking).await;
     // The keystroke is answered at once; the helper's new shape reaches the index after the pause, and the caller's
     // finding follows for the same version.
     let published = client
@@ -299,12 +288,7 @@ async fn a_helper_that_starts_blocking_updates_another_open_file() {
     assert!(client.diagnostics(&app_uri).await.1.is_empty());
     client.open(&helper_uri, helper).await;
     let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
-    client
-        .notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": helper_uri, "version": 2}, "contentChanges": [blocking]}),
-        )
-        .await;
+    client.change(&helper_uri, 2, &blocking).await;
     let (_, diagnostics) = client.diagnostics(&app_uri).await;
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
     assert_eq!(diagnostics[0]["code"], "AL110");
@@ -319,9 +303,7 @@ async fn a_change_before_open_and_an_oversized_file_leave_the_server_working() {
     let mut client = TestClient::start(directory.path(), false, Value::Null).await;
     let edit =
         json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "x"});
-    client
-        .notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [edit]}))
-        .await;
+    client.change(&uri, 2, &edit).await;
     let huge_uri = file_uri(directory.path()) + "/huge.py";
     let huge = format!("{}async def f():\n    open('x')\n", "x = 1\n".repeat(1_000_000));
     client.open(&huge_uri, &huge).await;

@@ -142,10 +142,22 @@ impl State {
         PackageCache::default().module_of(path, &root)
     }
 
+    /// Puts a summary in the index and remembers its shape; the caller refreshes the index once for a batch.
+    fn store_summary(&mut self, summary: ModuleSummary) {
+        self.shapes.insert(summary.path.clone(), shape_of(&summary));
+        self.index.upsert(summary);
+    }
+
     /// Records a module's summary at once; true when what it exports changed (so other files may need a re-check).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
         self.pending.remove(&summary.path);
-        record_summary(&mut self.index, &mut self.shapes, summary)
+        let shape = shape_of(&summary);
+        let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
+        self.index.upsert(summary);
+        if changed {
+            self.index.refresh();
+        }
+        changed
     }
 
     /// Records the summary of an edited document: at once when its shape is unchanged (positions only), otherwise
@@ -168,8 +180,7 @@ impl State {
         }
         let before = self.all_diagnostics();
         for (_, summary) in std::mem::take(&mut self.pending) {
-            self.shapes.insert(summary.path.clone(), shape_of(&summary));
-            self.index.upsert(summary);
+            self.store_summary(summary);
         }
         self.index.refresh();
         let mut after = self.all_diagnostics();
@@ -209,17 +220,6 @@ fn publishable(
     let found = check_model(&open.document, model, index, settings, false);
     let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, encoding)).collect();
     (uri.clone(), converted, open.version)
-}
-
-/// Records a module's summary in the index; true when what it exports changed, after refreshing the index.
-fn record_summary(index: &mut ProjectIndex, shapes: &mut HashMap<String, u64>, summary: ModuleSummary) -> bool {
-    let shape = shape_of(&summary);
-    let changed = shapes.insert(summary.path.clone(), shape) != Some(shape);
-    index.upsert(summary);
-    if changed {
-        index.refresh();
-    }
-    changed
 }
 
 /// A hash of what a module offers other files: its functions and what they call and block on, classes, imports and
@@ -265,6 +265,12 @@ fn guarded<T>(state: &Mutex<State>, what: &str, work: impl FnOnce(&mut State) ->
     }
 }
 
+async fn publish(client: &Client, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
+    for (uri, diagnostics, version) in batch {
+        client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+    }
+}
+
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
@@ -306,18 +312,14 @@ impl Backend {
                     Vec::new()
                 }
             });
-            for (uri, diagnostics, version) in batch.unwrap_or_default() {
-                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
-            }
+            publish(&client, batch.unwrap_or_default()).await;
         });
     }
 }
 
 impl Backend {
     async fn publish(&self, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
-        for (uri, diagnostics, version) in batch {
-            self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
-        }
+        publish(&self.client, batch).await;
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
@@ -378,8 +380,7 @@ impl Backend {
         let batch = self.guarded("indexing", |state| {
             let open: Vec<String> = state.documents.values().map(|open| open.document.path.clone()).collect();
             for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
-                state.shapes.insert(summary.path.clone(), shape_of(&summary));
-                state.index.upsert(summary);
+                state.store_summary(summary);
             }
             state.index.refresh();
             state.all_diagnostics()
