@@ -1,5 +1,5 @@
-//! End-to-end tests of the `asynclint` binary: exit codes, output formats, config errors, unreadable files, and
-//! `--fix` writing files safely.
+//! End-to-end tests of the `asynclint` binary: exit codes, output formats, config errors, unreadable files,
+//! `--fix` writing files safely, and the check cache.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -227,8 +227,11 @@ fn fix_rewrites_in_place_and_keeps_permissions_and_line_endings() {
     let fixed = std::fs::read_to_string(&path).unwrap();
     assert_eq!(fixed, "import asyncio\r\nimport time\r\n\r\n\r\nasync def main():\r\n    await asyncio.sleep(1)\r\n");
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
-    let leftovers: Vec<_> =
-        std::fs::read_dir(directory.path()).unwrap().map(|entry| entry.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(directory.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name != ".asynclint_cache")
+        .collect();
     assert_eq!(leftovers.len(), 2, "no temporary files are left behind: {leftovers:?}");
 }
 
@@ -455,7 +458,7 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
     let root = directory.path().canonicalize().unwrap();
     let files = vec![root.join("app.py"), root.join("gone.py")];
     std::fs::remove_file(root.join("gone.py")).unwrap();
-    let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None };
+    let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None, cache: None };
     let outcome = run(&files, &files, &root, &Settings::default(), &options);
     assert_eq!(outcome.reports.len(), 1);
     assert_eq!(outcome.reports[0].fixed, ["AL101"]);
@@ -618,4 +621,99 @@ fn full_output_is_coloured_on_a_terminal_unless_no_color_is_set() {
         .output()
         .unwrap();
     assert!(!stdout(&piped).contains("\u{1b}["), "no colour into a pipe");
+}
+
+const HELPER_CALLER: &str = "from pkg.helpers import deploy\n\n\nasync def main():\n    deploy()\n";
+
+#[test]
+fn a_second_run_is_served_from_the_cache_and_reports_the_same() {
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n"),
+        ("pkg/app.py", HELPER_CALLER),
+        ("pkg/tasks.py", "import asyncio\n\n\nasync def main(work):\n    asyncio.create_task(work())\n"),
+    ]);
+    let arguments = ["check", "--output-format", "json"];
+    let first = asynclint(directory.path(), &arguments);
+    let cache = directory.path().join(".asynclint_cache");
+    assert!(cache.join("analysis.bin").is_file(), "the first run writes the cache");
+    assert_eq!(std::fs::read_to_string(cache.join(".gitignore")).unwrap().lines().last(), Some("*"));
+    let written = std::fs::metadata(cache.join("analysis.bin")).unwrap().modified().unwrap();
+    let second = asynclint(directory.path(), &arguments);
+    let uncached = asynclint(directory.path(), &["check", "--output-format", "json", "--no-cache"]);
+    assert_eq!(stdout(&first), stdout(&second));
+    assert_eq!(stdout(&first), stdout(&uncached));
+    assert!(stdout(&first).contains("AL110") && stdout(&first).contains("AL201"), "{}", stdout(&first));
+    let unchanged = std::fs::metadata(cache.join("analysis.bin")).unwrap().modified().unwrap();
+    assert_eq!(written, unchanged, "a run where nothing changed leaves the cache as it is");
+}
+
+#[test]
+fn an_edited_helper_reaches_its_cached_callers() {
+    // The caller's entry is served from the cache; its finding depends on the helper's fresh summary.
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", "def deploy():\n    return 1\n"),
+        ("pkg/app.py", HELPER_CALLER),
+    ]);
+    let arguments = ["check", "--output-format", "concise"];
+    assert_eq!(asynclint(directory.path(), &arguments).status.code(), Some(0));
+    let blocking = "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n";
+    std::fs::write(directory.path().join("pkg/helpers.py"), blocking).unwrap();
+    let output = asynclint(directory.path(), &arguments);
+    assert!(stdout(&output).contains("pkg/app.py:5:5: AL110"), "{}", stdout(&output));
+    std::fs::write(directory.path().join("pkg/helpers.py"), "def deploy():\n    return 2\n").unwrap();
+    assert_eq!(asynclint(directory.path(), &arguments).status.code(), Some(0), "and back once it stops blocking");
+}
+
+#[test]
+fn changed_settings_are_not_served_from_the_cache() {
+    let directory = project(&[("app.py", BLOCKING)]);
+    assert_eq!(asynclint(directory.path(), &["check"]).status.code(), Some(1));
+    assert_eq!(asynclint(directory.path(), &["check", "--ignore", "AL101"]).status.code(), Some(0));
+    let config = "[tool.asynclint]\nallowed-calls = [\"time.sleep\"]\n";
+    std::fs::write(directory.path().join("pyproject.toml"), config).unwrap();
+    assert_eq!(asynclint(directory.path(), &["check"]).status.code(), Some(0), "a customised catalogue");
+    std::fs::write(directory.path().join("pyproject.toml"), "[tool.asynclint]\ntarget-version = \"py38\"\n").unwrap();
+    let output = asynclint(directory.path(), &["check", "--diff"]);
+    assert!(stdout(&output).contains("await asyncio.sleep(1)"), "{}", stdout(&output));
+}
+
+#[test]
+fn a_damaged_cache_is_ignored_and_replaced() {
+    let directory = project(&[("app.py", BLOCKING)]);
+    let cache = directory.path().join(".asynclint_cache");
+    let expected = stdout(&asynclint(directory.path(), &["check", "--output-format", "json"]));
+    let stored = std::fs::read(cache.join("analysis.bin")).unwrap();
+    let damaged = [stored[..stored.len() / 2].to_vec(), b"ALCACHE1".repeat(9), vec![0xff; 64]];
+    for bytes in damaged {
+        std::fs::write(cache.join("analysis.bin"), &bytes).unwrap();
+        let output = asynclint(directory.path(), &["check", "--output-format", "json"]);
+        assert_eq!(stdout(&output), expected, "{}", stderr(&output));
+        assert_eq!(std::fs::read(cache.join("analysis.bin")).unwrap(), stored, "rewritten whole");
+    }
+}
+
+#[test]
+fn the_cache_goes_where_it_is_told_or_nowhere() {
+    let directory =
+        project(&[("app.py", BLOCKING), ("pyproject.toml", "[tool.asynclint]\ncache-dir = \"build/lint\"\n")]);
+    asynclint(directory.path(), &["check"]);
+    assert!(directory.path().join("build/lint/analysis.bin").is_file(), "the `cache-dir` setting");
+    asynclint(directory.path(), &["check", "--cache-dir", "elsewhere"]);
+    assert!(directory.path().join("elsewhere/analysis.bin").is_file(), "--cache-dir");
+    let with_variable = Command::new(env!("CARGO_BIN_EXE_asynclint"))
+        .args(["check", "--no-cache"])
+        .current_dir(directory.path())
+        .env("ASYNCLINT_CACHE_DIR", directory.path().join("from-env"))
+        .output()
+        .unwrap();
+    assert_eq!(with_variable.status.code(), Some(1));
+    assert!(!directory.path().join("from-env").exists(), "--no-cache wins");
+    assert!(!directory.path().join(".asynclint_cache").exists());
+    // A cache that cannot be written costs speed, not the check.
+    let output = asynclint(directory.path(), &["check", "--cache-dir", "app.py/cache", "--output-format", "concise"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("AL101"));
+    assert!(stderr(&output).contains("warning: cannot write the cache in app.py/cache"), "{}", stderr(&output));
 }

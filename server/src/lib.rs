@@ -1,4 +1,6 @@
-//! asynclint: the I/O-free analysis core, and the two front ends that drive it (the CLI and the language server).
+//! asynclint: the I/O-free analysis core, the two front ends that drive it (the CLI and the language server), and
+//! what they share on disk (project discovery, the check cache).
+pub mod cache;
 pub mod cli;
 pub mod core;
 pub mod lsp;

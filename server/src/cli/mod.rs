@@ -87,6 +87,13 @@ struct CheckArgs {
     /// With the path `-`: the name of the file whose source comes on standard input.
     #[arg(long)]
     stdin_filename: Option<PathBuf>,
+    /// Analyse every file afresh, without reading or writing the cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where to keep the cache (default: `.asynclint_cache` in the project root; also `ASYNCLINT_CACHE_DIR` or the
+    /// `cache-dir` setting).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
 }
 
 /// Exit statuses: 0 clean, 1 findings, 2 usage, config or I/O errors.
@@ -191,7 +198,20 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     };
     let display_mode = if arguments.unsafe_fixes { FixMode::SafeAndUnsafe } else { FixMode::Safe };
     let fix_output = if arguments.diff { FixOutput::Report } else { FixOutput::Files };
-    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref() };
+    let cache_directory = match &arguments.cache_dir {
+        _ if arguments.no_cache => None,
+        Some(directory) => Some(directory.clone()),
+        None => Some(match (std::env::var_os("ASYNCLINT_CACHE_DIR"), &config.cache_dir) {
+            (Some(directory), _) if !directory.is_empty() => PathBuf::from(directory),
+            (_, Some(directory)) => {
+                let base = loaded.path.as_deref().and_then(std::path::Path::parent).unwrap_or(&root);
+                base.join(directory)
+            }
+            _ => root.join(crate::cache::DEFAULT_DIRECTORY),
+        }),
+    };
+    let cache = cache_directory.as_deref().and_then(crate::cache::AnalysisCache::open);
+    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache: cache.as_ref() };
     let outcome = run::run(&index_files, &checked, &root, &settings, &options);
     warnings.extend(outcome.warnings);
     for warning in &warnings {

@@ -19,6 +19,7 @@ use crate::core::positions::{self, LineCol};
 use crate::core::settings::Settings;
 use crate::core::suppressions;
 
+use crate::cache::{self, AnalysisCache};
 use crate::workspace::PackageCache;
 
 /// Which fixes `--fix` applies.
@@ -102,6 +103,8 @@ struct Analysed {
     /// holding every text through the index build keeps a run's memory down.
     text: Option<String>,
     analysis: FileAnalysis,
+    /// What the check cache keeps of this file for the next run.
+    cache_entry: Option<cache::Entry>,
 }
 
 /// Reads a Python file as UTF-8 text, or says why not.
@@ -123,6 +126,8 @@ pub struct RunOptions<'a> {
     pub fix_output: FixOutput,
     /// Source read from standard input, and the path it stands for.
     pub stdin: Option<&'a (PathBuf, String)>,
+    /// Where files' analyses are kept between runs; None to analyse every file afresh.
+    pub cache: Option<&'a AnalysisCache>,
 }
 
 pub fn run(
@@ -141,11 +146,27 @@ pub fn run(
             let text = read_source(path, options.stdin)?;
             let module = packages.module_of(path, root);
             let display = display_path(path, cwd.as_deref());
-            let document = Document::new(display.clone(), text);
-            let analysis = analyze(&document, &module, &settings.for_file(relative_to(path, root)));
+            let settings = settings.for_file(relative_to(path, root));
+            let from_stdin = options.stdin.is_some_and(|(stdin_path, _)| stdin_path == path);
+            let key = options.cache.map(|cache| cache.key(&settings, &module, &display, &text));
+            let cached = options.cache.zip(key).and_then(|(cache, key)| cache.lookup(path, key));
+            let (analysis, text, cache_entry) = match cached {
+                Some((analysis, entry)) => (analysis, text, Some(entry)),
+                None => {
+                    let document = Document::new(display.clone(), text);
+                    let analysis = analyze(&document, &module, &settings);
+                    let entry = match (options.cache, key) {
+                        // The file on disk was not analysed: its entry stays as it is.
+                        (Some(cache), _) if from_stdin => cache.keep(path),
+                        (Some(_), Some(key)) => cache::Entry::fresh(path, key, &analysis),
+                        _ => None,
+                    };
+                    (analysis, document.into_text(), entry)
+                }
+            };
             let checked = checked.contains(path);
-            let text = (checked && !analysis.local_diagnostics.is_empty()).then(|| document.into_text());
-            Ok(Analysed { path: path.clone(), display, module, checked, text, analysis })
+            let text = (checked && !analysis.local_diagnostics.is_empty()).then_some(text);
+            Ok(Analysed { path: path.clone(), display, module, checked, text, analysis, cache_entry })
         })
         .collect();
     let mut warnings = Vec::new();
@@ -159,6 +180,12 @@ pub fn run(
                 files.push(file);
             }
             Err(warning) => warnings.push(warning),
+        }
+    }
+    if let Some(cache) = options.cache {
+        let entries: Vec<cache::Entry> = files.iter_mut().filter_map(|file| file.cache_entry.take()).collect();
+        if let Err(warning) = cache.save(&entries) {
+            warnings.push(warning);
         }
     }
     let summaries: Vec<_> = files.iter_mut().map(|file| std::mem::take(&mut file.analysis.summary)).collect();

@@ -85,6 +85,8 @@ pub struct Catalogue {
     entry_points: HashSet<String>,
     ordered_functions: HashSet<String>,
     ordered_methods: HashSet<String>,
+    /// Tells customised catalogues apart (0 for the built-in one), for caches keyed by what a result depends on.
+    fingerprint: u64,
 }
 
 impl Catalogue {
@@ -127,6 +129,11 @@ impl Catalogue {
             };
         }
         catalogue.rebuild_types();
+        catalogue.fingerprint = {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&format!("{extra:?}|{allowed:?}|{extra_coroutines:?}"), &mut hasher);
+            std::hash::Hasher::finish(&hasher) | 1
+        };
         Ok(catalogue)
     }
 
@@ -174,6 +181,11 @@ impl Catalogue {
             }
         }
         self.types = types;
+    }
+
+    /// Equal for catalogues built from the same configuration.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     pub fn lookup(&self, qualified: &str) -> Option<&BlockingEntry> {

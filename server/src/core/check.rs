@@ -130,6 +130,7 @@ pub fn fix_all(
 
 /// What one parse of a file yields for a batch run: its summary for the project index, the findings that need no
 /// index, and the callees whose blocking only the index can tell.
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileAnalysis {
     pub summary: ModuleSummary,
     /// Findings of the rules that look at this file alone, sorted.

@@ -1,9 +1,12 @@
 //! Plain data for findings and fixes: byte ranges, edits, fixes, severities and related locations.
 
+use serde::{Deserialize, Serialize};
+
 use super::positions::Span;
+use super::rules;
 
 /// A half-open byte range into a document's text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct TextRange {
     pub start: usize,
     pub end: usize,
@@ -37,7 +40,7 @@ impl TextRange {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
     Error,
     Warning,
@@ -66,7 +69,7 @@ impl Severity {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Edit {
     pub range: TextRange,
     pub new_text: String,
@@ -82,7 +85,7 @@ impl Edit {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Applicability {
     /// Keeps the program's meaning; applied by `--fix` and fix-on-save.
     Safe,
@@ -100,7 +103,7 @@ impl Applicability {
 }
 
 /// A rewrite. Its edits are sorted by position and never overlap.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fix {
     pub title: String,
     pub edits: Vec<Edit>,
@@ -108,7 +111,7 @@ pub struct Fix {
 }
 
 /// Another place that explains a finding, e.g. a hop in a transitive blocking chain, possibly in another file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Related {
     /// The file as the project index knows it (a path, as given to the summary).
     pub file: String,
@@ -116,7 +119,8 @@ pub struct Related {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "StoredDiagnostic")]
 pub struct Diagnostic {
     pub code: &'static str,
     pub name: &'static str,
@@ -131,5 +135,34 @@ impl Diagnostic {
     /// The fix applied by `--fix` (safe) or by `--unsafe-fixes`: the first one offered.
     pub fn preferred_fix(&self) -> Option<&Fix> {
         self.fixes.first()
+    }
+}
+
+/// A diagnostic as stored (by the check cache): its rule by code, looked up again when read back.
+#[derive(Serialize, Deserialize)]
+struct StoredDiagnostic {
+    code: String,
+    message: String,
+    range: TextRange,
+    severity: Severity,
+    fixes: Vec<Fix>,
+    related: Vec<Related>,
+}
+
+impl From<Diagnostic> for StoredDiagnostic {
+    fn from(diagnostic: Diagnostic) -> Self {
+        let Diagnostic { code, name: _, message, range, severity, fixes, related } = diagnostic;
+        StoredDiagnostic { code: code.to_owned(), message, range, severity, fixes, related }
+    }
+}
+
+// By hand: a derived impl would ask the input to outlive `'static`, for the `&'static str` fields.
+impl<'de> Deserialize<'de> for Diagnostic {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredDiagnostic::deserialize(deserializer)?;
+        let rule = rules::find(&stored.code)
+            .ok_or_else(|| serde::de::Error::custom(format!("no rule has the code {}", stored.code)))?;
+        let StoredDiagnostic { code: _, message, range, severity, fixes, related } = stored;
+        Ok(Diagnostic { code: rule.code, name: rule.name, message, range, severity, fixes, related })
     }
 }

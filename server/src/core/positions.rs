@@ -3,9 +3,10 @@
 //! Lines break at `\n`, `\r\n` and a lone `\r`, as both Python and the LSP specification count them.
 
 use ropey::Rope;
+use serde::{Deserialize, Serialize};
 
 /// A position: a 0-based line and the column before the position in three units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct LineCol {
     pub line: u32,
     /// Bytes from the line start.
@@ -16,7 +17,7 @@ pub struct LineCol {
     pub chars: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Span {
     pub start: LineCol,
     pub end: LineCol,

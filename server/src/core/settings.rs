@@ -54,6 +54,21 @@ impl Settings {
         &self.catalogue
     }
 
+    /// Feeds `hasher` everything that changes what a file's analysis yields (not which files are checked), for caches
+    /// of analysis results.
+    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let mut enabled = self.enabled.clone();
+        enabled.sort_unstable();
+        enabled.hash(hasher);
+        let mut severities: Vec<_> = self.severities.iter().collect();
+        severities.sort_unstable();
+        severities.hash(hasher);
+        self.target_version.hash(hasher);
+        self.catalogue.fingerprint().hash(hasher);
+        self.offload_functions.hash(hasher);
+    }
+
     /// The settings for one file, given its path relative to the project root: `per-file-ignores` applied.
     pub fn for_file(&self, relative: &std::path::Path) -> std::borrow::Cow<'_, Settings> {
         let ignored: Vec<&'static str> = self
@@ -214,6 +229,8 @@ pub struct Config {
     pub exclude: Vec<String>,
     #[serde(default)]
     pub extend_exclude: Vec<String>,
+    /// Where `check` keeps its cache, relative to the config file's directory (the CLI reads it; analysis does not).
+    pub cache_dir: Option<String>,
     /// From `[project] requires-python`, not from our table.
     #[serde(skip)]
     pub requires_python: Option<String>,

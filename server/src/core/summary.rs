@@ -1,6 +1,8 @@
 //! `ModuleSummary`: the small per-file facts the project index joins: imports, functions, the blocking calls and
 //! project calls of each sync function, and classes with their bases.
 
+use serde::{Deserialize, Serialize};
+
 use super::catalogue::Catalogue;
 use super::diagnostic::TextRange;
 use super::document::Document;
@@ -9,20 +11,20 @@ use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MOD
 use crate::core::syntax::KindName;
 
 /// A place in a file, with its line/column span computed while the text was at hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Site {
     pub range: TextRange,
     pub span: Span,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockingCall {
     pub site: Site,
     /// The catalogue name, e.g. `subprocess.check_call`.
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectCall {
     pub site: Site,
     /// The callee's qualified name as resolved in this file (`pkg.util.helper`, `pkg.m.Class.method`); the index
@@ -30,7 +32,7 @@ pub struct ProjectCall {
     pub target: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FunctionSummary {
     pub qualname: String,
     pub name: String,
@@ -50,14 +52,14 @@ pub struct FunctionSummary {
     pub calls: Vec<ProjectCall>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassSummary {
     pub qualname: String,
     /// Base classes, resolved to qualified names where the file says what they are.
     pub bases: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ModuleSummary {
     pub module: String,
     pub path: String,
