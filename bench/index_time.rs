@@ -1,5 +1,6 @@
-//! Cold workspace index: the time from `initialized` to the end of the server's indexing progress for a folder,
-//! driven in process. Run: `cargo run --release --example index_time -- FOLDER`
+//! Workspace index: the time from `initialized` to the end of the server's indexing progress for a folder, driven in
+//! process: first cold (an empty cache), then warm (a second session reading the summaries the first one cached).
+//! Run: `cargo run --release --example index_time -- FOLDER`
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -14,6 +15,17 @@ use tower_lsp_server::jsonrpc::Request;
 async fn main() {
     let folder = std::env::args().nth(1).expect("usage: index_time FOLDER");
     let folder = std::path::Path::new(&folder).canonicalize().expect("the folder exists");
+    let cache = tempfile::tempdir().expect("a temporary directory");
+    // Set before any thread reads the environment; the server takes its cache directory from it.
+    std::env::set_var("ASYNCLINT_CACHE_DIR", cache.path());
+    for session in ["cold", "warm"] {
+        let (seconds, files) = index(&folder).await;
+        println!("{session} index of {}: {seconds:.2} s ({files})", folder.display());
+    }
+}
+
+/// Seconds from `initialized` to the end of indexing, and the last progress message.
+async fn index(folder: &std::path::Path) -> (f64, String) {
     let (mut service, socket) = asynclint::lsp::service();
     let mut inbox = support::drain(socket);
     let (sender, mut ended) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
@@ -45,10 +57,10 @@ async fn main() {
     loop {
         let (at, message) = tokio::time::timeout(Duration::from_secs(600), ended.recv()).await.unwrap().unwrap();
         if message == "end" {
-            println!("cold index of {}: {:.2} s ({files})", folder.display(), at.duration_since(started).as_secs_f64());
-            break;
+            // `initialized` returns once the index is built and its cache written.
+            server.await.expect("the server indexes without panicking");
+            return (at.duration_since(started).as_secs_f64(), files);
         }
         files = message;
     }
-    drop(server);
 }

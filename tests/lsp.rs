@@ -297,6 +297,27 @@ async fn a_helper_that_starts_blocking_updates_another_open_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_session_indexes_from_the_cache_and_sees_files_edited_in_between() {
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut codes_per_session = Vec::new();
+    for session in 0..3 {
+        if session == 2 {
+            std::fs::write(directory.path().join("helpers.py"), "def prepare():\n    return 1\n").unwrap();
+        }
+        // `start` returns once the index is built and its summaries are cached.
+        let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+        assert!(directory.path().join(".asynclint_cache/summaries.bin").is_file());
+        client.open(&app_uri, app).await;
+        let (_, diagnostics) = client.diagnostics(&app_uri).await;
+        codes_per_session.push(diagnostics.iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>());
+    }
+    assert_eq!(codes_per_session, [vec!["AL110"], vec!["AL110"], vec![]], "the third session sees the edited helper");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_before_open_and_an_oversized_file_leave_the_server_working() {
     let directory = project(&[]);
     let uri = file_uri(directory.path()) + "/app.py";

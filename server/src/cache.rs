@@ -1,7 +1,8 @@
-//! The check cache: what one parse of a file yields (its summary and index-free findings), kept on disk between runs
-//! and keyed by a hash of everything it depends on, so that a run parses only the files that changed.
+//! The on-disk cache: what one parse of a file yields, kept between runs and keyed by a hash of everything it depends
+//! on, so that a run parses only the files that changed. `check` keeps each file's summary and index-free findings;
+//! the language server keeps the summaries it indexes a workspace with.
 //!
-//! One file per cache directory holds every entry: a header naming the asynclint binary that wrote it, then per
+//! One file per cache directory and use holds every entry: a header naming the asynclint binary that wrote it, then per
 //! project file its path, its key and its analysis (postcard). Anything unreadable, truncated or written by another
 //! build counts as an empty cache; the file is replaced atomically, so a crash never leaves half of one.
 
@@ -12,17 +13,35 @@ use std::path::{Path, PathBuf};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::core::check::{FileAnalysis, ModuleInfo};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::core::check::ModuleInfo;
 use crate::core::settings::Settings;
 
 /// Identifies the layout; a new layout gets a new tag, and old files are then ignored.
 const MAGIC: &[u8; 8] = b"ALCACHE1";
-const CACHE_FILE: &str = "analysis.bin";
+/// The cache file of `check` (a `FileAnalysis` per file).
+pub const CHECK_FILE: &str = "analysis.bin";
+/// The cache file of the language server's workspace index (a `ModuleSummary` per file).
+pub const SERVER_FILE: &str = "summaries.bin";
 /// The cache directory's name in the project root, unless configured.
-pub const DEFAULT_DIRECTORY: &str = ".asynclint_cache";
+const DEFAULT_DIRECTORY: &str = ".asynclint_cache";
+
+/// Where a project's cache lives: `ASYNCLINT_CACHE_DIR`, else the `cache-dir` setting (relative to the directory of
+/// the config file that sets it), else `.asynclint_cache` in the project root.
+pub fn directory(root: &Path, configured: Option<&str>, config_file: Option<&Path>) -> PathBuf {
+    match (std::env::var_os("ASYNCLINT_CACHE_DIR"), configured) {
+        (Some(directory), _) if !directory.is_empty() => PathBuf::from(directory),
+        (_, Some(directory)) => config_file.and_then(Path::parent).unwrap_or(root).join(directory),
+        _ => root.join(DEFAULT_DIRECTORY),
+    }
+}
 
 pub struct AnalysisCache {
     directory: PathBuf,
+    /// The file in `directory`: one of [`CHECK_FILE`] and [`SERVER_FILE`], each holding one type of entry.
+    file_name: &'static str,
     /// Which build of asynclint this process is: entries written by another build may differ, so they are not read.
     binary: u128,
     /// The cache file as read, and where each file's analysis lies in it.
@@ -46,11 +65,16 @@ enum StoredAnalysis {
 impl AnalysisCache {
     /// The cache in `directory`, empty if there is none there yet or it cannot be used. None when this process
     /// cannot tell which build it is (its executable is unreadable), since entries could then be stale.
-    pub fn open(directory: &Path) -> Option<AnalysisCache> {
+    pub fn open(directory: &Path, file_name: &'static str) -> Option<AnalysisCache> {
         let binary = binary_fingerprint()?;
-        let mut cache =
-            AnalysisCache { directory: directory.to_path_buf(), binary, stored: Vec::new(), entries: HashMap::new() };
-        if let Ok(stored) = std::fs::read(directory.join(CACHE_FILE)) {
+        let mut cache = AnalysisCache {
+            directory: directory.to_path_buf(),
+            file_name,
+            binary,
+            stored: Vec::new(),
+            entries: HashMap::new(),
+        };
+        if let Ok(stored) = std::fs::read(directory.join(file_name)) {
             if let Some(entries) = parse_entries(&stored, binary) {
                 cache.entries = entries;
                 cache.stored = stored;
@@ -72,7 +96,7 @@ impl AnalysisCache {
     }
 
     /// The stored analysis of `path` if its key is `key`, with the entry that keeps it for the next version.
-    pub fn lookup(&self, path: &Path, key: u128) -> Option<(FileAnalysis, Entry)> {
+    pub fn lookup<T: DeserializeOwned>(&self, path: &Path, key: u128) -> Option<(T, Entry)> {
         let (stored_key, range) = self.entries.get(path)?;
         if *stored_key != key {
             return None;
@@ -133,14 +157,14 @@ impl AnalysisCache {
             use std::os::unix::fs::PermissionsExt;
             temporary.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(failed)?;
         }
-        temporary.persist(self.directory.join(CACHE_FILE)).map_err(|error| failed(error.error))?;
+        temporary.persist(self.directory.join(self.file_name)).map_err(|error| failed(error.error))?;
         Ok(())
     }
 }
 
 impl Entry {
     /// The entry for a file analysed in this run; None if the analysis cannot be stored.
-    pub fn fresh(path: &Path, key: u128, analysis: &FileAnalysis) -> Option<Entry> {
+    pub fn fresh(path: &Path, key: u128, analysis: &impl Serialize) -> Option<Entry> {
         let bytes = postcard::to_allocvec(analysis).ok()?;
         Some(Entry { path: path.to_path_buf(), key, analysis: StoredAnalysis::Fresh(bytes) })
     }
@@ -204,7 +228,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::check::analyze;
+    use crate::core::check::{analyze, FileAnalysis};
     use crate::core::document::Document;
 
     fn analysis_of(text: &str, module: &ModuleInfo) -> FileAnalysis {
@@ -219,31 +243,34 @@ mod tests {
         let analysis = analysis_of(text, &module);
         assert!(!analysis.local_diagnostics.is_empty() && !analysis.summary.functions.is_empty());
         let path = directory.path().join("app.py");
-        let cache = AnalysisCache::open(directory.path()).unwrap();
+        let cache = AnalysisCache::open(directory.path(), CHECK_FILE).unwrap();
         let key = cache.key(&Settings::default(), &module, "app.py", text);
         cache.save(&[Entry::fresh(&path, key, &analysis).unwrap()]).unwrap();
 
-        let reopened = AnalysisCache::open(directory.path()).unwrap();
-        let (stored, _) = reopened.lookup(&path, key).expect("a hit");
+        let reopened = AnalysisCache::open(directory.path(), CHECK_FILE).unwrap();
+        let (stored, _) = reopened.lookup::<FileAnalysis>(&path, key).expect("a hit");
         assert_eq!(stored, analysis);
         let edited = reopened.key(&Settings::default(), &module, "app.py", &text.replace("(1)", "(2)"));
-        assert!(reopened.lookup(&path, edited).is_none());
+        assert!(reopened.lookup::<FileAnalysis>(&path, edited).is_none());
         let package = ModuleInfo { is_package: true, ..module.clone() };
         assert_ne!(reopened.key(&Settings::default(), &package, "app.py", text), key);
-        assert!(reopened.lookup(&directory.path().join("other.py"), key).is_none());
+        assert!(reopened.lookup::<FileAnalysis>(&directory.path().join("other.py"), key).is_none());
     }
 
     #[test]
     fn a_cache_written_by_another_build_is_empty() {
         let directory = tempfile::tempdir().unwrap();
-        let cache = AnalysisCache::open(directory.path()).unwrap();
+        let cache = AnalysisCache::open(directory.path(), CHECK_FILE).unwrap();
         let module = ModuleInfo::default();
         let key = cache.key(&Settings::default(), &module, "m.py", "x = 1\n");
         let path = directory.path().join("m.py");
         cache.save(&[Entry::fresh(&path, key, &analysis_of("x = 1\n", &module)).unwrap()]).unwrap();
-        let mut bytes = std::fs::read(directory.path().join(CACHE_FILE)).unwrap();
+        let mut bytes = std::fs::read(directory.path().join(CHECK_FILE)).unwrap();
         bytes[MAGIC.len()] ^= 1;
-        std::fs::write(directory.path().join(CACHE_FILE), bytes).unwrap();
-        assert!(AnalysisCache::open(directory.path()).unwrap().lookup(&path, key).is_none());
+        std::fs::write(directory.path().join(CHECK_FILE), bytes).unwrap();
+        assert!(AnalysisCache::open(directory.path(), CHECK_FILE)
+            .unwrap()
+            .lookup::<FileAnalysis>(&path, key)
+            .is_none());
     }
 }

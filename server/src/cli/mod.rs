@@ -206,16 +206,11 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     let cache_directory = match &arguments.cache_dir {
         _ if arguments.no_cache => None,
         Some(directory) => Some(directory.clone()),
-        None => Some(match (std::env::var_os("ASYNCLINT_CACHE_DIR"), &config.cache_dir) {
-            (Some(directory), _) if !directory.is_empty() => PathBuf::from(directory),
-            (_, Some(directory)) => {
-                let base = loaded.path.as_deref().and_then(std::path::Path::parent).unwrap_or(&root);
-                base.join(directory)
-            }
-            _ => root.join(crate::cache::DEFAULT_DIRECTORY),
-        }),
+        None => Some(crate::cache::directory(&root, config.cache_dir.as_deref(), loaded.path.as_deref())),
     };
-    let cache = cache_directory.as_deref().and_then(crate::cache::AnalysisCache::open);
+    let cache = cache_directory
+        .as_deref()
+        .and_then(|directory| crate::cache::AnalysisCache::open(directory, crate::cache::CHECK_FILE));
     let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache: cache.as_ref() };
     let outcome = run::run(&index_files, &checked, &root, &settings, &options);
     warnings.extend(outcome.warnings);

@@ -19,6 +19,7 @@ use tower_lsp_server::ls_types::{
 };
 use tower_lsp_server::{Client, LanguageServer};
 
+use crate::cache::{self, AnalysisCache};
 use crate::core::catalogue::BlockingSpec;
 use crate::core::check::{check, check_model, fix_all, summarize_document, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
@@ -91,6 +92,8 @@ struct State {
     encoding: Encoding,
     roots: Vec<PathBuf>,
     progress_supported: bool,
+    /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
+    cache_directory: Option<PathBuf>,
 }
 
 impl State {
@@ -101,10 +104,12 @@ impl State {
     /// The project settings: the config file found from the first workspace folder, then the editor's settings.
     fn rebuild_settings(&mut self) -> Option<String> {
         let start = self.roots.first().cloned().or_else(|| std::env::current_dir().ok()).unwrap_or_default();
-        let (mut config, mut problem) = match workspace::load_config(None, &start) {
-            Ok(loaded) => (loaded.config, None),
-            Err(error) => (Config::default(), Some(error)),
+        let (mut config, config_file, mut problem) = match workspace::load_config(None, &start) {
+            Ok(loaded) => (loaded.config, loaded.path, None),
+            Err(error) => (Config::default(), None, Some(error)),
         };
+        self.cache_directory =
+            self.roots.first().map(|root| cache::directory(root, config.cache_dir.as_deref(), config_file.as_deref()));
         if let Some(select) = &self.editor.select {
             config.select = Some(select.clone());
         }
@@ -289,6 +294,7 @@ impl Backend {
             encoding: Encoding::Utf16,
             roots: Vec::new(),
             progress_supported: false,
+            cache_directory: None,
         };
         Backend { client, state: Arc::new(Mutex::new(state)) }
     }
@@ -325,9 +331,9 @@ impl Backend {
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
     /// open documents against the full index.
     async fn index_workspace(&self) {
-        let Some((roots, settings, progress_supported)) =
-            self.guarded("indexing", |state| (state.roots.clone(), state.settings.clone(), state.progress_supported))
-        else {
+        let Some((roots, settings, progress_supported, cache_directory)) = self.guarded("indexing", |state| {
+            (state.roots.clone(), state.settings.clone(), state.progress_supported, state.cache_directory.clone())
+        }) else {
             return;
         };
         let token = NumberOrString::String("asynclint/indexing".to_owned());
@@ -343,16 +349,19 @@ impl Backend {
                 let Ok(exclusions) = Exclusions::new(&discovery_settings) else { continue };
                 files.extend(workspace::discover(std::slice::from_ref(root), root, &exclusions).0);
             }
-            (files, roots)
+            let cache = cache_directory.and_then(|directory| AnalysisCache::open(&directory, cache::SERVER_FILE));
+            (files, roots, cache.map(Arc::new))
         })
         .await;
-        let Ok((files, roots)) = files else { return };
+        let Ok((files, roots, cache)) = files else { return };
         let total = files.len().max(1);
         let mut summaries = Vec::with_capacity(files.len());
+        let mut cache_entries = Vec::with_capacity(files.len());
         for (chunk_index, chunk) in files.chunks(INDEX_CHUNK).enumerate() {
             let chunk = chunk.to_vec();
             let roots = roots.clone();
             let settings = settings.clone();
+            let cache = cache.clone();
             let summarised = tokio::task::spawn_blocking(move || {
                 let packages = PackageCache::default();
                 chunk
@@ -364,13 +373,25 @@ impl Backend {
                         }
                         let root = roots.iter().find(|root| path.starts_with(root))?;
                         let module = packages.module_of(path, root);
-                        let document = Document::new(path.display().to_string(), text);
-                        Some(summarize_document(&document, &module, &settings))
+                        let shown = path.display().to_string();
+                        let Some(cache) = &cache else {
+                            return Some((summarize_document(&Document::new(shown, text), &module, &settings), None));
+                        };
+                        let key = cache.key(&settings, &module, &shown, &text);
+                        if let Some((summary, entry)) = cache.lookup(path, key) {
+                            return Some((summary, Some(entry)));
+                        }
+                        let summary = summarize_document(&Document::new(shown, text), &module, &settings);
+                        let entry = cache::Entry::fresh(path, key, &summary);
+                        Some((summary, entry))
                     })
                     .collect::<Vec<_>>()
             })
             .await;
-            summaries.extend(summarised.unwrap_or_default());
+            for (summary, entry) in summarised.unwrap_or_default() {
+                summaries.push(summary);
+                cache_entries.extend(entry);
+            }
             if let Some(progress) = &progress {
                 let done = ((chunk_index + 1) * INDEX_CHUNK).min(total);
                 let percentage = (done * 100 / total) as u32;
@@ -389,6 +410,12 @@ impl Backend {
             progress.finish_with_message("done").await;
         }
         self.publish(batch.unwrap_or_default()).await;
+        if let Some(cache) = cache {
+            let saved = tokio::task::spawn_blocking(move || cache.save(&cache_entries)).await;
+            if let Ok(Err(problem)) = saved {
+                self.client.log_message(MessageType::WARNING, format!("asynclint: {problem}")).await;
+            }
+        }
     }
 
     /// Brings one file on disk into the index (or out of it, when it is gone), unless it is open in the editor.
