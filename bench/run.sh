@@ -39,7 +39,8 @@ ruff=$cache/venv/bin/ruff
 measure() { # LABEL COMMAND...: appends "wall user+sys rss_kb" to $cache/LABEL.times
   local label=$1; shift
   ( cd "$corpus" && /usr/bin/time -f "%e %U %S %M" -o "$cache/$label.last" "$@" >/dev/null 2>&1 || true )
-  awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$cache/$label.last" >> "$cache/$label.times"
+  # GNU time puts "Command exited with non-zero status 1" (there are findings) before the figures: keep the last line.
+  tail -n 1 "$cache/$label.last" | awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' >> "$cache/$label.times"
 }
 rm -f "$cache"/*.times
 # Cold: neither tool reads a cache. Warm: each reads the cache its previous run wrote, the tree unchanged, as on a
