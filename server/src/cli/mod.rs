@@ -186,7 +186,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
     // The index spans the whole project, so helpers in files not being checked still count.
     // Problems elsewhere in the project are not the user's question here, so its walk's warnings are not shown.
-    let (mut index_files, _) = if paths == [root.clone()] && stdin.is_none() {
+    let (mut index_files, _) = if paths.len() == 1 && paths[0] == root && stdin.is_none() {
         // Checking the project root itself: the walk above already found every project file.
         (checked.clone(), Vec::new())
     } else {

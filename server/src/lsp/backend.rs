@@ -321,9 +321,7 @@ impl Backend {
             publish(&client, batch.unwrap_or_default()).await;
         });
     }
-}
 
-impl Backend {
     async fn publish(&self, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
         publish(&self.client, batch).await;
     }
@@ -374,15 +372,14 @@ impl Backend {
                         let root = roots.iter().find(|root| path.starts_with(root))?;
                         let module = packages.module_of(path, root);
                         let shown = path.display().to_string();
-                        let Some(cache) = &cache else {
-                            return Some((summarize_document(&Document::new(shown, text), &module, &settings), None));
-                        };
-                        let key = cache.key(&settings, &module, &shown, &text);
-                        if let Some((summary, entry)) = cache.lookup(path, key) {
+                        let cache = cache.as_deref();
+                        let key = cache.map(|cache| cache.key(&settings, &module, &shown, &text));
+                        if let Some((summary, entry)) = cache.zip(key).and_then(|(cache, key)| cache.lookup(path, key))
+                        {
                             return Some((summary, Some(entry)));
                         }
                         let summary = summarize_document(&Document::new(shown, text), &module, &settings);
-                        let entry = cache::Entry::fresh(path, key, &summary);
+                        let entry = key.and_then(|key| cache::Entry::fresh(path, key, &summary));
                         Some((summary, entry))
                     })
                     .collect::<Vec<_>>()
