@@ -190,6 +190,19 @@ fn unreadable_and_non_utf8_files_warn_and_the_rest_is_checked() {
 }
 
 #[test]
+fn warnings_come_in_path_order_whatever_the_file_sizes() {
+    // Files are analysed largest first; what the user sees must not show it.
+    let directory = project(&[("app.py", BLOCKING)]);
+    for (name, size) in [("a_small.py", 10), ("b_large.py", 100_000), ("c_medium.py", 1_000)] {
+        std::fs::write(directory.path().join(name), vec![0xff; size]).unwrap();
+    }
+    let warnings = stderr(&asynclint(directory.path(), &["check"]));
+    let position = |name: &str| warnings.find(name).unwrap_or_else(|| panic!("no warning for {name}: {warnings}"));
+    assert!(position("a_small.py") < position("b_large.py"), "{warnings}");
+    assert!(position("b_large.py") < position("c_medium.py"), "{warnings}");
+}
+
+#[test]
 fn config_errors_name_the_key_and_the_file() {
     let directory = project(&[("app.py", BLOCKING)]);
     std::fs::write(directory.path().join("pyproject.toml"), "[tool.asynclint]\nselekt = [\"AL1\"]\n").unwrap();
