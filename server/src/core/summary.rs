@@ -142,7 +142,7 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
             function.calls.push(ProjectCall { site: site(super::syntax::range(call.node)), target });
         }
     }
-    let imports = model.scopes[MODULE_SCOPE]
+    let mut imports: Vec<(String, String)> = model.scopes[MODULE_SCOPE]
         .bindings
         .iter()
         .filter_map(|(name, binding)| match binding {
@@ -150,6 +150,9 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
             _ => None,
         })
         .collect();
+    // Bindings live in a hash map: sorted, the same text always gives the same summary (and the same shape, which
+    // the language server compares on every keystroke to decide whether other files need re-checking).
+    imports.sort_unstable();
     let classes = model
         .classes
         .iter()
@@ -173,5 +176,25 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
         functions,
         classes,
         entry_points,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::check::{summarize_document, ModuleInfo};
+    use crate::core::settings::Settings;
+
+    #[test]
+    fn the_same_text_always_gives_the_same_summary() {
+        let names = ["os", "sys", "json", "time", "socket", "shutil", "pathlib", "random", "string", "typing"];
+        let text: String = names.iter().map(|name| format!("import {name}\n")).collect();
+        let document = Document::new("m.py", text);
+        let module = ModuleInfo { name: "m".to_owned(), is_package: false };
+        let first = summarize_document(&document, &module, &Settings::default());
+        assert_eq!(first.imports.len(), names.len());
+        for _ in 0..5 {
+            assert_eq!(summarize_document(&document, &module, &Settings::default()), first);
+        }
     }
 }
