@@ -1,7 +1,7 @@
 //! The server's state and handlers: open documents (rope + tree, edited incrementally), the project index built in
 //! the background, settings from `pyproject.toml` and the editor, diagnostics and code actions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,6 @@ use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
 use crate::core::semantic::SemanticModel;
 use crate::core::settings::{Config, Settings};
-use crate::core::summary::summarize;
 use crate::core::summary::ModuleSummary;
 use crate::workspace::{self, Exclusions, PackageCache};
 
@@ -83,10 +82,10 @@ struct State {
     index: ProjectIndex,
     /// What each module exports, as far as other files care: a change re-checks the open documents.
     shapes: HashMap<String, u64>,
-    /// Summaries of open documents whose shape changed while typing, by path, waiting for the debounced refresh.
-    pending: HashMap<String, ModuleSummary>,
-    /// Bumped by each edit that leaves a pending summary: a refresh timer only acts if no later edit came.
-    pending_generation: u64,
+    /// Open documents edited since the index last took their summary: they are summarised once typing pauses.
+    edited: HashSet<Uri>,
+    /// Bumped by each edit: a refresh timer only acts if no later edit came.
+    edit_generation: u64,
     settings: Arc<Settings>,
     editor: EditorSettings,
     encoding: Encoding,
@@ -155,7 +154,6 @@ impl State {
 
     /// Records a module's summary at once; true when what it exports changed (so other files may need a re-check).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
-        self.pending.remove(&summary.path);
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
         self.index.upsert(summary);
@@ -165,26 +163,25 @@ impl State {
         changed
     }
 
-    /// Records the summary of an edited document: at once when its shape is unchanged (positions only), otherwise
-    /// as pending, for [`State::apply_pending`]. Returns the generation to refresh at, when one is due.
-    fn record_edited_summary(&mut self, summary: ModuleSummary) -> Option<u64> {
-        if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
-            self.pending.remove(&summary.path);
-            self.index.upsert(summary);
-            return None;
+    /// Summarises the documents edited since the last pause in typing. A summary whose shape is unchanged (positions
+    /// only) goes into the index as it is; if some shape changed, the index is refreshed and the open documents whose
+    /// diagnostics changed are returned.
+    fn apply_edits(&mut self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
+        let mut reshaped = Vec::new();
+        for uri in std::mem::take(&mut self.edited) {
+            let Some(open) = self.documents.get(&uri).filter(|open| !open.too_large) else { continue };
+            let summary = summarize_document(&open.document, &open.module, &self.settings);
+            if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
+                self.index.upsert(summary);
+            } else {
+                reshaped.push(summary);
+            }
         }
-        self.pending.insert(summary.path.clone(), summary);
-        self.pending_generation += 1;
-        Some(self.pending_generation)
-    }
-
-    /// Brings the pending summaries into the index, and returns the open documents whose diagnostics changed.
-    fn apply_pending(&mut self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        if self.pending.is_empty() {
+        if reshaped.is_empty() {
             return Vec::new();
         }
         let before = self.all_diagnostics();
-        for (_, summary) in std::mem::take(&mut self.pending) {
+        for summary in reshaped {
             self.store_summary(summary);
         }
         self.index.refresh();
@@ -287,8 +284,8 @@ impl Backend {
             documents: HashMap::new(),
             index: ProjectIndex::default(),
             shapes: HashMap::new(),
-            pending: HashMap::new(),
-            pending_generation: 0,
+            edited: HashSet::new(),
+            edit_generation: 0,
             settings: Arc::new(Settings::default()),
             editor: EditorSettings::default(),
             encoding: Encoding::Utf16,
@@ -304,16 +301,16 @@ impl Backend {
         guarded(&self.state, what, work)
     }
 
-    /// After [`INDEX_REFRESH_DELAY`] without a newer shape-changing edit, brings the pending summaries into the index
-    /// and publishes what that changed (in the edited file and in the other open files).
+    /// After [`INDEX_REFRESH_DELAY`] without a newer edit, brings the edited documents' summaries into the index and
+    /// publishes what that changed (in the edited file and in the other open files).
     fn schedule_index_refresh(&self, generation: u64) {
         let state = self.state.clone();
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(INDEX_REFRESH_DELAY).await;
             let batch = guarded(&state, "index refresh", |state| {
-                if state.pending_generation == generation {
-                    state.apply_pending()
+                if state.edit_generation == generation {
+                    state.apply_edits()
                 } else {
                     Vec::new()
                 }
@@ -622,19 +619,12 @@ impl LanguageServer for Backend {
             if open.too_large {
                 return (state.diagnostics(&uri).into_iter().collect(), None);
             }
-            // One model per keystroke serves the summary and the diagnostics. A summary whose shape changed waits for
-            // a pause in typing before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
-            let settings = state.settings.clone();
-            let path = open.document.path.clone();
-            let file_settings = state.settings_for(&path).into_owned();
-            let encoding = state.encoding;
-            let open = &state.documents[&uri];
-            let model = open.model(&settings);
-            let summary = summarize(&open.document, &model, settings.catalogue());
-            let published = publishable(&uri, open, &model, &state.index, &file_settings, encoding);
-            drop(model);
-            let refresh = state.record_edited_summary(summary);
-            (vec![published], refresh)
+            // A keystroke is checked at once against the index as it is; the file's own summary waits for a pause in
+            // typing before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
+            let published = state.diagnostics(&uri).into_iter().collect();
+            state.edited.insert(uri.clone());
+            state.edit_generation += 1;
+            (published, Some(state.edit_generation))
         });
         let Some((batch, refresh)) = batch else { return };
         self.publish(batch).await;
