@@ -1,6 +1,6 @@
 //! The blocking-call catalogue: the built-in TOML data compiled in, plus the user's additions and allow-list.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! receiver, whether its order matters, and the blocks of an async function.
 
 use crate::core::syntax::KindName;
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use tree_sitter::Node;
 

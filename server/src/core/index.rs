@@ -1,7 +1,9 @@
 //! `ProjectIndex`: joins module summaries, resolves names across modules (re-exports, base classes) and computes,
 //! as a fixed point over the call graph, which sync functions of the project block and through which chain.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::path::{Component, Path};
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! whether a local name is ever used again, and what a root coroutine waits for before it returns.
 
 use crate::core::syntax::KindName;
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use tree_sitter::Node;
 

@@ -2,7 +2,7 @@
 //! call, and what a call's callee refers to (`t.sleep` → `time.sleep`, `s.get` → `requests.Session.get`).
 
 use crate::core::syntax::KindName;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use tree_sitter::Node;
 

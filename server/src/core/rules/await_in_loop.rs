@@ -1,7 +1,7 @@
 //! await-in-loop (AL302): a `for` loop awaiting one independent call per item, which `asyncio.gather` would overlap.
 
 use crate::core::syntax::KindName;
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use tree_sitter::Node;
 

@@ -2,7 +2,7 @@
 //! overlap.
 
 use crate::core::syntax::KindName;
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use crate::core::check::Checker;
 use crate::core::concurrency::{self, AwaitedStatement};
