@@ -112,6 +112,8 @@ impl Scope<'_> {
 /// A call expression and where it stands.
 #[derive(Debug, Clone, Copy)]
 pub struct CallSite<'t> {
+    /// Its position in [`SemanticModel::calls`], under which facts about it are memoised.
+    pub id: usize,
     pub node: Node<'t>,
     /// The innermost scope: the function, lambda or class body the call runs in.
     pub scope: ScopeId,
@@ -162,6 +164,9 @@ pub struct SemanticModel<'t> {
     scopes_by_qualname: HashMap<String, ScopeId>,
     /// Where fixes would insert `import <module>`, by module: computed once per file, not once per fix.
     pub(crate) import_edits: std::cell::RefCell<HashMap<String, Option<super::diagnostic::Edit>>>,
+    /// Each call's callee path, by call id, resolved on first use: the summary, the candidates and several rules all
+    /// ask for it, and resolving allocates a string per dotted part.
+    callee_paths: Vec<std::cell::OnceCell<Option<String>>>,
 }
 
 impl<'t> SemanticModel<'t> {
@@ -203,12 +208,13 @@ impl<'t> SemanticModel<'t> {
             module: module.to_owned(),
             source,
             scopes: builder.scopes,
-            calls: builder.calls,
             classes: builder.classes,
             has_wildcard_import: builder.has_wildcard_import,
             attributes: builder.attributes,
             catalogue,
             import_edits: std::cell::RefCell::new(HashMap::new()),
+            callee_paths: vec![std::cell::OnceCell::new(); builder.calls.len()],
+            calls: builder.calls,
         }
     }
 
@@ -415,6 +421,11 @@ impl<'t> SemanticModel<'t> {
     /// The qualified name a call's callee refers to, if known (`open`, `time.sleep`, `requests.Session.get`,
     /// `pkg.mod.helper`, `pkg.mod.Class.method`).
     pub fn callee_path(&self, call: &CallSite<'t>) -> Option<String> {
+        // Every call of this model has its cell: ids are given as the calls are recorded.
+        self.callee_paths[call.id].get_or_init(|| self.resolve_callee_path(call)).clone()
+    }
+
+    fn resolve_callee_path(&self, call: &CallSite<'t>) -> Option<String> {
         let function = call.node.child_by_field_id(syntax::fields().function)?;
         match self.resolve(function, call.scope) {
             Resolved::Path(path) => Some(path),
@@ -890,6 +901,7 @@ impl<'t> Builder<'t> {
             .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
             .filter(|left| left.kind_name() == "identifier");
         self.calls.push(CallSite {
+            id: self.calls.len(),
             node,
             scope: frame.scope,
             awaited,
