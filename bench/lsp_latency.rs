@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo run --release --example lsp_latency [-- KEYSTROKES LINES [FOLDER]]`
 
+#[path = "generated.rs"]
+mod generated;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -16,27 +18,6 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tower::{Service, ServiceExt};
 use tower_lsp_server::jsonrpc::{Request, Response};
 use tower_lsp_server::LspService;
-
-/// A realistic module: imports, sync helpers that block, async functions that call them, classes.
-fn generate(lines: usize) -> String {
-    let mut text = String::from(
-        "\"\"\"Generated benchmark module.\"\"\"\nimport asyncio\nimport os\nimport time\n\nimport requests\n\n\n",
-    );
-    let mut index = 0;
-    while text.lines().count() < lines {
-        text.push_str(&format!(
-            "def helper_{index}(path):\n    with open(path) as handle:\n        return handle.read()\n\n\n\
-             class Service{index}:\n    def __init__(self):\n        self.items = []\n\n    \
-             async def refresh(self, url):\n        data = helper_{index}(url)\n        await asyncio.sleep(0)\n        \
-             return [item for item in data if item]\n\n\n\
-             async def handler_{index}(url, session):\n    response = await session.get(url)\n    \
-             if os.path.exists(url):\n        time.sleep(0.1)\n    result = requests.get(url)\n    \
-             return response, result\n\n\n"
-        ));
-        index += 1;
-    }
-    text
-}
 
 /// The diagnostics published for `version` and when they arrived.
 async fn wait_for_version(published: &mut UnboundedReceiver<(Value, Instant)>, version: i64) -> (Value, Instant) {
@@ -67,7 +48,7 @@ async fn main() {
     let lines: usize = arguments.next().and_then(|value| value.parse().ok()).unwrap_or(5000);
     let workspace = arguments.next().map(|folder| std::path::Path::new(&folder).canonicalize().expect("FOLDER exists"));
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let source = generate(lines);
+    let source = generated::module(lines);
     let path = directory.path().canonicalize().unwrap().join("bench_module.py");
     std::fs::write(&path, &source).unwrap();
     let uri = format!("file://{}", path.display());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks asynclint against ruff on a pinned corpus of real async projects (about 11,000 files, 1.9M lines),
-# without and with each tool's cache, then the language server's keystroke latency (alone, and with Home Assistant indexed as the workspace) and a cold
-# workspace index of Home Assistant.
+# without and with each tool's cache; then the parser's own cost, the floor under both asynclint figures (parsing the
+# corpus and nothing else; re-parsing after a keystroke); then the language server's keystroke latency (alone, and with
+# Home Assistant indexed as the workspace) and a cold and a warm workspace index of Home Assistant.
 #
 #   bench/run.sh [RUNS]        (default 5 runs of each checker, alternating)
 #
@@ -32,7 +33,7 @@ for spec in "${wheels[@]}"; do fetch "$spec"; done
 fetch homeassistant==2026.2.3 --python-version 3.13.2
 echo "corpus: $(find -L "$corpus" -name '*.py' | wc -l) files, $(find -L "$corpus" -name '*.py' -exec cat {} + | wc -l) lines"
 
-cargo build --release --quiet --bin asynclint --example lsp_latency --example index_time
+cargo build --release --quiet --bin asynclint --example lsp_latency --example index_time --example parse_floor
 asynclint=$PWD/target/release/asynclint
 ruff=$cache/venv/bin/ruff
 
@@ -70,6 +71,7 @@ report asynclint_warm
 report ruff_warm
 printf 'ratio asynclint/ruff (wall, warm cache): %.2f\n' "$(echo "$asynclint_warm_wall / $ruff_warm_wall" | bc -l)"
 
+./target/release/examples/parse_floor "$corpus"
 ./target/release/examples/lsp_latency 1000 5000
 ./target/release/examples/lsp_latency 1000 5000 "$corpus/homeassistant"
 ./target/release/examples/index_time "$corpus/homeassistant"
