@@ -56,9 +56,10 @@ pub fn names_read<'t>(node: Node<'t>, source: &'t str) -> HashSet<&'t str> {
         names: HashSet<&'t str>,
     }
     impl<'t> Visitor<'t> for Reader<'t> {
-        fn enter(&mut self, node: Node<'t>, field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, field: syntax::Field) -> bool {
             let fields = syntax::fields();
-            if node.kind_name() == "identifier" && !field.is_some_and(|id| id == fields.attribute || id == fields.name)
+            if node.kind_name() == "identifier"
+                && !field.id().is_some_and(|id| id == fields.attribute || id == fields.name)
             {
                 self.names.insert(syntax::text(node, self.source));
             }
@@ -145,7 +146,7 @@ pub fn blocks_of(function: Node) -> Vec<Node> {
         root: usize,
     }
     impl<'t> Visitor<'t> for Blocks<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             let kind = node.kind_name();
             if node.id() == self.root {
                 return true;

@@ -219,7 +219,7 @@ pub fn await_before_exits(document: &Document, function: Node, name: &str, after
         found: Vec<Node<'t>>,
     }
     impl<'t> syntax::Visitor<'t> for Returns<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             if node.kind_name() == "return_statement" {
                 self.found.push(node);
             }
@@ -329,7 +329,7 @@ fn with_comments(document: &Document, range: TextRange, mut new_text: String) ->
         found: Vec<Node<'t>>,
     }
     impl<'t> syntax::Visitor<'t> for Comments<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             if node.kind_name() == "comment" && self.range.contains_range(syntax::range(node)) {
                 self.found.push(node);
             }
@@ -550,7 +550,7 @@ pub fn syntax_error_count(document: &Document) -> usize {
     }
     struct Counter(usize);
     impl<'t> syntax::Visitor<'t> for Counter {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             if node.is_error() || node.is_missing() {
                 self.0 += 1;
             }

@@ -65,7 +65,7 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
         found: bool,
     }
     impl<'t> Visitor<'t> for Finder<'_> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             if node.kind_name() == "identifier"
                 && node.id() != self.target_id
                 && syntax::text(node, self.source) == self.name
@@ -100,7 +100,7 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
         waits_forever: bool,
     }
     impl<'t> Visitor<'t> for Collector<'_> {
-        fn enter(&mut self, node: Node<'t>, _field: Option<u16>) -> bool {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             match node.kind_name() {
                 // Nested functions run on their own schedule.
                 "function_definition" | "lambda" | "class_definition" => return false,

@@ -918,7 +918,7 @@ fn compact(text: &str) -> String {
 }
 
 impl<'t> Visitor<'t> for Builder<'t> {
-    fn enter(&mut self, node: Node<'t>, field: Option<u16>) -> bool {
+    fn enter(&mut self, node: Node<'t>, field: syntax::Field) -> bool {
         if let Some(pending) = self.pending_bodies.last() {
             if pending.body_id == node.id() {
                 let frame = Frame { scope: pending.scope, body_id: pending.body_id, generator_depth: 0 };
@@ -970,7 +970,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 let scope = self.current();
                 self.scopes[scope].is_generator = true;
             }
-            "block" if field == Some(syntax::fields().consequence) => {
+            "block" if field.id() == Some(syntax::fields().consequence) => {
                 let guarded = self.ancestors.last().is_some_and(|parent| {
                     parent.kind_name() == "if_statement"
                         && parent
