@@ -472,7 +472,7 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
     let files = vec![root.join("app.py"), root.join("gone.py")];
     std::fs::remove_file(root.join("gone.py")).unwrap();
     let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None, cache: None };
-    let outcome = run(&files, &files, &root, &Settings::default(), &options);
+    let outcome = run(&files, &files, &root, &Settings::default(), options);
     assert_eq!(outcome.reports.len(), 1);
     assert_eq!(outcome.reports[0].fixed, ["AL101"]);
     assert!(!root.join("gone.py").exists(), "a vanished file is not recreated by --fix");
