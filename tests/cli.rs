@@ -471,7 +471,13 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
     let root = directory.path().canonicalize().unwrap();
     let files = vec![root.join("app.py"), root.join("gone.py")];
     std::fs::remove_file(root.join("gone.py")).unwrap();
-    let options = RunOptions { fix_mode: FixMode::Safe, fix_output: FixOutput::Files, stdin: None, cache: None };
+    let options = RunOptions {
+        fix_mode: FixMode::Safe,
+        fix_output: FixOutput::Files,
+        stdin: None,
+        cache: None,
+        project_cache: None,
+    };
     let outcome = run(&files, &files, &root, &Settings::default(), options);
     assert_eq!(outcome.reports.len(), 1);
     assert_eq!(outcome.reports[0].fixed, ["AL101"]);
@@ -659,6 +665,21 @@ fn a_second_run_is_served_from_the_cache_and_reports_the_same() {
     assert!(stdout(&first).contains("AL110") && stdout(&first).contains("AL201"), "{}", stdout(&first));
     let unchanged = std::fs::metadata(cache.join("analysis.bin")).unwrap().modified().unwrap();
     assert_eq!(written, unchanged, "a run where nothing changed leaves the cache as it is");
+    assert!(cache.join("project.bin").is_file(), "the findings that depend on other files are kept too");
+}
+
+#[test]
+fn a_helper_that_moves_moves_the_related_locations_of_its_cached_callers() {
+    // The caller's text is unchanged and its findings come from the cache of findings that depend on other files;
+    // the helper's blocking call moving two lines down must still show in the chain's related location.
+    let helper = "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n";
+    let directory = project(&[("pkg/__init__.py", ""), ("pkg/helpers.py", helper), ("pkg/app.py", HELPER_CALLER)]);
+    let first = stdout(&asynclint(directory.path(), &["check"]));
+    assert!(first.contains("pkg/helpers.py:5:"), "{first}");
+    std::fs::write(directory.path().join("pkg/helpers.py"), format!("\n\n{helper}")).unwrap();
+    let warm = stdout(&asynclint(directory.path(), &["check"]));
+    assert!(warm.contains("pkg/helpers.py:7:") && !warm.contains("pkg/helpers.py:5:"), "{warm}");
+    assert_eq!(warm, stdout(&asynclint(directory.path(), &["check", "--no-cache"])));
 }
 
 #[test]

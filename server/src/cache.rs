@@ -23,6 +23,9 @@ use crate::core::settings::Settings;
 const MAGIC: &[u8; 8] = b"ALCACHE1";
 /// The cache file of `check` (a `FileAnalysis` per file).
 pub const CHECK_FILE: &str = "analysis.bin";
+/// The cache file of `check`'s findings for files whose findings depend on other files (all their diagnostics per
+/// file, keyed by the file's key and the index's answers for it).
+pub const PROJECT_FILE: &str = "project.bin";
 /// The cache file of the language server's workspace index (a `ModuleSummary` per file).
 pub const SERVER_FILE: &str = "summaries.bin";
 /// The cache directory's name in the project root, unless configured.
@@ -92,6 +95,14 @@ impl AnalysisCache {
             hasher.write(part.as_bytes());
         }
         hasher.write_u8(u8::from(module.is_package));
+        hasher.digest128()
+    }
+
+    /// A key for what depends on more than a file: `key` (the file's) with what `more` hashes.
+    pub fn derived_key(key: u128, more: impl FnOnce(&mut Xxh3)) -> u128 {
+        let mut hasher = Xxh3::new();
+        hasher.write_u128(key);
+        more(&mut hasher);
         hasher.digest128()
     }
 

@@ -211,7 +211,10 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     let cache = cache_directory
         .as_deref()
         .and_then(|directory| crate::cache::AnalysisCache::open(directory, crate::cache::CHECK_FILE));
-    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache };
+    let project_cache = cache_directory
+        .as_deref()
+        .and_then(|directory| crate::cache::AnalysisCache::open(directory, crate::cache::PROJECT_FILE));
+    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache, project_cache };
     let outcome = run::run(&index_files, &checked, &root, &settings, options);
     warnings.extend(outcome.warnings);
     for warning in &warnings {

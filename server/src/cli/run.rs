@@ -105,6 +105,8 @@ struct Analysed {
     analysis: FileAnalysis,
     /// What the check cache keeps of this file for the next run.
     cache_entry: Option<cache::Entry>,
+    /// The check cache's key of the text analysed, when the cache is on.
+    key: Option<u128>,
 }
 
 /// Reads a Python file as UTF-8 text, or says why not.
@@ -129,6 +131,8 @@ pub struct RunOptions<'a> {
     /// Where files' analyses are kept between runs; None to analyse every file afresh. [`run`] drops it once it has
     /// saved it, before the index is built.
     pub cache: Option<AnalysisCache>,
+    /// The findings of files that depend on other files, from the run before ([`cache::PROJECT_FILE`]).
+    pub project_cache: Option<AnalysisCache>,
 }
 
 pub fn run(
@@ -166,7 +170,7 @@ pub fn run(
         };
         let checked = checked.contains(path);
         let text = (checked && !analysis.local_diagnostics.is_empty()).then_some(text);
-        Ok(Analysed { path: path.clone(), display, module, checked, text, analysis, cache_entry })
+        Ok(Analysed { path: path.clone(), display, module, checked, text, analysis, cache_entry, key })
     };
     let order = largest_first(index_files);
     let mut analysed: Vec<(usize, Result<Analysed, String>)> = order
@@ -208,22 +212,32 @@ pub fn run(
         .into_iter()
         .filter(|file| file.text.is_some() || (file.checked && file.analysis.may_need_project_check()))
         .collect();
-    let results: Vec<Result<Option<FileReport>, String>> = checked_files
+    // Fixing runs neither use nor rewrite it: what they report depends on the fixes applied.
+    let project_cache = options.project_cache.take().filter(|_| options.fix_mode == FixMode::None);
+    let results: Vec<Result<Finished, String>> = checked_files
         .into_par_iter()
         .map(|file| {
             let settings = settings.for_file(relative_to(&file.path, root));
-            finish_file(file, &index, &settings, &options)
+            finish_file(file, &index, &settings, &options, project_cache.as_ref())
         })
         .collect();
     let mut reports = Vec::new();
+    let mut project_entries = Vec::new();
     for result in results {
         match result {
-            Ok(Some(mut report)) => {
-                warnings.append(&mut report.warnings);
-                reports.push(report);
+            Ok(Finished { report, cache_entry }) => {
+                project_entries.extend(cache_entry);
+                if let Some(mut report) = report {
+                    warnings.append(&mut report.warnings);
+                    reports.push(report);
+                }
             }
-            Ok(None) => {}
             Err(warning) => warnings.push(warning),
+        }
+    }
+    if let Some(cache) = project_cache {
+        if let Err(warning) = cache.save(&project_entries) {
+            warnings.push(warning);
         }
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
@@ -243,23 +257,53 @@ fn largest_first(files: &[PathBuf]) -> Vec<usize> {
     order
 }
 
+/// A file after the second phase: its report, if it has something to show, and what the project cache keeps of it.
+struct Finished {
+    report: Option<FileReport>,
+    cache_entry: Option<cache::Entry>,
+}
+
 fn finish_file(
     file: Analysed,
     index: &ProjectIndex,
     settings: &Settings,
     options: &RunOptions,
-) -> Result<Option<FileReport>, String> {
+    project_cache: Option<&AnalysisCache>,
+) -> Result<Finished, String> {
     let fix_mode = options.fix_mode;
     let wants_fixes = fix_mode != FixMode::None && !file.analysis.local_diagnostics.is_empty();
     let needs_project_check = file.analysis.needs_project_check(index, settings);
     let text = match file.text {
         Some(text) => text,
         None if needs_project_check => read_source(&file.path, options.stdin)?,
-        None => return Ok(None),
+        None => return Ok(Finished { report: None, cache_entry: None }),
     };
+    // A file the index has findings for keeps them from the run before when neither its text (the one its candidates
+    // came from, read again now) nor the index's answers for it changed.
+    let project_key = match (project_cache, file.key) {
+        (Some(cache), Some(key))
+            if needs_project_check && cache.key(settings, &file.module, &file.display, &text) == key =>
+        {
+            Some(AnalysisCache::derived_key(key, |hasher| file.analysis.hash_project_answers(index, hasher)))
+        }
+        _ => None,
+    };
+    let cached =
+        project_cache.zip(project_key).and_then(|(cache, key)| cache.lookup::<Vec<Diagnostic>>(&file.path, key));
+    if let Some((diagnostics, entry)) = cached {
+        let report = (!diagnostics.is_empty()).then(|| FileReport {
+            path: file.path,
+            source: SourceText::new(file.display, text),
+            diagnostics,
+            fixed: Vec::new(),
+            original: None,
+            warnings: Vec::new(),
+        });
+        return Ok(Finished { report, cache_entry: Some(entry) });
+    }
     if !wants_fixes && !needs_project_check {
         if file.analysis.local_diagnostics.is_empty() {
-            return Ok(None);
+            return Ok(Finished { report: None, cache_entry: None });
         }
         let source = SourceText::new(file.display, text);
         let diagnostics = file.analysis.local_diagnostics;
@@ -271,13 +315,15 @@ fn finish_file(
             original: None,
             warnings: Vec::new(),
         };
-        return Ok(Some(report));
+        return Ok(Finished { report: Some(report), cache_entry: None });
     }
     let original = text.clone();
     let document = Document::new(file.display.clone(), text);
     let mut warnings = Vec::new();
+    let mut cache_entry = None;
     let (document, diagnostics, fixed) = if fix_mode == FixMode::None {
         let diagnostics = check(&document, &file.module, index, settings);
+        cache_entry = project_key.and_then(|key| cache::Entry::fresh(&file.path, key, &diagnostics));
         (document, diagnostics, Vec::new())
     } else {
         let outcome = fix_all(document, &file.module, index, settings, |applicability| fix_mode.allows(applicability));
@@ -305,11 +351,12 @@ fn finish_file(
         (outcome.document, outcome.diagnostics, outcome.fixed)
     };
     if diagnostics.is_empty() && fixed.is_empty() {
-        return Ok(None);
+        return Ok(Finished { report: None, cache_entry });
     }
     let source = SourceText::new(file.display, document.into_text());
     let original = (!fixed.is_empty()).then_some(original);
-    Ok(Some(FileReport { path: file.path, source, diagnostics, fixed, original, warnings }))
+    let report = FileReport { path: file.path, source, diagnostics, fixed, original, warnings };
+    Ok(Finished { report: Some(report), cache_entry })
 }
 
 /// `--add-noqa`: writes a `# noqa` for every finding into its file. Returns how many directives were written and the

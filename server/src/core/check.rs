@@ -1,5 +1,7 @@
 //! The one entry point the CLI, the language server and the tests share: `check(document, index, settings)`.
 
+use std::hash::{Hash, Hasher};
+
 use super::diagnostic::{Applicability, Diagnostic, Fix, Related, TextRange};
 use super::document::Document;
 use super::fix;
@@ -163,6 +165,26 @@ impl FileAnalysis {
             || (enabled(&rules::unawaited_coroutine::RULE)
                 && self.coroutine_candidates.iter().any(|callee| index.is_coroutine_function(callee)))
             || self.spawning_functions.iter().any(|function| index.is_root(function))
+    }
+
+    /// Hashes every answer of the index that the project-wide rules use for this file: the blocking chains of its
+    /// candidates (names, files and positions of each hop, which messages and related locations show), which
+    /// candidates are coroutine functions, and which spawning functions are a program's root. Two indexes that hash
+    /// alike give this file the same findings, so a batch run may keep them from the run before.
+    pub fn hash_project_answers(&self, index: &ProjectIndex, hasher: &mut impl Hasher) {
+        for callee in &self.blocking_candidates {
+            callee.hash(hasher);
+            for link in index.blocking_chain(callee).unwrap_or_default() {
+                (&link.function.name, &link.function.display, link.path, link.hop).hash(hasher);
+            }
+            hasher.write_u8(0xff);
+        }
+        for callee in &self.coroutine_candidates {
+            (callee, index.is_coroutine_function(callee)).hash(hasher);
+        }
+        for function in &self.spawning_functions {
+            (function, index.is_root(function)).hash(hasher);
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use super::summary::{FunctionSummary, ModuleSummary, Site};
 const MAX_RESOLUTION_HOPS: usize = 16;
 
 /// One step of a blocking chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Hop {
     /// The function calls this blocking catalogue entry here.
     Blocks { name: String, site: Site },

@@ -11,7 +11,7 @@ use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MOD
 use crate::core::syntax::KindName;
 
 /// A place in a file, with its line/column span computed while the text was at hand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Site {
     pub range: TextRange,
     pub span: Span,
