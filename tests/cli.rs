@@ -669,6 +669,27 @@ fn a_second_run_is_served_from_the_cache_and_reports_the_same() {
 }
 
 #[test]
+fn a_run_over_some_files_keeps_what_the_cache_knows_of_the_others() {
+    let helper = "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n";
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", helper),
+        ("pkg/app.py", HELPER_CALLER),
+        ("pkg/other.py", HELPER_CALLER),
+    ]);
+    assert_eq!(asynclint(directory.path(), &["check"]).status.code(), Some(1));
+    let project = directory.path().join(".asynclint_cache/project.bin");
+    let written = std::fs::metadata(&project).unwrap().modified().unwrap();
+    let one_file = asynclint(directory.path(), &["check", "pkg/app.py"]);
+    assert!(stdout(&one_file).contains("AL110") && !stdout(&one_file).contains("other.py"), "{}", stdout(&one_file));
+    let edited = format!("{HELPER_CALLER}    deploy()\n");
+    let from_stdin = ["check", "--stdin-filename", "pkg/other.py", "--output-format", "concise", "-"];
+    assert!(stdout(&asynclint_with_stdin(directory.path(), &from_stdin, &edited)).contains("pkg/other.py:6:5: AL110"));
+    let unchanged = std::fs::metadata(&project).unwrap().modified().unwrap();
+    assert_eq!(written, unchanged, "neither run replaced the entries of the files on disk");
+}
+
+#[test]
 fn a_helper_that_moves_moves_the_related_locations_of_its_cached_callers() {
     // The caller's text is unchanged and its findings come from the cache of findings that depend on other files;
     // the helper's blocking call moving two lines down must still show in the chain's related location.

@@ -109,6 +109,11 @@ struct Analysed {
     key: Option<u128>,
 }
 
+/// Whether standard input stands in for the file at `path`.
+fn is_stdin(stdin: Option<&(PathBuf, String)>, path: &Path) -> bool {
+    stdin.is_some_and(|(stdin_path, _)| stdin_path == path)
+}
+
 /// Reads a Python file as UTF-8 text, or says why not.
 fn read_source(path: &Path, stdin: Option<&(PathBuf, String)>) -> Result<String, String> {
     if let Some((_, text)) = stdin.filter(|(name, _)| name == path) {
@@ -151,7 +156,7 @@ pub fn run(
         let module = packages.module_of(path, root);
         let display = display_path(path, cwd.as_deref());
         let settings = settings.for_file(relative_to(path, root));
-        let from_stdin = options.stdin.is_some_and(|(stdin_path, _)| stdin_path == path);
+        let from_stdin = is_stdin(options.stdin, path);
         let key = cache.as_ref().map(|cache| cache.key(&settings, &module, &display, &text));
         let cached = cache.as_ref().zip(key).and_then(|(cache, key)| cache.lookup(path, key));
         let (analysis, text, cache_entry) = match cached {
@@ -208,12 +213,22 @@ pub fn run(
     let index = ProjectIndex::new(summaries);
 
     let files_checked = files.iter().filter(|file| file.checked).count();
+    // Fixing runs neither use nor rewrite it: what they report depends on the fixes applied.
+    let project_cache = options.project_cache.take().filter(|_| options.fix_mode == FixMode::None);
+    // Files this run does not report on, and a file whose text came from standard input, keep their entries as they
+    // are: a run over a few files (a pre-commit hook's) must not drop what a run over the project found.
+    let mut project_entries: Vec<cache::Entry> = match &project_cache {
+        Some(cache) => files
+            .iter()
+            .filter(|file| !file.checked || is_stdin(options.stdin, &file.path))
+            .filter_map(|file| cache.keep(&file.path))
+            .collect(),
+        None => Vec::new(),
+    };
     let checked_files: Vec<Analysed> = files
         .into_iter()
         .filter(|file| file.text.is_some() || (file.checked && file.analysis.may_need_project_check()))
         .collect();
-    // Fixing runs neither use nor rewrite it: what they report depends on the fixes applied.
-    let project_cache = options.project_cache.take().filter(|_| options.fix_mode == FixMode::None);
     let results: Vec<Result<Finished, String>> = checked_files
         .into_par_iter()
         .map(|file| {
@@ -222,7 +237,6 @@ pub fn run(
         })
         .collect();
     let mut reports = Vec::new();
-    let mut project_entries = Vec::new();
     for result in results {
         match result {
             Ok(Finished { report, cache_entry }) => {
@@ -282,7 +296,9 @@ fn finish_file(
     // came from, read again now) nor the index's answers for it changed.
     let project_key = match (project_cache, file.key) {
         (Some(cache), Some(key))
-            if needs_project_check && cache.key(settings, &file.module, &file.display, &text) == key =>
+            if needs_project_check
+                && !is_stdin(options.stdin, &file.path)
+                && cache.key(settings, &file.module, &file.display, &text) == key =>
         {
             Some(AnalysisCache::derived_key(key, |hasher| file.analysis.hash_project_answers(index, hasher)))
         }
@@ -327,7 +343,7 @@ fn finish_file(
         (document, diagnostics, Vec::new())
     } else {
         let outcome = fix_all(document, &file.module, index, settings, |applicability| fix_mode.allows(applicability));
-        let from_stdin = options.stdin.is_some_and(|(path, _)| *path == file.path);
+        let from_stdin = is_stdin(options.stdin, &file.path);
         if !outcome.fixed.is_empty() && options.fix_output == FixOutput::Files && !from_stdin {
             write_atomically(&file.path, outcome.document.text())?;
         }
