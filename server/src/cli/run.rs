@@ -53,6 +53,20 @@ pub struct FileReport {
     pub warnings: Vec<String>,
 }
 
+impl FileReport {
+    /// The report of findings nothing was fixed for; None when there are none.
+    fn unfixed(path: PathBuf, display: String, text: String, diagnostics: Vec<Diagnostic>) -> Option<FileReport> {
+        (!diagnostics.is_empty()).then(|| FileReport {
+            path,
+            source: SourceText::new(display, text),
+            diagnostics,
+            fixed: Vec::new(),
+            original: None,
+            warnings: Vec::new(),
+        })
+    }
+}
+
 /// Where fixed text goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FixOutput {
@@ -307,31 +321,12 @@ fn finish_file(
     let cached =
         project_cache.zip(project_key).and_then(|(cache, key)| cache.lookup::<Vec<Diagnostic>>(&file.path, key));
     if let Some((diagnostics, entry)) = cached {
-        let report = (!diagnostics.is_empty()).then(|| FileReport {
-            path: file.path,
-            source: SourceText::new(file.display, text),
-            diagnostics,
-            fixed: Vec::new(),
-            original: None,
-            warnings: Vec::new(),
-        });
+        let report = FileReport::unfixed(file.path, file.display, text, diagnostics);
         return Ok(Finished { report, cache_entry: Some(entry) });
     }
     if !wants_fixes && !needs_project_check {
-        if file.analysis.local_diagnostics.is_empty() {
-            return Ok(Finished { report: None, cache_entry: None });
-        }
-        let source = SourceText::new(file.display, text);
-        let diagnostics = file.analysis.local_diagnostics;
-        let report = FileReport {
-            path: file.path,
-            source,
-            diagnostics,
-            fixed: Vec::new(),
-            original: None,
-            warnings: Vec::new(),
-        };
-        return Ok(Finished { report: Some(report), cache_entry: None });
+        let report = FileReport::unfixed(file.path, file.display, text, file.analysis.local_diagnostics);
+        return Ok(Finished { report, cache_entry: None });
     }
     let original = text.clone();
     let document = Document::new(file.display.clone(), text);

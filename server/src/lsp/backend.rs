@@ -199,29 +199,18 @@ impl State {
         if !self.enabled() || open.too_large {
             return Some((uri.clone(), Vec::new(), open.version));
         }
+        // Publishing needs no fixes: code actions build them when asked.
         let model = open.model(&self.settings);
         let settings = self.settings_for(&open.document.path);
-        Some(publishable(uri, open, &model, &self.index, &settings, self.encoding))
+        let found = check_model(&open.document, &model, &self.index, &settings, false);
+        let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, self.encoding)).collect();
+        Some((uri.clone(), converted, open.version))
     }
 
     fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
         let uris: Vec<&Uri> = self.documents.keys().collect();
         uris.into_iter().filter_map(|uri| self.diagnostics(uri)).collect()
     }
-}
-
-/// The diagnostics of an open document, from a model already built for it, ready to publish.
-fn publishable(
-    uri: &Uri,
-    open: &OpenDocument,
-    model: &SemanticModel,
-    index: &ProjectIndex,
-    settings: &Settings,
-    encoding: Encoding,
-) -> (Uri, Vec<lsp::Diagnostic>, i32) {
-    let found = check_model(&open.document, model, index, settings, false);
-    let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, encoding)).collect();
-    (uri.clone(), converted, open.version)
 }
 
 /// A hash of what a module offers other files: its functions and what they call and block on, classes, imports and
