@@ -24,6 +24,18 @@ pub struct BlockingSpec {
     pub replacement: Option<String>,
     #[serde(default)]
     pub drop_in: bool,
+    /// Literal first arguments with which the call does no blocking work: `time.sleep(0)` only yields the thread,
+    /// `sqlite3.connect(":memory:")` opens no file. Strings are written without their quotes.
+    #[serde(default)]
+    pub harmless_first_arguments: Vec<String>,
+    /// Names that, passed anywhere in the arguments, make the call harmless: `socket.AI_NUMERICHOST` turns
+    /// `getaddrinfo` into parsing, with no lookup.
+    #[serde(default)]
+    pub harmless_argument_names: Vec<String>,
+    /// The call returns an iterator that does its work as it is iterated (`Path.iterdir`, `os.walk`): it blocks
+    /// only where its result is iterated.
+    #[serde(default)]
+    pub lazy: bool,
 }
 
 /// One `[[constructors]]` table: a call whose result has a known type.
@@ -42,6 +54,17 @@ struct CatalogueFile {
     coroutine_functions: NameList,
     tasks: TaskData,
     ordered: OrderedData,
+    offload: OffloadData,
+}
+
+/// What runs a function in a worker thread, off the event loop.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffloadData {
+    /// Calls that take a function and run it in a thread (`*.method` for any receiver).
+    functions: Vec<String>,
+    /// Decorators whose function, once decorated, runs in a thread when called.
+    decorators: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +94,9 @@ pub struct BlockingEntry {
     pub reason: String,
     pub replacement: Option<String>,
     pub drop_in: bool,
+    pub harmless_first_arguments: Vec<String>,
+    pub harmless_argument_names: Vec<String>,
+    pub lazy: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +111,9 @@ pub struct Catalogue {
     entry_points: HashSet<String>,
     ordered_functions: HashSet<String>,
     ordered_methods: HashSet<String>,
+    offload_functions: HashSet<String>,
+    offload_methods: HashSet<String>,
+    offload_decorators: HashSet<String>,
     /// Tells customised catalogues apart (0 for the built-in one), for caches keyed by what a result depends on.
     fingerprint: u64,
 }
@@ -107,6 +136,13 @@ impl Catalogue {
                 catalogue.entry_points = file.tasks.entry_points.into_iter().collect();
                 catalogue.ordered_functions = file.ordered.functions.into_iter().collect();
                 catalogue.ordered_methods = file.ordered.methods.into_iter().collect();
+                for function in file.offload.functions {
+                    match function.strip_prefix("*.") {
+                        Some(method) => catalogue.offload_methods.insert(method.to_owned()),
+                        None => catalogue.offload_functions.insert(function),
+                    };
+                }
+                catalogue.offload_decorators = file.offload.decorators.into_iter().collect();
                 catalogue.rebuild_types();
                 Arc::new(catalogue)
             })
@@ -118,10 +154,12 @@ impl Catalogue {
         extra: &[BlockingSpec],
         allowed: &[String],
         extra_coroutines: &[String],
+        extra_offload_decorators: &[String],
     ) -> Result<Catalogue, String> {
         let mut catalogue = (*Catalogue::builtin()).clone();
         catalogue.add_blocking(extra)?;
         catalogue.coroutine_functions.extend(extra_coroutines.iter().cloned());
+        catalogue.offload_decorators.extend(extra_offload_decorators.iter().cloned());
         for name in allowed {
             match name.strip_prefix("*.") {
                 Some(method) => catalogue.any_receiver.remove(method),
@@ -131,7 +169,8 @@ impl Catalogue {
         catalogue.rebuild_types();
         catalogue.fingerprint = {
             let mut hasher = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&format!("{extra:?}|{allowed:?}|{extra_coroutines:?}"), &mut hasher);
+            let key = format!("{extra:?}|{allowed:?}|{extra_coroutines:?}|{extra_offload_decorators:?}");
+            std::hash::Hash::hash(&key, &mut hasher);
             std::hash::Hasher::finish(&hasher) | 1
         };
         Ok(catalogue)
@@ -152,6 +191,9 @@ impl Catalogue {
                     reason: spec.reason.clone().unwrap_or_else(|| "is configured as a blocking call".to_owned()),
                     replacement: spec.replacement.clone(),
                     drop_in: spec.drop_in,
+                    harmless_first_arguments: spec.harmless_first_arguments.clone(),
+                    harmless_argument_names: spec.harmless_argument_names.clone(),
+                    lazy: spec.lazy,
                 });
                 match name.strip_prefix("*.") {
                     Some(method) => self.any_receiver.insert(method.to_owned(), entry),
@@ -220,6 +262,17 @@ impl Catalogue {
     pub fn is_ordered(&self, qualified: Option<&str>, method: Option<&str>) -> bool {
         qualified.is_some_and(|name| self.ordered_functions.contains(name))
             || method.is_some_and(|name| self.ordered_methods.contains(name))
+    }
+
+    /// A call that runs the function it is given in a worker thread (`asyncio.to_thread`, `loop.run_in_executor`).
+    pub fn is_offload_call(&self, qualified: Option<&str>, method: Option<&str>) -> bool {
+        qualified.is_some_and(|name| self.offload_functions.contains(name))
+            || method.is_some_and(|name| self.offload_methods.contains(name))
+    }
+
+    /// A decorator after which calling the function runs its body in a worker thread (`asgiref.sync.sync_to_async`).
+    pub fn is_offload_decorator(&self, qualified: &str) -> bool {
+        self.offload_decorators.contains(qualified)
     }
 
     /// `asyncio.run` and friends: they run a program's root coroutine.
@@ -301,8 +354,19 @@ mod tests {
             reason: None,
             replacement: None,
             drop_in: false,
+            harmless_first_arguments: vec![],
+            harmless_argument_names: vec![],
+            lazy: false,
         }];
-        let catalogue = Catalogue::customised(&extra, &["os.listdir".into()], &["mylib.fetch_async".into()]).unwrap();
+        let catalogue = Catalogue::customised(
+            &extra,
+            &["os.listdir".into()],
+            &["mylib.fetch_async".into()],
+            &["mylib.threaded".into()],
+        )
+        .unwrap();
+        assert!(catalogue.is_offload_decorator("mylib.threaded"));
+        assert!(catalogue.is_offload_decorator("asgiref.sync.sync_to_async"));
         assert!(catalogue.is_coroutine_function("mylib.fetch_async"));
         assert!(catalogue.is_coroutine_function("asyncio.sleep"));
         assert_eq!(catalogue.lookup("mylib.fetch_sync").unwrap().rule.code, "AL102");
@@ -319,7 +383,10 @@ mod tests {
             reason: None,
             replacement: None,
             drop_in: false,
+            harmless_first_arguments: vec![],
+            harmless_argument_names: vec![],
+            lazy: false,
         }];
-        assert!(Catalogue::customised(&extra, &[], &[]).unwrap_err().contains("AL999"));
+        assert!(Catalogue::customised(&extra, &[], &[], &[]).unwrap_err().contains("AL999"));
     }
 }

@@ -176,6 +176,7 @@ impl FileAnalysis {
             callee.hash(hasher);
             for link in index.blocking_chain(callee).unwrap_or_default() {
                 (&link.function.name, &link.function.display, link.path, link.hop).hash(hasher);
+                (link.function.is_generator, index.guards(&link.function.qualname)).hash(hasher);
             }
             hasher.write_u8(0xff);
         }

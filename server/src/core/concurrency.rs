@@ -24,10 +24,6 @@ const ORDERED_RECEIVER_HINTS: &[&str] = &["lock", "semaphore", "writer", "reader
 /// database session, connection, cursor or transaction).
 const SHARED_STATE_ARGUMENT_HINTS: &[&str] = &["session", "conn", "connection", "cursor", "transaction", "tx", "db"];
 
-/// Loop variables that name listeners: dispatching to them is sequential by convention.
-const LISTENER_HINTS: &[&str] =
-    &["callback", "handler", "hook", "listener", "observer", "subscriber", "trace", "signal"];
-
 pub fn awaited_statement(statement: Node) -> Option<AwaitedStatement> {
     if statement.kind_name() != "expression_statement" || statement.named_child_count() != 1 {
         return None;
@@ -112,12 +108,6 @@ pub fn shared_state_arguments<'t>(call: Node<'t>, source: &'t str) -> Vec<&'t st
         .collect()
 }
 
-/// Whether a loop variable names a listener (`callback`, `handler`, `trace`, ...).
-pub fn names_listener(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    LISTENER_HINTS.iter().any(|hint| lower.contains(hint))
-}
-
 /// Whether running this call concurrently with others could change what the program does: an ordered function or
 /// method from the catalogue (`asyncio.sleep`, locks, queues, streams, transactions), or a receiver named like one.
 pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
@@ -126,10 +116,17 @@ pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool 
         Resolved::Path(path) => Some(path),
         _ => None,
     };
-    let method = (function.kind_name() == "attribute")
-        .then(|| function.child_by_field_id(syntax::fields().attribute))
-        .flatten()
-        .map(|attribute| model.text(attribute));
+    // The name called, as a method or as a callable handed in (`await send(message)` with ASGI's `send` parameter):
+    // the same operations are ordered either way. A function defined or imported under such a name is judged by
+    // what it is, not by its name.
+    let method = match function.kind_name() {
+        "attribute" => function.child_by_field_id(syntax::fields().attribute).map(|attribute| model.text(attribute)),
+        "identifier" => match model.lookup(scope, model.text(function)) {
+            Some((_, super::semantic::Binding::Value(_))) => Some(model.text(function)),
+            _ => None,
+        },
+        _ => None,
+    };
     if model.catalogue().is_ordered(path.as_deref(), method) {
         return true;
     }
@@ -137,6 +134,52 @@ pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool 
         let last = receiver.rsplit('.').next().unwrap_or(&receiver).to_ascii_lowercase();
         ORDERED_RECEIVER_HINTS.iter().any(|hint| last.contains(hint))
     })
+}
+
+/// Whether awaiting `call` can suspend at all: an `async def` of this file whose body never awaits (no `await`,
+/// `async for` or `async with`) and makes no blocking call runs to its end at once, so awaiting it beside others
+/// overlaps nothing. Only this file's functions are judged, so that a file's findings never depend on others.
+pub fn never_suspends(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
+    let Some(function) = call.child_by_field_id(syntax::fields().function) else { return false };
+    let Resolved::Path(path) = model.resolve(function, scope) else { return false };
+    let Some(callee) = model.scope_named(&path).filter(|id| model.scope(*id).is_coroutine_function()) else {
+        return false;
+    };
+    let Some(definition) = model.scope(callee).node else { return false };
+    // A coroutine held up by a blocking call suspends once that call is fixed (`time.sleep` → `asyncio.sleep`).
+    let catalogue = model.catalogue();
+    let blocks = model.calls.iter().any(|inner| {
+        inner.scope == callee
+            && super::summary::blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some()
+    });
+    if blocks {
+        return false;
+    }
+    struct Suspends {
+        found: bool,
+        root: usize,
+    }
+    impl<'t> Visitor<'t> for Suspends {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+            if self.found {
+                return false;
+            }
+            match node.kind_name() {
+                "await" => self.found = true,
+                "for_statement" | "with_statement" | "for_in_clause" => {
+                    self.found = node.child(0).is_some_and(|first| first.kind_name() == "async")
+                }
+                // A nested function's awaits are its own.
+                "function_definition" | "lambda" | "class_definition" => return node.id() == self.root,
+                _ => {}
+            }
+            !self.found
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut visitor = Suspends { found: false, root: definition.id() };
+    syntax::walk_node(definition, &mut visitor);
+    !visitor.found && !definition.has_error()
 }
 
 /// The blocks of a function body, nested ones included, but not those of nested functions, lambdas or classes.

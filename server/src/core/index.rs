@@ -7,6 +7,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use std::path::{Component, Path};
 use std::sync::Arc;
 
+use super::reach::{self, CallFacts, Guard};
 use super::summary::{FunctionSummary, ModuleSummary, Site};
 
 /// How many re-exports or base classes a name resolution follows before giving up (it also breaks cycles).
@@ -44,6 +45,9 @@ pub struct ProjectIndex {
     classes: HashMap<String, Vec<String>>,
     /// For each blocking sync function: its first hop toward a blocking call.
     blocking: HashMap<String, Hop>,
+    /// Blocking functions all of whose blocking hops sit under an `isinstance` test of a parameter: the guards. A
+    /// call passing an argument that no guard admits does not block.
+    conditional: HashMap<String, Vec<Guard>>,
     /// Coroutine functions some module runs as a program's root (`asyncio.run(main())`), by qualified name.
     roots: HashSet<String>,
 }
@@ -102,7 +106,7 @@ impl ProjectIndex {
                 self.classes.entry(class.qualname.clone()).or_insert_with(|| class.bases.clone());
             }
         }
-        self.blocking = self.compute_blocking();
+        (self.blocking, self.conditional) = self.compute_blocking();
         let entry_points: Vec<&String> =
             self.modules.iter().flatten().flat_map(|module| &module.entry_points).collect();
         self.roots = entry_points
@@ -179,29 +183,74 @@ impl ProjectIndex {
         self.resolve_function(qualified).is_some_and(|function| function.is_coroutine)
     }
 
+    /// Whether calling the function runs its body in a worker thread: a catalogue offload decorator, or a project
+    /// decorator that hands the function it decorates to `asyncio.to_thread` or `run_in_executor`.
+    fn is_offloaded(&self, function: &FunctionSummary) -> bool {
+        function.offloaded
+            || function
+                .decorators
+                .iter()
+                .any(|decorator| self.resolve_function(decorator).is_some_and(|decorator| decorator.offloads_argument))
+    }
+
+    /// Whether a call with these facts runs the function's body on the caller's thread, as far as blocking goes:
+    /// not a generator left unconsumed, not a function a decorator runs in a thread.
+    fn runs_body(&self, function: &FunctionSummary, consumes_result: bool) -> bool {
+        !function.is_async
+            && !function.memoized
+            && (!function.is_generator || consumes_result)
+            && !self.is_offloaded(function)
+    }
+
+    /// A project class's resolved bases, for `isinstance` reasoning.
+    fn bases_of(&self, class: &str) -> Option<Vec<String>> {
+        self.classes.get(class).cloned()
+    }
+
+    /// Whether a call passing `arguments` can reach a blocking hop of the function (`conditional` holds the guards of
+    /// functions that block only under `isinstance` tests).
+    fn may_block_with(&self, conditional: &HashMap<String, Vec<Guard>>, qualname: &str, facts: &CallFacts) -> bool {
+        conditional.get(qualname).is_none_or(|guards| {
+            guards.iter().any(|guard| reach::guard_may_hold(guard, &facts.arguments, &|class| self.bases_of(class)))
+        })
+    }
+
     /// Breadth-first from the functions that block directly, backwards along call edges: every sync function that
-    /// reaches a blocking call gets the first hop of a shortest chain. Cycles are harmless: a function is settled
-    /// once.
-    fn compute_blocking(&self) -> HashMap<String, Hop> {
+    /// reaches a blocking call gets the first hop of a shortest chain. An edge counts only when the call runs the
+    /// callee's body (a generator must be consumed, an offloaded function never runs on the loop) and, for a callee
+    /// that blocks only under `isinstance` tests of its parameters, when the call's arguments may pass a test. A
+    /// function whose own hops are all guarded is conditional; it is settled again when it gains an unguarded hop.
+    /// Cycles are harmless: no hop may point back into its own chain.
+    fn compute_blocking(&self) -> (HashMap<String, Hop>, HashMap<String, Vec<Guard>>) {
         let mut callers: HashMap<&str, Vec<(FunctionRef, usize)>> = HashMap::new();
         let mut blocking: HashMap<String, Hop> = HashMap::new();
+        let mut conditional: HashMap<String, Vec<Guard>> = HashMap::new();
         let mut queue: VecDeque<&str> = VecDeque::new();
         // Sorted, so that among equally short chains the one reported does not depend on hash order.
         let mut functions: Vec<(&String, &FunctionRef)> = self.functions.iter().collect();
         functions.sort_by(|a, b| a.0.cmp(b.0));
         for (qualname, reference) in functions {
             let function = self.function(*reference);
-            if function.is_async || function.memoized || function.qualname != *qualname {
+            if function.is_async || function.memoized || function.qualname != *qualname || self.is_offloaded(function) {
                 continue;
             }
-            if let Some(call) = function.blocking_calls.first() {
+            // The call most likely to hold the thread longest names the chain; unguarded calls come first.
+            let unguarded = function.blocking_calls.iter().filter(|call| call.guard.is_none());
+            let chosen = unguarded.max_by_key(|call| call.cost).or_else(|| {
+                let guards: Vec<Guard> = function.blocking_calls.iter().filter_map(|call| call.guard.clone()).collect();
+                if !guards.is_empty() {
+                    conditional.insert(qualname.clone(), guards);
+                }
+                function.blocking_calls.iter().max_by_key(|call| call.cost)
+            });
+            if let Some(call) = chosen {
                 blocking.insert(qualname.clone(), Hop::Blocks { name: call.name.clone(), site: call.site.clone() });
                 queue.push_back(qualname.as_str());
             }
             for (edge, call) in function.calls.iter().enumerate() {
                 if let Some(target) = self.resolve_reference(&call.target, 0) {
                     let callee = self.function(target);
-                    if !callee.is_async && !callee.memoized {
+                    if self.runs_body(callee, call.consumes_result) {
                         callers.entry(callee.qualname.as_str()).or_default().push((*reference, edge));
                     }
                 }
@@ -213,21 +262,71 @@ impl ProjectIndex {
             };
             for (caller, edge) in edges {
                 let function = self.function(*caller);
-                if blocking.contains_key(&function.qualname) {
+                let call = &function.calls[*edge];
+                let facts = CallFacts { consumes_result: call.consumes_result, arguments: call.arguments.clone() };
+                if !self.may_block_with(&conditional, callee, &facts) {
                     continue;
                 }
-                let hop = Hop::Calls { callee: callee.to_owned(), site: function.calls[*edge].site.clone() };
-                blocking.insert(function.qualname.clone(), hop);
-                queue.push_back(function.qualname.as_str());
+                let hop = Hop::Calls { callee: callee.to_owned(), site: call.site.clone() };
+                let qualname = &function.qualname;
+                match (blocking.contains_key(qualname), conditional.get_mut(qualname)) {
+                    (false, _) => {
+                        blocking.insert(qualname.clone(), hop);
+                        if let Some(guard) = &call.guard {
+                            conditional.insert(qualname.clone(), vec![guard.clone()]);
+                        }
+                    }
+                    (true, None) => continue,
+                    (true, Some(guards)) => match &call.guard {
+                        Some(guard) if !guards.contains(guard) => guards.push(guard.clone()),
+                        Some(_) => continue,
+                        None if Self::chain_passes(&blocking, callee, qualname) => continue,
+                        None => {
+                            conditional.remove(qualname);
+                            blocking.insert(qualname.clone(), hop);
+                        }
+                    },
+                }
+                queue.push_back(qualname.as_str());
             }
         }
-        blocking
+        (blocking, conditional)
+    }
+
+    /// Whether the chain from `start` passes through `function`: a hop from `function` to `start` would close a loop.
+    fn chain_passes(blocking: &HashMap<String, Hop>, start: &str, function: &str) -> bool {
+        let mut current = start;
+        for _ in 0..=blocking.len() {
+            if current == function {
+                return true;
+            }
+            match blocking.get(current) {
+                Some(Hop::Calls { callee, .. }) => current = callee,
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Whether a qualified name refers to a project function that blocks.
     pub fn blocks(&self, qualified: &str) -> bool {
         self.resolve_reference(qualified, 0)
             .is_some_and(|reference| self.blocking.contains_key(&self.function(reference).qualname))
+    }
+
+    /// The chain by which one call of a project function blocks: `None` when the call runs no blocking code (a
+    /// generator it does not iterate, an argument that no `isinstance` guard of the function admits).
+    pub fn blocking_chain_for(&self, qualified: &str, facts: &CallFacts) -> Option<Vec<ChainLink<'_>>> {
+        let chain = self.blocking_chain(qualified)?;
+        let function = chain.first()?.function;
+        (self.runs_body(function, facts.consumes_result)
+            && self.may_block_with(&self.conditional, &function.qualname, facts))
+        .then_some(chain)
+    }
+
+    /// The `isinstance` guards under which a conditionally blocking function blocks.
+    pub fn guards(&self, qualname: &str) -> Option<&[Guard]> {
+        self.conditional.get(qualname).map(Vec::as_slice)
     }
 
     /// The chain by which a project function blocks: the function itself first, ending in the one that makes the

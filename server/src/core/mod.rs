@@ -9,6 +9,7 @@ pub mod index;
 pub mod lifecycle;
 mod parser_allocator;
 pub mod positions;
+pub mod reach;
 pub mod rules;
 pub mod semantic;
 pub mod settings;

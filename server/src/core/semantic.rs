@@ -284,6 +284,9 @@ impl<'t> SemanticModel<'t> {
                     return Resolved::Unknown;
                 };
                 match self.resolve_at_depth(function, scope, depth + 1) {
+                    // `sqlite3.connect(":memory:")` is harmless, and so is what it returns: no method of an
+                    // in-memory connection touches a file.
+                    Resolved::Path(path) if self.harmless_for_arguments(&path, node) => Resolved::Unknown,
                     Resolved::Path(path) => self.instance_of_call(&path),
                     _ => Resolved::Unknown,
                 }
@@ -316,6 +319,16 @@ impl<'t> SemanticModel<'t> {
             }
             _ => Resolved::Unknown,
         }
+    }
+
+    /// Whether the catalogue says that calling `path` with this call's first argument does no blocking work.
+    fn harmless_for_arguments(&self, path: &str, call: Node<'t>) -> bool {
+        let Some(entry) = self.catalogue.lookup(path).filter(|entry| !entry.harmless_first_arguments.is_empty()) else {
+            return false;
+        };
+        let first =
+            syntax::first_positional_argument(call).and_then(|argument| syntax::literal_value(argument, self.source));
+        first.is_some_and(|first| entry.harmless_first_arguments.iter().any(|harmless| harmless == first))
     }
 
     /// The result of calling `path`: an instance when the catalogue knows what it returns, or when the path names a

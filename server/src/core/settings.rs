@@ -131,12 +131,14 @@ impl Settings {
         }
         let customised = !config.extra_blocking_calls.is_empty()
             || !config.allowed_calls.is_empty()
-            || !config.extra_coroutine_functions.is_empty();
+            || !config.extra_coroutine_functions.is_empty()
+            || !config.offload_decorators.is_empty();
         if customised {
             let catalogue = Catalogue::customised(
                 &config.extra_blocking_calls,
                 &config.allowed_calls,
                 &config.extra_coroutine_functions,
+                &config.offload_decorators,
             )
             .map_err(ConfigError::new)?;
             settings.catalogue = Arc::new(catalogue);
@@ -223,6 +225,10 @@ pub struct Config {
     /// (`hass.async_add_executor_job`); offload fixes use the first one whose first name is in scope.
     #[serde(default)]
     pub offload_functions: Vec<String>,
+    /// Decorators (qualified names) after which the decorated function runs in a worker thread when called, in the
+    /// schema of the catalogue's `[offload] decorators`.
+    #[serde(default)]
+    pub offload_decorators: Vec<String>,
     #[serde(default)]
     pub per_file_ignores: BTreeMap<String, Vec<String>>,
     #[serde(default)]

@@ -7,8 +7,9 @@ use super::catalogue::Catalogue;
 use super::diagnostic::TextRange;
 use super::document::Document;
 use super::positions::Span;
+use super::reach::{self, ArgumentType, Guard};
 use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MODULE_SCOPE};
-use crate::core::syntax::KindName;
+use crate::core::syntax::{self, KindName};
 
 /// A place in a file, with its line/column span computed while the text was at hand.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -22,6 +23,11 @@ pub struct BlockingCall {
     pub site: Site,
     /// The catalogue name, e.g. `subprocess.check_call`.
     pub name: String,
+    /// How long it is likely to hold the thread, to pick the call a message names: a sleep or request above a file
+    /// open, and any call inside a loop (a sleep between retries) above one outside.
+    pub cost: u8,
+    /// The `isinstance` test on a parameter under which it runs, if any.
+    pub guard: Option<Guard>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +36,12 @@ pub struct ProjectCall {
     /// The callee's qualified name as resolved in this file (`pkg.util.helper`, `pkg.m.Class.method`); the index
     /// follows re-exports and base classes from there.
     pub target: String,
+    /// The `isinstance` test on a parameter under which it runs, if any.
+    pub guard: Option<Guard>,
+    /// The result is iterated or entered where it is made: a generator's body runs here.
+    pub consumes_result: bool,
+    /// What is known of the types it passes, for the callee's own guards.
+    pub arguments: Vec<ArgumentType>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +56,14 @@ pub struct FunctionSummary {
     /// Decorated with `functools.cache`, `lru_cache` or `cached_property`: it runs once per argument set, typically
     /// warmed at start-up, so it does not count as blocking its callers.
     pub memoized: bool,
+    /// A sync `def` with `yield`: calling it runs none of its body until the generator is iterated.
+    pub is_generator: bool,
+    /// Decorated with a catalogue offload decorator (`asgiref.sync.sync_to_async`): its body runs in a worker thread.
+    pub offloaded: bool,
+    /// Its other dotted decorators, resolved: the index asks whether one is a project decorator that offloads.
+    pub decorators: Vec<String>,
+    /// It passes its first parameter to a call that runs it in a worker thread: as a decorator, it offloads.
+    pub offloads_argument: bool,
     /// Where the name in `def name` stands.
     pub definition: Site,
     /// Direct blocking calls (sync functions only; async ones are checked where they are).
@@ -78,25 +98,55 @@ pub fn blocking_entry<'c>(
     callee: Option<&str>,
     catalogue: &'c Catalogue,
 ) -> Option<&'c super::catalogue::BlockingEntry> {
-    if let Some(entry) = callee.and_then(|path| catalogue.lookup(path)) {
-        return Some(entry);
+    let entry = match callee.and_then(|path| catalogue.lookup(path)) {
+        Some(entry) => entry,
+        None => model.unknown_receiver_method(call).and_then(|method| catalogue.lookup_any_receiver(method))?,
+    };
+    if entry.lazy && !reach::consumes_result(model, call.node) {
+        return None;
     }
-    model.unknown_receiver_method(call).and_then(|method| catalogue.lookup_any_receiver(method))
+    if reach::is_non_blocking_attempt(model, call.node, call.scope) {
+        return None;
+    }
+    if !entry.harmless_argument_names.is_empty() {
+        let arguments = call.node.child_by_field_id(syntax::fields().arguments).map(|node| model.text(node));
+        let mut names = arguments.unwrap_or("").split(|c: char| !(c.is_alphanumeric() || c == '_'));
+        if names.any(|name| entry.harmless_argument_names.iter().any(|harmless| harmless == name)) {
+            return None;
+        }
+    }
+    if !entry.harmless_first_arguments.is_empty() {
+        let first = syntax::first_positional_argument(call.node)
+            .and_then(|argument| syntax::literal_value(argument, model.source));
+        if first.is_some_and(|first| entry.harmless_first_arguments.iter().any(|harmless| harmless == first)) {
+            return None;
+        }
+    }
+    Some(entry)
 }
 
 /// Decorators that cache a function's result.
 const MEMOIZING_DECORATORS: &[&str] = &["functools.cache", "functools.lru_cache", "functools.cached_property"];
 
-fn is_memoizing(model: &SemanticModel, decorator: tree_sitter::Node, scope: Option<usize>) -> bool {
-    // `@lru_cache(maxsize=None)` is a call whose function is the decorator factory.
+/// How long a call of this rule typically holds the thread, relative to the others (see [`BlockingCall::cost`]).
+fn blocking_cost(rule: &str) -> u8 {
+    match rule {
+        "AL101" | "AL102" | "AL107" => 3,
+        "AL103" | "AL105" | "AL106" | "AL109" => 2,
+        _ => 1,
+    }
+}
+
+/// What a decorator refers to: `@lru_cache(maxsize=None)` and `@work(thread=True)` are calls whose function is the
+/// decorator factory.
+fn decorator_path(model: &SemanticModel, decorator: tree_sitter::Node, scope: Option<usize>) -> Option<String> {
     let expression = match decorator.kind_name() {
-        "call" => decorator.child_by_field_id(super::syntax::fields().function),
-        _ => Some(decorator),
+        "call" => decorator.child_by_field_id(super::syntax::fields().function)?,
+        _ => decorator,
     };
-    let Some(expression) = expression else { return false };
     match model.resolve(expression, scope.unwrap_or(MODULE_SCOPE)) {
-        Resolved::Path(path) => MEMOIZING_DECORATORS.contains(&path.as_str()),
-        _ => false,
+        Resolved::Path(path) => Some(path),
+        _ => None,
     }
 }
 
@@ -108,6 +158,16 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
     for (id, scope) in model.scopes.iter().enumerate() {
         if let ScopeKind::Function { is_async } = scope.kind {
             function_of_scope[id] = Some(functions.len());
+            let decorators: Vec<String> = scope
+                .decorators
+                .iter()
+                .filter_map(|decorator| decorator_path(model, *decorator, scope.parent))
+                .collect();
+            let memoized = decorators.iter().any(|path| MEMOIZING_DECORATORS.contains(&path.as_str()));
+            let offloaded = decorators.iter().any(|path| catalogue.is_offload_decorator(path));
+            let mut project_decorators: Vec<String> =
+                decorators.into_iter().filter(|path| path.contains('.') && !path.starts_with("functools.")).collect();
+            project_decorators.shrink_to_fit();
             functions.push(FunctionSummary {
                 qualname: scope.qualname.clone(),
                 name: scope.name.to_owned(),
@@ -117,7 +177,11 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                 },
                 is_async,
                 is_coroutine: model.is_plain_coroutine_function(id),
-                memoized: scope.decorators.iter().any(|decorator| is_memoizing(model, *decorator, scope.parent)),
+                memoized,
+                is_generator: !is_async && scope.is_generator,
+                offloaded,
+                decorators: project_decorators,
+                offloads_argument: reach::offloads_first_parameter(model, id),
                 definition: site(scope.name_range),
                 blocking_calls: Vec::new(),
                 calls: Vec::new(),
@@ -134,12 +198,23 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
         let callee = model.callee_path(call);
         let function = &mut functions[index];
         if let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) {
-            function
-                .blocking_calls
-                .push(BlockingCall { site: site(super::syntax::range(call.node)), name: entry.name.clone() });
+            function.blocking_calls.push(BlockingCall {
+                site: site(syntax::range(call.node)),
+                name: entry.name.clone(),
+                cost: blocking_cost(entry.rule.code)
+                    + if reach::inside_loop(model, call.node, call.scope) { 4 } else { 0 },
+                guard: reach::guard_of(model, call.node, call.scope),
+            });
         } else if let Some(target) = callee.filter(|path| path.contains('.')) {
             // Dotless paths are builtins (`len`, `print`): never project functions.
-            function.calls.push(ProjectCall { site: site(super::syntax::range(call.node)), target });
+            let facts = reach::CallFacts::of(model, call.node, call.scope);
+            function.calls.push(ProjectCall {
+                site: site(syntax::range(call.node)),
+                target,
+                guard: reach::guard_of(model, call.node, call.scope),
+                consumes_result: facts.consumes_result,
+                arguments: facts.arguments,
+            });
         }
     }
     let mut imports: Vec<(String, String)> = model.scopes[MODULE_SCOPE]

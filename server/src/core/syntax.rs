@@ -99,6 +99,28 @@ pub fn quotable(callee: &str) -> Option<&str> {
     (!callee.is_empty() && callee.len() <= MAX_QUOTED_CALLEE).then_some(callee)
 }
 
+/// A call's first positional argument: not a keyword argument, not `*args`.
+pub fn first_positional_argument(call: Node) -> Option<Node> {
+    let arguments = call.child_by_field_id(fields().arguments)?;
+    let first = named_children(arguments).find(|argument| argument.kind_name() != "comment")?;
+    (!matches!(first.kind_name(), "keyword_argument" | "list_splat" | "dictionary_splat")).then_some(first)
+}
+
+/// The value of a plain literal as written: the digits of a number, the content of a string without prefix, escapes
+/// or interpolation. `None` for anything else.
+pub fn literal_value<'a>(node: Node, source: &'a str) -> Option<&'a str> {
+    match node.kind_name() {
+        "integer" | "float" => Some(text(node, source)),
+        "string" => {
+            let written = text(node, source);
+            let quote = written.chars().next().filter(|first| *first == '"' || *first == '\'')?;
+            let content = written.strip_prefix(quote)?.strip_suffix(quote)?;
+            (!content.contains(['\\', quote])).then_some(content)
+        }
+        _ => None,
+    }
+}
+
 /// `async def` is a `function_definition` whose first token is `async`.
 pub fn is_async_function(node: Node) -> bool {
     node.kind_name() == "function_definition" && node.child(0).is_some_and(|first| first.kind_name() == "async")

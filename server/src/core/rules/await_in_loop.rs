@@ -26,11 +26,19 @@ const DOC: &str = r#"## What it does
 Flags a `for` loop in an `async def` whose body only awaits one call per item and keeps the result in one of three
 ways: discarded (`await f(x)`), appended (`results.append(await f(x))`), or stored under the loop variable
 (`results[x] = await f(x)`). The call must use the loop variable, take its other arguments from names the loop does
-not write, not run on one shared receiver (`await ws.send(m)` is an ordered stream of writes) or pass one shared
-database session or connection, and not be an operation whose order matters (sleeps, locks, queues, streams; the list
-is data). Loops over listeners (`for callback in callbacks: await callback(event)`) dispatch in order by convention
-and are left alone. `while` loops, `async for`, loops with `else`,
-and bodies with anything else (`try` for retries, `break` on a result, conditions) are left alone.
+not write, not run on one shared receiver (`await ws.send(m)` is an ordered stream of writes, and so is a method bound
+to a name before the loop, `send = ws.send`) or pass one shared database session or connection, and not be an
+operation whose order matters (sleeps, locks, queues, streams, ASGI's `send(message)`; the list is data).
+
+Loops that dispatch in a deliberate order are left alone, whatever their variables are called:
+- the called function comes from the item itself (`for hook in hooks: await hook(app)`,
+  `for message in batch: await message.ack()`, `await ensure_async(func)(event)`);
+- the callee is made by a call (`await timed(run)(n)`);
+- the loop unwinds, last first (`for screen in reversed(stack)`, `stack[::-1]`);
+- the results are written back into what the loop walks (`batches[i] = await wait(batch)`).
+
+`while` loops, `async for`, loops with `else`, and bodies with anything else (`try` for retries, `break` on a
+result, conditions) are left alone too.
 
 ## Why is this bad
 Each iteration waits for the previous one. For 20 URLs that take 100 ms each, the loop takes 2 s where running them
@@ -113,7 +121,8 @@ fn independent_body<'t>(
         (node.kind_name() == "await").then(|| node.named_child(0)).flatten().filter(|call| call.kind_name() == "call")
     };
     let variables: HashSet<&str> = concurrency::names_read(loop_node.child_by_field_id(fields.left)?, source);
-    if variables.iter().any(|variable| concurrency::names_listener(variable)) {
+    let iterable = loop_node.child_by_field_id(fields.right)?;
+    if unwinds(model, iterable) {
         return None;
     }
     let (call, collect) = match expression.kind_name() {
@@ -150,6 +159,19 @@ fn independent_body<'t>(
         }
         _ => return None,
     };
+    let callee = call.child_by_field_id(fields.function)?;
+    // What is called comes from the item (`await hook(app)`, `await message.ack()`, `await wrap(fn)(event)`): a loop
+    // dispatching to each item in turn, in the order the items were registered. A callee made by a call
+    // (`await timed(run)(n)`) is a fresh callable per iteration whose effects nothing shows.
+    if callee.kind_name() == "call"
+        || concurrency::names_read(callee, source).iter().any(|name| variables.contains(name))
+    {
+        return None;
+    }
+    // `send = self.http.send` before the loop: every iteration calls a method of one receiver.
+    if callee.kind_name() == "identifier" && bound_to_method(checker, callee) {
+        return None;
+    }
     let reads = concurrency::names_read(call, source);
     // The call must use the item, and must not read the container it fills.
     if !reads.iter().any(|name| variables.contains(name)) {
@@ -161,6 +183,11 @@ fn independent_body<'t>(
         LoopCollect::Discard => None,
     };
     if container.is_some_and(|container| reads.contains(container)) {
+        return None;
+    }
+    // Writing the results back into what the loop walks (`for i, b in enumerate(batches): batches[i] = ...`): each
+    // iteration may see what the one before stored.
+    if container.is_some_and(|container| concurrency::names_read(iterable, source).contains(container)) {
         return None;
     }
     // Every iteration passing one database session (or connection) orders the calls.
@@ -177,6 +204,34 @@ fn independent_body<'t>(
         }
     }
     Some((call, collect))
+}
+
+/// `reversed(stack)` or `stack[::-1]`: a loop that unwinds in a deliberate order, last registered first.
+fn unwinds(model: &crate::core::semantic::SemanticModel, iterable: Node) -> bool {
+    let fields = syntax::fields();
+    match iterable.kind_name() {
+        "call" => {
+            iterable.child_by_field_id(fields.function).is_some_and(|function| model.text(function) == "reversed")
+        }
+        "subscript" => model.text(iterable).replace(' ', "").ends_with("[::-1]"),
+        _ => false,
+    }
+}
+
+/// Whether a name is bound, in the function, to a method of some object (`send = self.http.send`).
+fn bound_to_method(checker: &Checker, callee: Node) -> bool {
+    let model = checker.model;
+    let Some(call) =
+        model.calls.iter().find(|call| call.node.child_by_field_id(syntax::fields().function) == Some(callee))
+    else {
+        return false;
+    };
+    match model.lookup(call.scope, model.text(callee)) {
+        Some((_, crate::core::semantic::Binding::Value(sources))) => sources.iter().any(|source| {
+            matches!(source, crate::core::semantic::ValueSource::Expr(expression) if expression.kind_name() == "attribute")
+        }),
+        _ => false,
+    }
 }
 
 /// `name = []` (or `{}`) standing right before the loop: the gathered result can replace it.

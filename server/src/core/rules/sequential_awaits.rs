@@ -85,7 +85,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 // "act, then refresh" pairs were nearly all of what bare awaits would flag).
                 let candidate = concurrency::awaited_statement(statement)
                     .filter(|awaited| awaited.target.is_some())
-                    .filter(|awaited| !concurrency::order_matters(model, awaited.call, scope));
+                    .filter(|awaited| !concurrency::order_matters(model, awaited.call, scope))
+                    .filter(|awaited| !concurrency::never_suspends(model, awaited.call, scope));
                 let Some(awaited) = candidate else {
                     report(checker, scope, std::mem::replace(&mut group, Group::new()), diagnostics);
                     continue;

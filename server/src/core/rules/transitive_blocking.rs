@@ -6,6 +6,7 @@ use crate::core::check::Checker;
 use crate::core::diagnostic::{Diagnostic, Related, Severity};
 use crate::core::fix;
 use crate::core::index::Hop;
+use crate::core::reach;
 use crate::core::rules::RuleMeta;
 use crate::core::semantic::SemanticModel;
 use crate::core::summary::blocking_entry;
@@ -86,7 +87,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         if blocking_entry(model, call, Some(&callee), catalogue).is_some() {
             continue; // a direct blocking call: AL101-AL109 report it
         }
-        let Some(chain) = checker.index.blocking_chain(&callee) else {
+        let facts = reach::CallFacts::of(model, call.node, call.scope);
+        let Some(chain) = checker.index.blocking_chain_for(&callee, &facts) else {
             continue;
         };
         let Some(Hop::Blocks { name: blocking_name, .. }) = chain.last().map(|link| link.hop) else {
@@ -121,7 +123,10 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 },
             })
             .collect();
-        checker.offer(&mut diagnostic, || fix::offload_fix(checker.document, model, call, checker.settings));
+        // A generator's body runs where it is iterated, not in the call: offloading the call would move nothing.
+        if !chain[0].function.is_generator {
+            checker.offer(&mut diagnostic, || fix::offload_fix(checker.document, model, call, checker.settings));
+        }
         diagnostics.push(diagnostic);
     }
 }

@@ -51,6 +51,11 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         );
         let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(call.node), message);
         let document = checker.document;
+        // A lazy iterator does its work where it is iterated: running only the call in a thread would move nothing.
+        if entry.lazy {
+            diagnostics.push(diagnostic);
+            continue;
+        }
         checker.offer(&mut diagnostic, || match (&entry.replacement, entry.drop_in) {
             (Some(replacement), true) => fix::drop_in_fix(document, model, call, replacement, Applicability::Safe),
             _ if entry.rule.code == nested_event_loop::RULE.code => fix::await_argument_fix(model, call),
