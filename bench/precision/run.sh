@@ -18,7 +18,8 @@ case $asynclint in /*) ;; *) asynclint="$repo/$asynclint" ;; esac
 [ -x "$asynclint" ] || { echo "no asynclint binary at $asynclint (set ASYNCLINT)" >&2; exit 1; }
 mkdir -p "$corpus" "$findings"
 
-# name==version: servers, clients, bots, brokers, database drivers, and anyio/trio-based projects.
+# name==version: servers, clients, bots, brokers, database drivers, ORMs, job queues, GraphQL, a k8s operator framework,
+# and anyio/trio-based projects.
 projects=(
   uvicorn==0.54.0               # ASGI server
   quart==0.22.0                 # web framework
@@ -41,6 +42,16 @@ projects=(
   trio-websocket==0.12.2        # trio-based
   mcp==2.3.0                    # protocol SDK (anyio)
   pydantic-ai-slim==2.68.0      # agent framework
+  python-socketio==5.18.1       # Socket.IO server and client
+  tortoise-orm==1.1.9           # ORM
+  beanie==2.2.0                 # MongoDB ODM
+  arq==0.28.0                   # job queue (redis)
+  aiocache==0.12.3              # cache library
+  hikari==2.7.0                 # bot framework (Discord)
+  twitchio==3.3.2               # bot framework (Twitch)
+  strawberry-graphql==0.341.2   # GraphQL server
+  gql==4.4.0                    # GraphQL client
+  kopf==1.45.2                  # Kubernetes operator framework
 )
 
 fetch() { # NAME==VERSION
