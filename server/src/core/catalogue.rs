@@ -32,6 +32,10 @@ pub struct BlockingSpec {
     /// `getaddrinfo` into parsing, with no lookup.
     #[serde(default)]
     pub harmless_argument_names: Vec<String>,
+    /// Prefixes of a string first argument with which the call does no blocking work (`data:` for `urlopen`), as a
+    /// literal or as a name the function checks with `startswith`.
+    #[serde(default)]
+    pub harmless_first_argument_prefixes: Vec<String>,
     /// The call returns an iterator that does its work as it is iterated (`Path.iterdir`, `os.walk`): it blocks
     /// only where its result is iterated.
     #[serde(default)]
@@ -96,6 +100,7 @@ pub struct BlockingEntry {
     pub drop_in: bool,
     pub harmless_first_arguments: Vec<String>,
     pub harmless_argument_names: Vec<String>,
+    pub harmless_first_argument_prefixes: Vec<String>,
     pub lazy: bool,
 }
 
@@ -193,6 +198,7 @@ impl Catalogue {
                     drop_in: spec.drop_in,
                     harmless_first_arguments: spec.harmless_first_arguments.clone(),
                     harmless_argument_names: spec.harmless_argument_names.clone(),
+                    harmless_first_argument_prefixes: spec.harmless_first_argument_prefixes.clone(),
                     lazy: spec.lazy,
                 });
                 match name.strip_prefix("*.") {
@@ -356,6 +362,7 @@ mod tests {
             drop_in: false,
             harmless_first_arguments: vec![],
             harmless_argument_names: vec![],
+            harmless_first_argument_prefixes: vec![],
             lazy: false,
         }];
         let catalogue = Catalogue::customised(
@@ -385,6 +392,7 @@ mod tests {
             drop_in: false,
             harmless_first_arguments: vec![],
             harmless_argument_names: vec![],
+            harmless_first_argument_prefixes: vec![],
             lazy: false,
         }];
         assert!(Catalogue::customised(&extra, &[], &[], &[]).unwrap_err().contains("AL999"));

@@ -96,16 +96,28 @@ fn names_a_module(model: &SemanticModel, object: Node, scope: ScopeId) -> bool {
         && matches!(model.resolve(object, scope), Resolved::Path(_))
 }
 
-/// The connection-like arguments of a call (`session`, `conn`, ...): two calls sharing one are ordered.
+/// The state-like arguments of a call: connection-like names (`session`, `conn`, ...), and attributes of an object
+/// (`memory.running_daemons`), a piece of some object's state that the callee may change. Two calls sharing one are
+/// ordered.
 pub fn shared_state_arguments<'t>(call: Node<'t>, source: &'t str) -> Vec<&'t str> {
     let Some(arguments) = call.child_by_field_id(syntax::fields().arguments) else { return Vec::new() };
-    names_read(arguments, source)
+    let mut shared: Vec<&'t str> = names_read(arguments, source)
         .into_iter()
         .filter(|name| {
             let lower = name.trim_start_matches('_').to_ascii_lowercase();
             SHARED_STATE_ARGUMENT_HINTS.iter().any(|hint| lower == *hint || lower.ends_with(&format!("_{hint}")))
         })
-        .collect()
+        .collect();
+    for argument in syntax::named_children(arguments) {
+        let value = match argument.kind_name() {
+            "keyword_argument" => argument.child_by_field_id(syntax::fields().value),
+            _ => Some(argument),
+        };
+        if let Some(value) = value.filter(|value| value.kind_name() == "attribute") {
+            shared.push(syntax::text(value, source));
+        }
+    }
+    shared
 }
 
 /// Whether running this call concurrently with others could change what the program does: an ordered function or

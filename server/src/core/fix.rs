@@ -409,6 +409,21 @@ fn body_statement<'t>(function: Node<'t>, statement: Node<'t>) -> Option<Node<'t
     (direct && !syntax::touches_error(statement)).then_some(statement)
 }
 
+const REGISTRY: &str = "_background_tasks";
+
+/// Declares the module-level task registry after the imports, unless the module has one.
+fn registry_declaration(document: &Document, model: &SemanticModel, target: (u8, u8)) -> Option<Edit> {
+    if model.is_bound(super::semantic::MODULE_SCOPE, REGISTRY) {
+        return None;
+    }
+    let newline = newline_of(document.text());
+    let declaration = match model.module_alias("asyncio") {
+        Some(asyncio) if target >= (3, 9) => format!("{REGISTRY}: set[{asyncio}.Task] = set(){newline}"),
+        _ => format!("{REGISTRY} = set(){newline}"),
+    };
+    Some(Edit::insert(after_imports(document), format!("{newline}{declaration}")))
+}
+
 /// Keeps a strong reference to a dropped task the way the asyncio documentation shows: a module-level set, and a
 /// done callback that removes the task when it finishes.
 pub fn keep_reference_fix(
@@ -417,23 +432,14 @@ pub fn keep_reference_fix(
     call: &CallSite,
     target: (u8, u8),
 ) -> Option<Fix> {
-    const REGISTRY: &str = "_background_tasks";
     let statement = call.node.parent().filter(|parent| parent.kind_name() == "expression_statement")?;
     let indent = line_indent(document.text(), statement)?;
     if syntax::touches_error(statement) || call.in_generator {
         return None;
     }
-    let text = document.text();
-    let newline = newline_of(text);
+    let newline = newline_of(document.text());
     let task = fresh_name(model, call, "task");
-    let mut edits = Vec::new();
-    if !model.is_bound(super::semantic::MODULE_SCOPE, REGISTRY) {
-        let declaration = match model.module_alias("asyncio") {
-            Some(asyncio) if target >= (3, 9) => format!("{REGISTRY}: set[{asyncio}.Task] = set(){newline}"),
-            _ => format!("{REGISTRY} = set(){newline}"),
-        };
-        edits.push(Edit::insert(after_imports(document), format!("{newline}{declaration}")));
-    }
+    let mut edits: Vec<Edit> = registry_declaration(document, model, target).into_iter().collect();
     let call_text = model.text(call.node);
     edits.push(Edit::replace(
         syntax::range(statement),
@@ -444,6 +450,40 @@ pub fn keep_reference_fix(
     edits.sort_by_key(|edit| edit.range.start);
     Some(Fix {
         title: format!("Keep a reference in `{REGISTRY}` until the task finishes"),
+        edits,
+        applicability: Applicability::Safe,
+    })
+}
+
+/// Keeps a strong reference to a task bound to `name` (`task = asyncio.create_task(...)`), in the registry
+/// [`keep_reference_fix`] uses, right after the assignment.
+pub fn keep_bound_reference_fix(
+    document: &Document,
+    model: &SemanticModel,
+    call: &CallSite,
+    name: &str,
+    target: (u8, u8),
+) -> Option<Fix> {
+    let assignment = call.node.parent().filter(|parent| parent.kind_name() == "assignment")?;
+    let statement = assignment.parent().filter(|parent| parent.kind_name() == "expression_statement")?;
+    let indent = line_indent(document.text(), statement)?;
+    if syntax::touches_error(statement) || call.in_generator {
+        return None;
+    }
+    let newline = newline_of(document.text());
+    let mut edits: Vec<Edit> = registry_declaration(document, model, target).into_iter().collect();
+    // After the statement's line, so that a trailing comment stays on the assignment it is about.
+    let text = document.text();
+    let line_end = memchr::memchr(b'\n', &text.as_bytes()[statement.end_byte()..])
+        .map_or(text.len(), |offset| statement.end_byte() + offset);
+    let line_end = if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+    edits.push(Edit::insert(
+        line_end,
+        format!("{newline}{indent}{REGISTRY}.add({name}){newline}{indent}{name}.add_done_callback({REGISTRY}.discard)"),
+    ));
+    edits.sort_by_key(|edit| edit.range.start);
+    Some(Fix {
+        title: format!("Keep a reference to `{name}` in `{REGISTRY}` until it finishes"),
         edits,
         applicability: Applicability::Safe,
     })

@@ -90,6 +90,51 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
 pub struct RootWaits {
     pub awaited_names: HashSet<String>,
     pub waits_forever: bool,
+    /// It awaits something in a `finally:` clause: a shutdown sequence that stops what the root started.
+    pub shuts_down_in_finally: bool,
+}
+
+/// Whether the function calls `name.cancel()`: it stops the task on purpose.
+pub fn is_cancelled(model: &SemanticModel, function: Node, name: &str) -> bool {
+    let (start, end) = (function.start_byte(), function.end_byte());
+    model.calls.iter().any(|call| {
+        call.node.start_byte() >= start
+            && call.node.end_byte() <= end
+            && syntax::callee_text(call.node, model.source).strip_suffix(".cancel") == Some(name)
+    })
+}
+
+/// Whether awaiting the task that `call` creates can end: false when its coroutine function, defined in this file,
+/// loops (`while ...:`), the shape of a worker that runs until it is told to stop. An `await` of such a task in the
+/// function that started it would never return.
+pub fn task_may_finish(checker: &super::check::Checker, call: &CallSite) -> bool {
+    let model = checker.model;
+    let Some(coroutine) =
+        syntax::first_positional_argument(call.node).filter(|argument| argument.kind_name() == "call")
+    else {
+        return false;
+    };
+    let Some(function) = coroutine.child_by_field_id(syntax::fields().function) else { return false };
+    let super::semantic::Resolved::Path(path) = model.resolve(function, call.scope) else { return false };
+    let Some(definition) = model.scope_named(&path).and_then(|scope| model.scope(scope).node) else { return false };
+    struct Loops {
+        found: bool,
+        root: usize,
+    }
+    impl<'t> Visitor<'t> for Loops {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+            match node.kind_name() {
+                "while_statement" => self.found = true,
+                "function_definition" | "lambda" | "class_definition" => return node.id() == self.root,
+                _ => {}
+            }
+            !self.found
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut loops = Loops { found: false, root: definition.id() };
+    syntax::walk_node(definition, &mut loops);
+    !loops.found
 }
 
 pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
@@ -98,13 +143,19 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
         await_depth: u32,
         names: HashSet<String>,
         waits_forever: bool,
+        finally_depth: u32,
+        shuts_down_in_finally: bool,
     }
     impl<'t> Visitor<'t> for Collector<'_> {
         fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
             match node.kind_name() {
                 // Nested functions run on their own schedule.
                 "function_definition" | "lambda" | "class_definition" => return false,
-                "await" => self.await_depth += 1,
+                "finally_clause" => self.finally_depth += 1,
+                "await" => {
+                    self.await_depth += 1;
+                    self.shuts_down_in_finally |= self.finally_depth > 0;
+                }
                 "while_statement" => {
                     let condition =
                         node.child_by_field_id(syntax::fields().condition).map(|c| syntax::text(c, self.source));
@@ -124,16 +175,29 @@ pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {
             true
         }
         fn leave(&mut self, node: Node<'t>) {
-            if node.kind_name() == "await" {
-                self.await_depth -= 1;
+            match node.kind_name() {
+                "await" => self.await_depth -= 1,
+                "finally_clause" => self.finally_depth -= 1,
+                _ => {}
             }
         }
     }
-    let mut collector = Collector { source: model.source, await_depth: 0, names: HashSet::new(), waits_forever: false };
+    let mut collector = Collector {
+        source: model.source,
+        await_depth: 0,
+        names: HashSet::new(),
+        waits_forever: false,
+        finally_depth: 0,
+        shuts_down_in_finally: false,
+    };
     if let Some(body) = function.child_by_field_id(syntax::fields().body) {
         syntax::walk_node(body, &mut collector);
     }
-    RootWaits { awaited_names: collector.names, waits_forever: collector.waits_forever }
+    RootWaits {
+        awaited_names: collector.names,
+        waits_forever: collector.waits_forever,
+        shuts_down_in_finally: collector.shuts_down_in_finally,
+    }
 }
 
 /// The containers a task bound to `name` is put into within the function: `background.add(task)` gives

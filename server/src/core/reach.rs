@@ -89,6 +89,59 @@ pub fn consumes_result(model: &SemanticModel, call: Node) -> bool {
     false
 }
 
+/// Whether the call's first argument certainly starts with one of `prefixes`: a string literal that does, or a name
+/// the function checks with `name.startswith(prefix)`, around the call or in an earlier `if not ...: raise/return`.
+pub fn first_argument_has_prefix(model: &SemanticModel, call: Node, scope: ScopeId, prefixes: &[String]) -> bool {
+    let Some(first) = syntax::first_positional_argument(call) else { return false };
+    if let Some(value) = syntax::literal_value(first, model.source) {
+        return prefixes.iter().any(|prefix| value.starts_with(prefix.as_str()));
+    }
+    if first.kind_name() != "identifier" {
+        return false;
+    }
+    let name = model.text(first);
+    let checks = |condition: Node, negated: bool| -> bool {
+        let written: String = model.text(condition).split_whitespace().collect();
+        let test = written.strip_prefix("not").filter(|_| negated).unwrap_or(if negated { "" } else { &written });
+        prefixes.iter().any(|prefix| {
+            test == format!("{name}.startswith(\"{prefix}\")") || test == format!("{name}.startswith('{prefix}')")
+        })
+    };
+    let fields = syntax::fields();
+    let function = model.scope(scope).node.map(|node| node.id());
+    let mut child = call;
+    while let Some(parent) = child.parent() {
+        if Some(parent.id()) == function {
+            break;
+        }
+        if parent.kind_name() == "if_statement"
+            && parent.child_by_field_id(fields.consequence) == Some(child)
+            && parent.child_by_field_id(fields.condition).is_some_and(|condition| checks(condition, false))
+        {
+            return true;
+        }
+        // `if not name.startswith(...): raise ...` earlier in the same block.
+        if parent.kind_name() == "block" {
+            let earlier =
+                syntax::named_children(parent).take_while(|statement| statement.end_byte() <= child.start_byte());
+            for statement in earlier.filter(|statement| statement.kind_name() == "if_statement") {
+                let exits = statement.child_by_field_id(fields.consequence).is_some_and(|block| {
+                    syntax::named_children(block)
+                        .last()
+                        .is_some_and(|last| matches!(last.kind_name(), "raise_statement" | "return_statement"))
+                });
+                if exits
+                    && statement.child_by_field_id(fields.condition).is_some_and(|condition| checks(condition, true))
+                {
+                    return true;
+                }
+            }
+        }
+        child = parent;
+    }
+    false
+}
+
 /// Exceptions that only non-blocking I/O raises: a call whose `try` handles one is written for a non-blocking socket
 /// or file, and returns at once.
 const NON_BLOCKING_ERRORS: &[&str] = &["BlockingIOError", "SSLWantReadError", "SSLWantWriteError"];

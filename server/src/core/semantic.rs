@@ -520,11 +520,7 @@ impl<'t> SemanticModel<'t> {
     /// For `asyncio.run(main())` and friends: the qualified name of the coroutine function run as the root.
     pub fn entry_point_target(&self, call: &CallSite<'t>) -> Option<String> {
         let callee = self.callee_path(call);
-        let is_entry = match &callee {
-            Some(path) => self.catalogue.is_entry_point(path),
-            None => self.unknown_receiver_method(call) == Some("run_until_complete"),
-        };
-        if !is_entry {
+        if !callee.is_some_and(|path| self.catalogue.is_entry_point(&path)) {
             return None;
         }
         let arguments = call.node.child_by_field_id(syntax::fields().arguments)?;

@@ -108,6 +108,11 @@ pub fn blocking_entry<'c>(
     if reach::is_non_blocking_attempt(model, call.node, call.scope) {
         return None;
     }
+    if !entry.harmless_first_argument_prefixes.is_empty()
+        && reach::first_argument_has_prefix(model, call.node, call.scope, &entry.harmless_first_argument_prefixes)
+    {
+        return None;
+    }
     if !entry.harmless_argument_names.is_empty() {
         let arguments = call.node.child_by_field_id(syntax::fields().arguments).map(|node| model.text(node));
         let mut names = arguments.unwrap_or("").split(|c: char| !(c.is_alphanumeric() || c == '_'));

@@ -191,7 +191,11 @@ fn independent_body<'t>(
         return None;
     }
     // Every iteration passing one database session (or connection) orders the calls.
-    if concurrency::shared_state_arguments(call, source).iter().any(|name| !variables.contains(name)) {
+    let from_item = |shared: &str| {
+        let root = shared.split(['.', '[', '(']).next().unwrap_or(shared).trim();
+        variables.contains(root)
+    };
+    if concurrency::shared_state_arguments(call, source).iter().any(|shared| !from_item(shared)) {
         return None;
     }
     // One receiver shared by every iteration orders the calls (`await ws.send(m)`).

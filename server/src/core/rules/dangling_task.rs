@@ -49,24 +49,35 @@ async def handle(event):
 ## Fix safety
 Two fixes are offered. Keeping a reference in a module-level set, removed by a done callback, is safe: the task runs
 exactly as before, it just cannot be collected. Binding the task and awaiting it before the function returns is
-unsafe: the function now waits for the task, which changes timing.
+unsafe: the function now waits for the task, which changes timing. It is offered only when the task's coroutine
+function is in this file and has no `while` loop, since awaiting a worker that runs until told to stop never returns.
+In a program's root coroutine that returns without waiting for the task, `asyncio.run` would cancel it at exit, so
+there awaiting it is the preferred fix.
 "#;
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
     for call in model.calls.iter().filter(|call| call.statement && lifecycle::spawns_task(model, call)) {
-        if root_exits_with_pending_tasks::reports(checker, call) {
-            continue;
-        }
         let written = syntax::callee_text(call.node, model.source);
         let message = format!(
             "The task from `{written}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost"
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         let document = checker.document;
-        checker
-            .offer(&mut diagnostic, || fix::keep_reference_fix(document, model, call, checker.settings.target_version));
-        checker.offer(&mut diagnostic, || fix::bind_and_await_fix(document, model, call));
+        let keep = || fix::keep_reference_fix(document, model, call, checker.settings.target_version);
+        let await_it = || fix::bind_and_await_fix(document, model, call);
+        let may_finish = lifecycle::task_may_finish(checker, call);
+        // In a root that returns without waiting, `asyncio.run` cancels the task at exit: a reference alone does not
+        // save its work, so awaiting it comes first.
+        if may_finish && root_exits_with_pending_tasks::cut_off_at_exit(checker, call) {
+            checker.offer(&mut diagnostic, await_it);
+            checker.offer(&mut diagnostic, keep);
+        } else {
+            checker.offer(&mut diagnostic, keep);
+            if may_finish {
+                checker.offer(&mut diagnostic, await_it);
+            }
+        }
         diagnostics.push(diagnostic);
     }
 }

@@ -20,10 +20,13 @@ pub const RULE: RuleMeta = RuleMeta {
 };
 
 const DOC: &str = r#"## What it does
-Flags a task created in a program's root coroutine (the one passed to `asyncio.run(...)` or
+Flags a task bound to a name in a program's root coroutine (the one passed to `asyncio.run(...)` or
 `loop.run_until_complete(...)`, in this module or any other of the project) that the root never waits for: the task
 is neither awaited nor gathered nor waited on, directly or through a container it was put in, before the root returns.
-A root that waits without bound (`while True:`, `serve_forever()`, an event's `wait()`) is not flagged.
+
+Roots that stop their tasks on purpose are not flagged: a root that waits without bound (`while True:`,
+`serve_forever()`, an event's `wait()`), one that cancels the task, and one that awaits a shutdown in a `finally:`
+clause. A task whose reference is simply dropped is reported by AL201 (`dangling-task`) instead.
 
 ## Why is this bad
 When the root coroutine returns, `asyncio.run` cancels every task still pending and closes the loop. Work started
@@ -33,7 +36,7 @@ where the tasks happen to be fast.
 ## Example
 ```python
 async def main():
-    asyncio.create_task(flush_metrics())
+    flush = asyncio.create_task(flush_metrics())
     await serve_one_request()
 
 asyncio.run(main())
@@ -50,16 +53,21 @@ asyncio.run(main())
 ```
 
 ## Fix safety
-Unsafe: the fix binds the task if needed and inserts `await name` before each later `return` and at the end of the
-root, so the program waits for the task before it exits. It is offered only when the task is created directly in the
-root's body.
+Unsafe: the fix inserts `await name` before each later `return` and at the end of the root, so the program waits for
+the task before it exits. It is offered only when the task is created directly in the root's body, and never for a
+task whose coroutine loops until it is told to stop (its function, in this file, has a `while` loop): the root would
+then never return.
 "#;
 
 /// Whether this rule reports the task created by `call` (so the dangling/never-awaited rules stay quiet about it).
 pub fn reports(checker: &Checker, call: &CallSite) -> bool {
-    if !checker.enabled(&RULE) {
-        return false;
-    }
+    checker.enabled(&RULE) && call.assigned_to.is_some() && cut_off_at_exit(checker, call)
+}
+
+/// Whether the task `call` creates stands in a program's root that returns without waiting for it (nor cancelling
+/// it, nor shutting down in a `finally:`), so that `asyncio.run` cancels it at exit. A dropped task there is
+/// reported by AL201, whose preferred fix then awaits it rather than only keeping a reference.
+pub fn cut_off_at_exit(checker: &Checker, call: &CallSite) -> bool {
     let model = checker.model;
     let scope = model.scope(call.scope);
     if !scope.is_async_function() || !checker.index.is_root(&scope.qualname) {
@@ -69,11 +77,15 @@ pub fn reports(checker: &Checker, call: &CallSite) -> bool {
         return false;
     };
     let waits = lifecycle::root_waits(model, function);
-    if waits.waits_forever {
+    if waits.waits_forever || waits.shuts_down_in_finally {
         return false;
     }
     let Some(target) = call.assigned_to else { return true };
     let name = model.text(target);
+    // Cancelled on purpose: the root stops it itself.
+    if lifecycle::is_cancelled(model, function, name) {
+        return false;
+    }
     let mut handles = lifecycle::containers_of(model, call.scope, name);
     handles.push(name.to_owned());
     !handles.iter().any(|handle| waits.awaited_names.contains(handle))
@@ -82,26 +94,23 @@ pub fn reports(checker: &Checker, call: &CallSite) -> bool {
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
     for call in &model.calls {
-        if !(call.statement || call.assigned_to.is_some()) || !lifecycle::spawns_task(model, call) {
+        if call.assigned_to.is_none() || !lifecycle::spawns_task(model, call) {
             continue;
         }
         if !reports(checker, call) {
             continue;
         }
         let root = model.scope(call.scope).name;
-        let what = match call.assigned_to {
-            Some(target) => format!("Task `{}`", model.text(target)),
-            None => "This task".to_owned(),
-        };
+        let Some(target) = call.assigned_to else { continue };
         let message = format!(
-            "{what} is still pending when the root coroutine `{root}` returns: `asyncio.run` then cancels it, so its work is cut off"
+            "Task `{}` is still pending when the root coroutine `{root}` returns: `asyncio.run` then cancels it, so its work is cut off",
+            model.text(target)
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         let document = checker.document;
-        checker.offer(&mut diagnostic, || match call.assigned_to {
-            Some(target) => fix::await_bound_task_fix(document, model, call, model.text(target)),
-            None => fix::bind_and_await_fix(document, model, call),
-        });
+        if lifecycle::task_may_finish(checker, call) {
+            checker.offer(&mut diagnostic, || fix::await_bound_task_fix(document, model, call, model.text(target)));
+        }
         diagnostics.push(diagnostic);
     }
 }

@@ -39,14 +39,18 @@ async def refresh(cache):
 ```python
 async def refresh(cache):
     task = asyncio.create_task(cache.reload())
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
     log.info("refresh started")
-    await task
 ```
 
 ## Fix safety
-Unsafe: the fix inserts `await name` before each later `return` and at the end of the function, so the function now
-waits for the task. It is offered only when the assignment stands directly in the function's body, so the name is
-bound on every path that reaches an inserted `await`.
+Two fixes are offered. The preferred one is safe: it keeps a reference in a module-level `_background_tasks` set,
+removed by a done callback, so the task runs exactly as before but cannot be collected. The second is unsafe: it
+inserts `await name` before each later `return` and at the end of the function, so the function now waits for the
+task. It is offered only when the assignment stands directly in the function's body, and only when the task's
+coroutine function is in this file and has no `while` loop: awaiting a worker that runs until it is told to stop
+(a server's main loop started in `startup()`) would never return.
 "#;
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
@@ -72,7 +76,12 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         );
         let range = call.node.parent().map_or(syntax::range(call.node), syntax::range);
         let mut diagnostic = checker.diagnostic(&RULE, range, message);
-        checker.offer(&mut diagnostic, || fix::await_bound_task_fix(checker.document, model, call, name));
+        let document = checker.document;
+        let target_version = checker.settings.target_version;
+        checker.offer(&mut diagnostic, || fix::keep_bound_reference_fix(document, model, call, name, target_version));
+        if lifecycle::task_may_finish(checker, call) {
+            checker.offer(&mut diagnostic, || fix::await_bound_task_fix(document, model, call, name));
+        }
         diagnostics.push(diagnostic);
     }
 }
