@@ -275,6 +275,35 @@ fn helpers_in_files_not_checked_still_count() {
 }
 
 #[test]
+fn a_file_named_from_another_package_does_not_shadow_the_standard_library() {
+    // `other/logging.py` sits in the package `other`: it is `other.logging`, so `import logging` in the first file
+    // still names the standard library, whose `Logger.debug` is no coroutine.
+    let directory = project(&[
+        (
+            "client/connection.py",
+            "import logging
+
+logger: logging.Logger = logging.getLogger()
+
+
+async def send():
+    logger.debug('sent')
+",
+        ),
+        ("other/__init__.py", ""),
+        (
+            "other/logging.py",
+            "class Logger:
+    async def debug(self, message):
+        print(message)
+",
+        ),
+    ]);
+    let output = asynclint(directory.path(), &["check", "client/connection.py", "other/logging.py", "--no-cache"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
 fn standard_input_is_checked_against_the_project_not_the_file_on_disk() {
     // The file on disk calls nothing; the editor's unsaved text calls a blocking helper of another module. Only the
     // index can tell, so the second phase re-checks the text: it must be the text from standard input.

@@ -190,10 +190,16 @@ impl PackageCache {
         let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
         let (base, relative) = match absolute.strip_prefix(root) {
             Ok(relative) => (root.to_path_buf(), relative.to_path_buf()),
-            Err(_) => (
-                absolute.parent().map(Path::to_path_buf).unwrap_or_default(),
-                PathBuf::from(absolute.file_name().unwrap_or_default()),
-            ),
+            // Outside the root (a file named on the command line from another project): its own packages still
+            // decide its name, so `other/pkg/logging.py` is `pkg.logging`, never the standard library's `logging`.
+            Err(_) => {
+                let mut base = absolute.parent().map(Path::to_path_buf).unwrap_or_default();
+                while base.parent().is_some() && self.is_package(&base) {
+                    base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+                }
+                let relative = absolute.strip_prefix(&base).map(Path::to_path_buf).unwrap_or_default();
+                (base, relative)
+            }
         };
         let (name, is_package) = module_name(&relative, |directory| self.is_package(&base.join(directory)));
         ModuleInfo { name, is_package }
