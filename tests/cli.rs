@@ -281,24 +281,13 @@ fn a_file_named_from_another_package_does_not_shadow_the_standard_library() {
     let directory = project(&[
         (
             "client/connection.py",
-            "import logging
-
-logger: logging.Logger = logging.getLogger()
-
-
-async def send():
-    logger.debug('sent')
-",
+            "import logging\n\n\ndef connect(logger: logging.Logger):\n    logger.debug('connecting')\n",
         ),
         ("other/__init__.py", ""),
-        (
-            "other/logging.py",
-            "class Logger:
-    async def debug(self, message):
-        print(message)
-",
-        ),
+        ("other/logging.py", "class Logger:\n    async def debug(self, message):\n        print(message)\n"),
     ]);
+    // No project file above them: the root is the first file's directory, and `other/` lies outside it.
+    std::fs::remove_file(directory.path().join("pyproject.toml")).unwrap();
     let output = asynclint(directory.path(), &["check", "client/connection.py", "other/logging.py", "--no-cache"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 }
