@@ -276,3 +276,11 @@ fn every_malformed_message_is_answered_and_the_server_keeps_serving() {
     client.notify("exit", Value::Null);
     assert!(client.status().success());
 }
+
+#[test]
+fn exit_without_shutdown_ends_with_status_1() {
+    let mut client = StdioClient::start();
+    client.request("initialize", json!({"processId": null, "capabilities": {}}));
+    client.notify("exit", Value::Null);
+    assert_eq!(client.status().code(), Some(1));
+}

@@ -54,8 +54,7 @@ pub fn run_stdio() -> ExitCode {
     let outcome = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
     // Background indexing may still run on a blocking thread; it must not keep the process alive.
     runtime.shutdown_background();
-    let _ = outcome;
-    ExitCode::SUCCESS
+    outcome.exit_code()
 }
 
 /// Serves one session: `input` goes through the frame guard into the protocol library, and the library's output and
