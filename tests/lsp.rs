@@ -26,6 +26,11 @@ struct TestClient {
 
 impl TestClient {
     async fn start(root: &Path, utf8: bool, options: Value) -> TestClient {
+        TestClient::start_with(root, utf8, options, json!({})).await
+    }
+
+    /// Starts a client whose `textDocument` capabilities are `text_document`.
+    async fn start_with(root: &Path, utf8: bool, options: Value, text_document: Value) -> TestClient {
         let (service, socket) = asynclint::lsp::service();
         let inbox = support::drain(socket);
         let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
@@ -39,7 +44,11 @@ impl TestClient {
                     "processId": null,
                     "rootUri": uri,
                     "workspaceFolders": [{"uri": uri, "name": "project"}],
-                    "capabilities": {"general": {"positionEncodings": encodings}, "window": {"workDoneProgress": true}},
+                    "capabilities": {
+                        "general": {"positionEncodings": encodings},
+                        "window": {"workDoneProgress": true},
+                        "textDocument": text_document,
+                    },
                     "initializationOptions": options,
                 }),
             )
@@ -56,12 +65,17 @@ impl TestClient {
     }
 
     async fn request(&mut self, method: &'static str, params: Value) -> Value {
+        let json = self.response(method, params).await;
+        assert!(json.get("error").is_none(), "{method} failed: {json}");
+        json["result"].clone()
+    }
+
+    /// The whole response to a request, error or result.
+    async fn response(&mut self, method: &'static str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let response = self.call(Request::build(method).params(params).id(id).finish()).await.unwrap();
-        let json = serde_json::to_value(response).unwrap();
-        assert!(json.get("error").is_none(), "{method} failed: {json}");
-        json["result"].clone()
+        serde_json::to_value(response).unwrap()
     }
 
     async fn notify(&mut self, method: &'static str, params: Value) {
@@ -334,4 +348,79 @@ async fn a_change_before_open_and_an_oversized_file_leave_the_server_working() {
     assert!(client.diagnostics(&huge_uri).await.1.is_empty());
     client.open(&uri, EMOJI_SOURCE).await;
     assert_eq!(client.diagnostics(&uri).await.1.len(), 1, "the server still works");
+}
+
+/// Code-action capabilities of a client that resolves actions lazily, as VS Code does.
+fn resolving_client() -> Value {
+    json!({"codeAction": {
+        "codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "source.fixAll"]}},
+        "resolveSupport": {"properties": ["edit"]},
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_all_is_offered_without_edits_and_computed_on_resolve() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start_with(directory.path(), false, Value::Null, resolving_client()).await;
+    client.open(&uri, source).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    let at_cursor = json!({"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 6}});
+    let params = json!({"textDocument": {"uri": uri}, "range": at_cursor, "context": {"diagnostics": diagnostics}});
+    let actions = client.request("textDocument/codeAction", params.clone()).await;
+    let fix_all = actions.as_array().unwrap().iter().find(|action| action["kind"] == "source.fixAll.asynclint");
+    let fix_all = fix_all.expect("fix-all is offered").clone();
+    assert!(fix_all.get("edit").is_none(), "offered without its edit: {fix_all}");
+    assert_eq!(fix_all["data"], json!({"uri": uri, "version": 1}));
+    let resolved = client.request("codeAction/resolve", fix_all.clone()).await;
+    let fixed = client.apply(source, resolved["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(fixed.contains("await asyncio.sleep(1)"), "{fixed}");
+    // Once the document has moved on, the offer is stale: resolving it must not return an edit for another text.
+    let edit =
+        json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\n"});
+    client.change(&uri, 2, &edit).await;
+    let stale = client.response("codeAction/resolve", fix_all).await;
+    assert_eq!(stale["error"]["code"], -32801, "{stale}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_resolve_gets_fix_all_only_when_it_asks_for_it() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, source).await;
+    client.diagnostics(&uri).await;
+    let at_cursor = json!({"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 6}});
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": at_cursor, "context": {"diagnostics": []}}),
+        )
+        .await;
+    let kinds: Vec<&str> = actions.as_array().unwrap().iter().map(|action| action["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["quickfix", "quickfix"], "the fix and the noqa suppression, and no fix-all: {actions}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_in_a_file_with_a_syntax_error_elsewhere() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n\n\ndef broken(:\n    pass\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, source).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": diagnostics[0]["range"], "context": {"diagnostics": [], "only": ["quickfix"]}}),
+        )
+        .await;
+    let preferred = actions.as_array().unwrap().iter().find(|action| action["isPreferred"] == true).unwrap();
+    let fixed = client.apply(source, preferred["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(
+        fixed.contains("import asyncio\nimport time\n") && fixed.contains("    await asyncio.sleep(1)\n"),
+        "{fixed}"
+    );
 }

@@ -21,7 +21,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use crate::cache::{self, AnalysisCache};
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check, check_model, fix_all, summarize_document, ModuleInfo};
+use crate::core::check::{check_model, fix_all, summarize_document, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 
@@ -32,7 +32,7 @@ use crate::core::settings::{Config, Settings};
 use crate::core::summary::ModuleSummary;
 use crate::workspace::{self, Exclusions, PackageCache};
 
-use super::convert;
+use super::{convert, focus};
 
 /// Files at least this large are not analysed: the editor stays responsive and the user is told why.
 const MAX_ANALYSED_BYTES: usize = 5 * 1024 * 1024;
@@ -79,7 +79,8 @@ impl OpenDocument {
 
 struct State {
     documents: HashMap<Uri, OpenDocument>,
-    index: ProjectIndex,
+    /// Shared with the code actions computed off the lock; an update copies it only while one of them holds it.
+    index: Arc<ProjectIndex>,
     /// What each module exports, as far as other files care: a change re-checks the open documents.
     shapes: HashMap<String, u64>,
     /// Open documents edited since the index last took their summary: they are summarised once typing pauses.
@@ -91,11 +92,18 @@ struct State {
     encoding: Encoding,
     roots: Vec<PathBuf>,
     progress_supported: bool,
+    /// The client resolves code actions lazily (`codeAction/resolve` of their edit): fix-all is then offered on every
+    /// request and computed only when chosen.
+    resolve_supported: bool,
     /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
     cache_directory: Option<PathBuf>,
 }
 
 impl State {
+    fn index_mut(&mut self) -> &mut ProjectIndex {
+        Arc::make_mut(&mut self.index)
+    }
+
     fn enabled(&self) -> bool {
         self.editor.enable.unwrap_or(true)
     }
@@ -149,16 +157,16 @@ impl State {
     /// Puts a summary in the index and remembers its shape; the caller refreshes the index once for a batch.
     fn store_summary(&mut self, summary: ModuleSummary) {
         self.shapes.insert(summary.path.clone(), shape_of(&summary));
-        self.index.upsert(summary);
+        self.index_mut().upsert(summary);
     }
 
     /// Records a module's summary at once; true when what it exports changed (so other files may need a re-check).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
-        self.index.upsert(summary);
+        self.index_mut().upsert(summary);
         if changed {
-            self.index.refresh();
+            self.index_mut().refresh();
         }
         changed
     }
@@ -172,7 +180,7 @@ impl State {
             let Some(open) = self.documents.get(&uri).filter(|open| !open.too_large) else { continue };
             let summary = summarize_document(&open.document, &open.module, &self.settings);
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
-                self.index.upsert(summary);
+                self.index_mut().upsert(summary);
             } else {
                 reshaped.push(summary);
             }
@@ -184,7 +192,7 @@ impl State {
         for summary in reshaped {
             self.store_summary(summary);
         }
-        self.index.refresh();
+        self.index_mut().refresh();
         let mut after = self.all_diagnostics();
         after.retain(|(uri, diagnostics, version)| {
             !before
@@ -271,7 +279,7 @@ impl Backend {
     pub fn new(client: Client) -> Self {
         let state = State {
             documents: HashMap::new(),
-            index: ProjectIndex::default(),
+            index: Arc::new(ProjectIndex::default()),
             shapes: HashMap::new(),
             edited: HashSet::new(),
             edit_generation: 0,
@@ -280,6 +288,7 @@ impl Backend {
             encoding: Encoding::Utf16,
             roots: Vec::new(),
             progress_supported: false,
+            resolve_supported: false,
             cache_directory: None,
         };
         Backend { client, state: Arc::new(Mutex::new(state)) }
@@ -386,7 +395,7 @@ impl Backend {
             for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
                 state.store_summary(summary);
             }
-            state.index.refresh();
+            state.index_mut().refresh();
             state.all_diagnostics()
         });
         if let Some(progress) = progress {
@@ -416,54 +425,143 @@ impl Backend {
                 state.record_summary(summary)
             }
             _ => {
-                state.index.remove(&shown);
+                state.index_mut().remove(&shown);
                 state.shapes.remove(&shown);
-                state.index.refresh();
+                state.index_mut().refresh();
                 true
             }
         }
     }
 
-    fn code_actions(state: &State, params: &CodeActionParams) -> Option<CodeActionResponse> {
+    /// The quick fixes for the requested range, computed at once (see [`focus`]), and what fix-all needs: a snapshot
+    /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later.
+    fn code_actions(state: &State, params: &CodeActionParams) -> Option<CodeActionPlan> {
         let uri = &params.text_document.uri;
         let open = state.documents.get(uri)?;
+        let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
         if !state.enabled() || open.too_large {
-            return Some(Vec::new());
+            return Some(plan);
         }
         let document = &open.document;
         let encoding = state.encoding;
         let requested = convert::text_range(document, params.range, encoding);
         let settings = state.settings_for(&document.path);
-        let findings = check(document, &open.module, &state.index, &settings);
         let only = params.context.only.as_deref();
-        let wants = |kind: &CodeActionKind| {
-            only.is_none_or(|only| only.iter().any(|wanted| kind.as_str().starts_with(wanted.as_str())))
-        };
-        let mut actions: Vec<CodeActionOrCommand> = Vec::new();
-        if wants(&CodeActionKind::QUICKFIX) {
-            for finding in findings.iter().filter(|finding| finding.range.intersects(requested)) {
+        if only
+            .is_none_or(|only| only.iter().any(|wanted| CodeActionKind::QUICKFIX.as_str().starts_with(wanted.as_str())))
+        {
+            let findings = focus::findings_with_fixes(document, &open.module, &state.index, &settings, requested);
+            for finding in &findings {
                 for fix in &finding.fixes {
-                    actions.push(CodeActionOrCommand::CodeAction(convert::quick_fix(
-                        document, uri, finding, fix, encoding,
-                    )));
+                    let action = convert::quick_fix(document, uri, finding, fix, encoding);
+                    plan.actions.push(CodeActionOrCommand::CodeAction(action));
                 }
                 if let Some(action) = noqa_action(document, uri, finding, encoding) {
-                    actions.push(CodeActionOrCommand::CodeAction(action));
+                    plan.actions.push(CodeActionOrCommand::CodeAction(action));
                 }
             }
         }
-        if wants(&convert::fix_all_kind()) {
-            if let Some(edit) = fix_all_edit(document, &open.module, state, &settings) {
-                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: "Fix all safe asynclint findings".to_owned(),
-                    kind: Some(convert::fix_all_kind()),
-                    edit: Some(convert::workspace_edit(uri, vec![edit])),
-                    ..CodeAction::default()
-                }));
-            }
+        let fix_all = convert::fix_all_kind();
+        let asked = only.is_some_and(|only| only.iter().any(|wanted| fix_all.as_str().starts_with(wanted.as_str())));
+        if asked {
+            plan.fix_all = Some(FixAll::Now(Box::new(state.fix_all_job(uri)?)));
+        } else if only.is_none() && state.resolve_supported {
+            plan.fix_all = Some(FixAll::Later(ResolveData { uri: uri.clone(), version: open.version }));
         }
-        Some(actions)
+        Some(plan)
     }
+}
+
+/// What a code action request answers: the quick fixes, and fix-all to compute now or on resolve.
+struct CodeActionPlan {
+    actions: Vec<CodeActionOrCommand>,
+    fix_all: Option<FixAll>,
+}
+
+enum FixAll {
+    Now(Box<FixAllJob>),
+    Later(ResolveData),
+}
+
+/// Which document version a lazily offered fix-all was for (the code action's `data`).
+struct ResolveData {
+    uri: Uri,
+    version: i32,
+}
+
+impl ResolveData {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "uri": self.uri.as_str(), "version": self.version })
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<ResolveData> {
+        let uri = value.get("uri")?.as_str()?.parse().ok()?;
+        let version = i32::try_from(value.get("version")?.as_i64()?).ok()?;
+        Some(ResolveData { uri, version })
+    }
+}
+
+/// Everything fix-all needs, taken from the state so that it runs off the lock: edits keep being applied meanwhile.
+struct FixAllJob {
+    uri: Uri,
+    version: i32,
+    path: String,
+    text: String,
+    module: ModuleInfo,
+    index: Arc<ProjectIndex>,
+    settings: Settings,
+    encoding: Encoding,
+}
+
+impl FixAllJob {
+    /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
+    fn run(self) -> Option<TextEdit> {
+        let original = Document::new(self.path.clone(), self.text.as_str());
+        let safe = |applicability| applicability == Applicability::Safe;
+        let fixed = fix_all(Document::new(self.path, self.text), &self.module, &self.index, &self.settings, safe);
+        if fixed.document.text() == original.text() {
+            return None;
+        }
+        let whole = crate::core::diagnostic::TextRange::new(0, original.text().len());
+        Some(TextEdit { range: convert::range(&original, whole, self.encoding), new_text: fixed.document.into_text() })
+    }
+
+    fn action(uri: &Uri, edit: Option<TextEdit>) -> CodeAction {
+        CodeAction {
+            title: "Fix all safe asynclint findings".to_owned(),
+            kind: Some(convert::fix_all_kind()),
+            edit: Some(convert::workspace_edit(uri, edit.into_iter().collect())),
+            ..CodeAction::default()
+        }
+    }
+}
+
+impl State {
+    fn fix_all_job(&self, uri: &Uri) -> Option<FixAllJob> {
+        let open = self.documents.get(uri).filter(|open| !open.too_large && self.enabled())?;
+        Some(FixAllJob {
+            uri: uri.clone(),
+            version: open.version,
+            path: open.document.path.clone(),
+            text: open.document.text().to_owned(),
+            module: open.module.clone(),
+            index: self.index.clone(),
+            settings: self.settings_for(&open.document.path).into_owned(),
+            encoding: self.encoding,
+        })
+    }
+
+    fn is_current(&self, uri: &Uri, version: i32) -> bool {
+        self.documents.get(uri).is_some_and(|open| open.version == version)
+    }
+}
+
+/// Runs fix-all on the blocking pool; a panic in it is logged and answered as an internal error.
+async fn run_fix_all(job: FixAllJob) -> Result<Option<TextEdit>> {
+    tokio::task::spawn_blocking(move || job.run()).await.map_err(|error| {
+        eprintln!("asynclint: internal error while fixing all: {error}");
+        Error::internal_error()
+    })
 }
 
 /// "Suppress with `# noqa`": appends the code to the line's `# noqa: ...` list, or adds one; none where a comment
@@ -482,18 +580,6 @@ fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: E
     })
 }
 
-/// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
-fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State, settings: &Settings) -> Option<TextEdit> {
-    let copy = Document::new(document.path.clone(), document.text());
-    let current =
-        fix_all(copy, module, &state.index, settings, |applicability| applicability == Applicability::Safe).document;
-    if current.text() == document.text() {
-        return None;
-    }
-    let whole = crate::core::diagnostic::TextRange::new(0, document.text().len());
-    Some(TextEdit { range: convert::range(document, whole, state.encoding), new_text: current.text().to_owned() })
-}
-
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let offers_utf8 = params
@@ -504,6 +590,14 @@ impl LanguageServer for Backend {
             .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8));
         let progress_supported =
             params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        let code_action = params.capabilities.text_document.as_ref().and_then(|text| text.code_action.as_ref());
+        let resolve_supported = code_action.is_some_and(|code_action| {
+            code_action.code_action_literal_support.is_some()
+                && code_action
+                    .resolve_support
+                    .as_ref()
+                    .is_some_and(|support| support.properties.iter().any(|p| p == "edit"))
+        });
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
             .iter()
@@ -522,6 +616,7 @@ impl LanguageServer for Backend {
                 state.roots = roots;
                 state.editor = editor;
                 state.progress_supported = progress_supported;
+                state.resolve_supported = resolve_supported;
                 state.rebuild_settings()
             })
             .ok_or_else(Error::internal_error)?;
@@ -535,6 +630,7 @@ impl LanguageServer for Backend {
                 text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::INCREMENTAL)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX, convert::fix_all_kind()]),
+                    resolve_provider: Some(true),
                     ..CodeActionOptions::default()
                 })),
                 ..ServerCapabilities::default()
@@ -683,6 +779,46 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        self.guarded("codeAction", |state| Self::code_actions(state, &params)).ok_or_else(Error::internal_error)
+        let plan =
+            self.guarded("codeAction", |state| Self::code_actions(state, &params)).ok_or_else(Error::internal_error)?;
+        let Some(CodeActionPlan { mut actions, fix_all }) = plan else { return Ok(Some(Vec::new())) };
+        match fix_all {
+            Some(FixAll::Now(job)) => {
+                let (uri, version) = (job.uri.clone(), job.version);
+                let edit = run_fix_all(*job).await?;
+                // Fix-all replaces the whole text: against a newer version it would undo the edits made meanwhile.
+                if self.guarded("codeAction", |state| state.is_current(&uri, version)) != Some(true) {
+                    return Err(Error::content_modified());
+                }
+                if edit.is_some() {
+                    actions.push(CodeActionOrCommand::CodeAction(FixAllJob::action(&uri, edit)));
+                }
+            }
+            Some(FixAll::Later(data)) => actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: "Fix all safe asynclint findings".to_owned(),
+                kind: Some(convert::fix_all_kind()),
+                data: Some(data.to_json()),
+                ..CodeAction::default()
+            })),
+            None => {}
+        }
+        Ok(Some(actions))
+    }
+
+    async fn code_action_resolve(&self, mut action: CodeAction) -> Result<CodeAction> {
+        let Some(data) = action.data.as_ref().and_then(ResolveData::from_json) else { return Ok(action) };
+        let job = self
+            .guarded("codeAction/resolve", |state| {
+                state.fix_all_job(&data.uri).filter(|job| job.version == data.version)
+            })
+            .ok_or_else(Error::internal_error)?;
+        // The action was offered for a version the document has left: its edit would be for another text.
+        let Some(job) = job else { return Err(Error::content_modified()) };
+        let edit = run_fix_all(job).await?;
+        if self.guarded("codeAction/resolve", |state| state.is_current(&data.uri, data.version)) != Some(true) {
+            return Err(Error::content_modified());
+        }
+        action.edit = Some(convert::workspace_edit(&data.uri, edit.into_iter().collect()));
+        Ok(action)
     }
 }

@@ -2,6 +2,7 @@
 
 mod backend;
 mod convert;
+mod focus;
 mod frames;
 
 pub use backend::Backend;
