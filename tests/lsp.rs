@@ -112,6 +112,14 @@ impl TestClient {
         (message["params"]["version"].clone(), list)
     }
 
+    /// The next diagnostics published for any document: ((uri, version), diagnostics).
+    async fn next_publish(&mut self) -> ((String, Value), Vec<Value>) {
+        let message = self.wait_for(|message| message["method"] == "textDocument/publishDiagnostics").await;
+        let uri = message["params"]["uri"].as_str().unwrap().to_owned();
+        let list = message["params"]["diagnostics"].as_array().unwrap().clone();
+        ((uri, message["params"]["version"].clone()), list)
+    }
+
     async fn open(&mut self, uri: &str, text: &str) {
         let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": text});
         self.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
@@ -423,4 +431,85 @@ async fn quick_fixes_in_a_file_with_a_syntax_error_elsewhere() {
         fixed.contains("import asyncio\nimport time\n") && fixed.contains("    await asyncio.sleep(1)\n"),
         "{fixed}"
     );
+}
+
+/// A module large enough that analysing it takes a while: a thousand-fold of async functions with findings.
+fn large_module() -> String {
+    let mut text = String::from("import time\n\n\n");
+    for index in 0..10_000 {
+        text.push_str(&format!(
+            "async def handler_{index}(url):\n    time.sleep(1)\n    return open(url).read()\n\n\n"
+        ));
+    }
+    text
+}
+
+fn newline_at_top() -> Value {
+    json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\n"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_does_not_hold_up_a_small_one() {
+    let large = large_module();
+    let directory = project(&[("large.py", &large), ("app.py", EMOJI_SOURCE)]);
+    let large_uri = file_uri(&directory.path().join("large.py"));
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&large_uri, &large).await;
+    client.open(&app_uri, EMOJI_SOURCE).await;
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        let ((uri, version), diagnostics) = client.next_publish().await;
+        if version == json!(1) && !diagnostics.is_empty() && !first.contains(&uri) {
+            first.push(uri);
+        }
+    }
+    // The large file changes first; the small file's diagnostics must not wait for the large file's analysis.
+    client.change(&large_uri, 2, &newline_at_top()).await;
+    client.change(&app_uri, 2, &newline_at_top()).await;
+    let mut order = Vec::new();
+    while order.len() < 2 {
+        let ((uri, version), _) = client.next_publish().await;
+        if version == json!(2) {
+            order.push(uri);
+        }
+    }
+    assert_eq!(order, [app_uri, large_uri]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_changes_is_analysed_once_for_its_newest_version() {
+    let large = large_module();
+    let directory = project(&[("large.py", &large)]);
+    let uri = file_uri(&directory.path().join("large.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, &large).await;
+    assert_eq!(client.diagnostics(&uri).await.0, json!(1));
+    let last = 21;
+    for version in 2..=last {
+        client.change(&uri, version, &newline_at_top()).await;
+    }
+    let mut published = Vec::new();
+    loop {
+        let (version, diagnostics) = client.diagnostics(&uri).await;
+        published.push(version.clone());
+        if version == json!(last) {
+            // Every change moved every finding one line down: these are the newest text's.
+            assert_eq!(diagnostics[0]["range"]["start"]["line"], json!(last - 1 + 4));
+            break;
+        }
+    }
+    assert!(published.len() < 5, "stale versions were analysed and published: {published:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_past_the_size_limit_says_so() {
+    let (_directory, uri, mut client) = open_clean_app("async def main():\n    pass\n").await;
+    let paste = "x = 1\n".repeat(1_000_000);
+    let end = json!({"line": 2, "character": 0});
+    client.change(&uri, 2, &json!({"range": {"start": end, "end": end}, "text": paste})).await;
+    let warning = client.wait_for(|message| message["method"] == "window/showMessage").await;
+    let text = warning["params"]["message"].as_str().unwrap();
+    assert!(text.contains("app.py") && text.contains("5 MB"), "{text}");
+    assert_eq!(client.diagnostics(&uri).await, (json!(2), Vec::new()));
 }

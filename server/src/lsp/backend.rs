@@ -1,5 +1,9 @@
-//! The server's state and handlers: open documents (rope + tree, edited incrementally), the project index built in
-//! the background, settings from `pyproject.toml` and the editor, diagnostics and code actions.
+//! The server's state and handlers: open documents (see `documents`), the project index built in the background,
+//! settings from `pyproject.toml` and the editor, diagnostics and code actions.
+//!
+//! Handlers only update the state, under one short lock, and hand the work that parses or checks to the blocking
+//! pool: one analysis per document at a time, of its newest version only, so a burst of keystrokes costs one
+//! analysis and a huge file delays no other file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -29,9 +33,10 @@ use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
 use crate::core::semantic::SemanticModel;
 use crate::core::settings::{Config, Settings};
-use crate::core::summary::ModuleSummary;
+use crate::core::summary::{summarize, ModuleSummary};
 use crate::workspace::{self, Exclusions, PackageCache};
 
+use super::documents::{self, OpenDocument};
 use super::{convert, focus};
 
 /// Files at least this large are not analysed: the editor stays responsive and the user is told why.
@@ -64,19 +69,6 @@ impl EditorSettings {
     }
 }
 
-struct OpenDocument {
-    document: Document,
-    version: i32,
-    module: ModuleInfo,
-    too_large: bool,
-}
-
-impl OpenDocument {
-    fn model<'a>(&'a self, settings: &'a Settings) -> SemanticModel<'a> {
-        SemanticModel::build(&self.document, &self.module.name, self.module.is_package, settings.catalogue())
-    }
-}
-
 struct State {
     documents: HashMap<Uri, OpenDocument>,
     /// Shared with the code actions computed off the lock; an update copies it only while one of them holds it.
@@ -87,6 +79,11 @@ struct State {
     edited: HashSet<Uri>,
     /// Bumped by each edit: a refresh timer only acts if no later edit came.
     edit_generation: u64,
+    /// Bumped whenever the index or the settings change what any document's findings may be: each open document is
+    /// analysed again once for the new generation.
+    generation: u64,
+    /// Numbers the openings of documents.
+    openings: u64,
     settings: Arc<Settings>,
     editor: EditorSettings,
     encoding: Encoding,
@@ -171,53 +168,211 @@ impl State {
         changed
     }
 
-    /// Summarises the documents edited since the last pause in typing. A summary whose shape is unchanged (positions
-    /// only) goes into the index as it is; if some shape changed, the index is refreshed and the open documents whose
-    /// diagnostics changed are returned.
-    fn apply_edits(&mut self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let mut reshaped = Vec::new();
-        for uri in std::mem::take(&mut self.edited) {
-            let Some(open) = self.documents.get(&uri).filter(|open| !open.too_large) else { continue };
-            let summary = summarize_document(&open.document, &open.module, &self.settings);
+    /// What an analysis or a code action of `uri` needs from the state, taken under the lock.
+    fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
+        let open = self.documents.get(uri)?;
+        let settings = match self.settings_for(&open.path) {
+            std::borrow::Cow::Borrowed(_) => self.settings.clone(),
+            std::borrow::Cow::Owned(settings) => Arc::new(settings),
+        };
+        Some(Snapshot {
+            id: open.id,
+            version: open.version,
+            path: open.path.clone(),
+            module: open.module.clone(),
+            index: self.index.clone(),
+            settings,
+            encoding: self.encoding,
+            active: self.enabled() && !open.too_large,
+            generation: self.generation,
+        })
+    }
+
+    /// Marks every open document for analysis against a changed index or settings, and returns them.
+    fn invalidate(&mut self) -> Vec<Uri> {
+        self.generation += 1;
+        self.documents.keys().cloned().collect()
+    }
+
+    /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
+    /// is unchanged (positions only) goes in as it is; if some shape changed, the index is refreshed and the open
+    /// documents are returned, to be analysed again.
+    fn take_summaries(&mut self, summaries: Vec<ModuleSummary>) -> Vec<Uri> {
+        let mut reshaped = false;
+        for summary in summaries {
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
                 self.index_mut().upsert(summary);
             } else {
-                reshaped.push(summary);
+                self.store_summary(summary);
+                reshaped = true;
             }
         }
-        if reshaped.is_empty() {
+        if !reshaped {
             return Vec::new();
         }
-        let before = self.all_diagnostics();
-        for summary in reshaped {
-            self.store_summary(summary);
-        }
         self.index_mut().refresh();
-        let mut after = self.all_diagnostics();
-        after.retain(|(uri, diagnostics, version)| {
-            !before
-                .iter()
-                .any(|(old_uri, old, old_version)| old_uri == uri && old == diagnostics && old_version == version)
-        });
-        after
+        self.invalidate()
     }
+}
 
-    fn diagnostics(&self, uri: &Uri) -> Option<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let open = self.documents.get(uri)?;
-        if !self.enabled() || open.too_large {
-            return Some((uri.clone(), Vec::new(), open.version));
+/// A document's context for work done off the lock.
+struct Snapshot {
+    id: u64,
+    version: i32,
+    path: String,
+    module: ModuleInfo,
+    index: Arc<ProjectIndex>,
+    settings: Arc<Settings>,
+    encoding: Encoding,
+    /// Analysis is enabled and the file is not too large.
+    active: bool,
+    generation: u64,
+}
+
+/// Runs `work` on the parsed copy of `uri`, brought up to date with every change received so far. Called on the
+/// blocking pool: it may wait for another analysis of the same document.
+fn with_current_document<T>(
+    state: &Mutex<State>,
+    uri: &Uri,
+    work: impl FnOnce(&Document, &Snapshot) -> T,
+) -> Option<T> {
+    let parsed = guarded(state, "a document", |state| state.documents.get(uri).map(OpenDocument::parsed))??;
+    let mut parsed = documents::lock(&parsed);
+    let (changes, snapshot) = guarded(state, "a document", |state| {
+        let snapshot = state.snapshot(uri)?;
+        let changes = state.documents.get_mut(uri)?.take_pending(&parsed);
+        Some((changes, snapshot))
+    })??;
+    let document = parsed.catch_up(&snapshot.path, changes);
+    catch("a document", || work(document, &snapshot))
+}
+
+/// What analysing one document gives: the diagnostics to publish, and whether the others need analysing again.
+#[derive(Default)]
+struct Analysed {
+    publish: Option<(Uri, Vec<lsp::Diagnostic>, i32)>,
+    others_changed: bool,
+}
+
+/// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
+/// newer version arrived meanwhile (whose change has queued its own analysis).
+fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
+    let Some(Some(parsed)) = guarded(state, "analysis", |state| state.documents.get(uri).map(OpenDocument::parsed))
+    else {
+        return Analysed::default();
+    };
+    let mut parsed = documents::lock(&parsed);
+    let job = guarded(state, "analysis", |state| {
+        let snapshot = state.snapshot(uri)?;
+        let open = state.documents.get_mut(uri)?;
+        // From here on, a change needs an analysis after this one.
+        open.queued = false;
+        if open.analysed == Some((snapshot.version, snapshot.generation)) {
+            return None;
         }
-        // Publishing needs no fixes: code actions build them when asked.
-        let model = open.model(&self.settings);
-        let settings = self.settings_for(&open.document.path);
-        let found = check_model(&open.document, &model, &self.index, &settings, false);
-        let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, self.encoding)).collect();
-        Some((uri.clone(), converted, open.version))
-    }
+        // A file too large to analyse keeps its changes queued: nothing parses it.
+        let changes = if snapshot.active { open.take_pending(&parsed) } else { Vec::new() };
+        let record = snapshot.active && std::mem::take(&mut open.record_summary);
+        Some((snapshot, changes, record))
+    });
+    let Some(Some((snapshot, changes, record))) = job else { return Analysed::default() };
+    let (diagnostics, summary) = if snapshot.active {
+        let document = parsed.catch_up(&snapshot.path, changes);
+        let found = catch("analysis", || {
+            let settings = &snapshot.settings;
+            let module = &snapshot.module;
+            let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
+            // Publishing needs no fixes: code actions build them when asked.
+            let found = check_model(document, &model, &snapshot.index, settings, false);
+            let converted: Vec<lsp::Diagnostic> =
+                found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
+            (converted, record.then(|| summarize(document, &model, settings.catalogue())))
+        });
+        match found {
+            Some(found) => found,
+            None => return Analysed::default(),
+        }
+    } else {
+        (Vec::new(), None)
+    };
+    drop(parsed);
+    guarded(state, "analysis", |state| {
+        let open = state.documents.get_mut(uri).filter(|open| open.id == snapshot.id)?;
+        if open.version != snapshot.version {
+            return None;
+        }
+        open.analysed = Some((snapshot.version, snapshot.generation));
+        let others_changed = summary.is_some_and(|summary| state.record_summary(summary));
+        if others_changed {
+            state.generation += 1;
+        }
+        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
+    })
+    .flatten()
+    .unwrap_or_default()
+}
 
-    fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let uris: Vec<&Uri> = self.documents.keys().collect();
-        uris.into_iter().filter_map(|uri| self.diagnostics(uri)).collect()
+/// Queues an analysis of each document, unless one is queued already (it will see the newest version), and
+/// publishes what it finds.
+fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>) {
+    for uri in uris {
+        let start = guarded(state, "analysis", |state| {
+            state.documents.get_mut(&uri).is_some_and(|open| !std::mem::replace(&mut open.queued, true))
+        });
+        if start != Some(true) {
+            continue;
+        }
+        let (state, client) = (state.clone(), client.clone());
+        tokio::spawn(async move {
+            let worker = state.clone();
+            let Ok(analysed) = tokio::task::spawn_blocking(move || analyse(&worker, &uri)).await else { return };
+            if let Some((uri, diagnostics, version)) = analysed.publish {
+                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            }
+            if analysed.others_changed {
+                let uris = guarded(&state, "analysis", |state| state.documents.keys().cloned().collect());
+                schedule_analysis(&state, &client, uris.unwrap_or_default());
+            }
+        });
+    }
+}
+
+/// After a pause in typing: summarises the edited documents (on the blocking pool) and returns the documents to
+/// analyse again when what they offer other files changed.
+fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
+    let edited = guarded(state, "index refresh", |state| {
+        if state.edit_generation == generation {
+            std::mem::take(&mut state.edited).into_iter().collect()
+        } else {
+            Vec::new()
+        }
+    });
+    let summaries: Vec<ModuleSummary> = edited
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|uri| {
+            with_current_document(state, uri, |document, snapshot| {
+                snapshot.active.then(|| summarize_document(document, &snapshot.module, &snapshot.settings))
+            })
+            .flatten()
+        })
+        .collect();
+    guarded(state, "index refresh", |state| state.take_summaries(summaries)).unwrap_or_default()
+}
+
+/// Runs `work`, catching a panic: it is logged to stderr and the server stays up.
+fn catch<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            eprintln!("asynclint: internal error while handling {what}: {message}");
+            None
+        }
     }
 }
 
@@ -239,6 +394,10 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
     hasher.finish()
 }
 
+fn too_large_message(uri: &Uri) -> String {
+    format!("asynclint skips {}: files of 5 MB or more are not analysed", uri.as_str())
+}
+
 fn document_path(uri: &Uri) -> String {
     match uri.to_file_path() {
         Some(path) => path.canonicalize().unwrap_or_else(|_| path.into_owned()).display().to_string(),
@@ -250,24 +409,7 @@ fn document_path(uri: &Uri) -> String {
 fn guarded<T>(state: &Mutex<State>, what: &str, work: impl FnOnce(&mut State) -> T) -> Option<T> {
     // A panic while the lock was held has been reported already; the state itself stays usable.
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    match catch_unwind(AssertUnwindSafe(|| work(&mut state))) {
-        Ok(value) => Some(value),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            eprintln!("asynclint: internal error while handling {what}: {message}");
-            None
-        }
-    }
-}
-
-async fn publish(client: &Client, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
-    for (uri, diagnostics, version) in batch {
-        client.publish_diagnostics(uri, diagnostics, Some(version)).await;
-    }
+    catch(what, || work(&mut state))
 }
 
 pub struct Backend {
@@ -283,6 +425,8 @@ impl Backend {
             shapes: HashMap::new(),
             edited: HashSet::new(),
             edit_generation: 0,
+            generation: 0,
+            openings: 0,
             settings: Arc::new(Settings::default()),
             editor: EditorSettings::default(),
             encoding: Encoding::Utf16,
@@ -300,25 +444,20 @@ impl Backend {
     }
 
     /// After [`INDEX_REFRESH_DELAY`] without a newer edit, brings the edited documents' summaries into the index and
-    /// publishes what that changed (in the edited file and in the other open files).
+    /// analyses again what that may change (in the edited file and in the other open files).
     fn schedule_index_refresh(&self, generation: u64) {
         let state = self.state.clone();
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(INDEX_REFRESH_DELAY).await;
-            let batch = guarded(&state, "index refresh", |state| {
-                if state.edit_generation == generation {
-                    state.apply_edits()
-                } else {
-                    Vec::new()
-                }
-            });
-            publish(&client, batch.unwrap_or_default()).await;
+            let worker = state.clone();
+            let uris = tokio::task::spawn_blocking(move || refresh_edited(&worker, generation)).await;
+            schedule_analysis(&state, &client, uris.unwrap_or_default());
         });
     }
 
-    async fn publish(&self, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
-        publish(&self.client, batch).await;
+    fn analyse_again(&self, uris: Vec<Uri>) {
+        schedule_analysis(&self.state, &self.client, uris);
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
@@ -390,18 +529,18 @@ impl Backend {
                 progress.report_with_message(format!("{done}/{total} files"), percentage).await;
             }
         }
-        let batch = self.guarded("indexing", |state| {
-            let open: Vec<String> = state.documents.values().map(|open| open.document.path.clone()).collect();
+        let uris = self.guarded("indexing", |state| {
+            let open: Vec<String> = state.documents.values().map(|open| open.path.clone()).collect();
             for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
                 state.store_summary(summary);
             }
             state.index_mut().refresh();
-            state.all_diagnostics()
+            state.invalidate()
         });
         if let Some(progress) = progress {
             progress.finish_with_message("done").await;
         }
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(uris.unwrap_or_default());
         if let Some(cache) = cache {
             let saved = tokio::task::spawn_blocking(move || cache.save(&cache_entries)).await;
             if let Ok(Err(problem)) = saved {
@@ -413,7 +552,7 @@ impl Backend {
     /// Brings one file on disk into the index (or out of it, when it is gone), unless it is open in the editor.
     fn reindex_file(state: &mut State, path: &Path, deleted: bool) -> bool {
         let shown = path.display().to_string();
-        if state.documents.values().any(|open| open.document.path == shown) {
+        if state.documents.values().any(|open| open.path == shown) {
             return false;
         }
         let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
@@ -434,41 +573,47 @@ impl Backend {
     }
 
     /// The quick fixes for the requested range, computed at once (see [`focus`]), and what fix-all needs: a snapshot
-    /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later.
-    fn code_actions(state: &State, params: &CodeActionParams) -> Option<CodeActionPlan> {
+    /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later. Runs on
+    /// the blocking pool; `version` is the document's version when the request came.
+    fn code_actions(state: &Mutex<State>, params: &CodeActionParams, version: i32) -> Option<Result<CodeActionPlan>> {
         let uri = &params.text_document.uri;
-        let open = state.documents.get(uri)?;
-        let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
-        if !state.enabled() || open.too_large {
-            return Some(plan);
-        }
-        let document = &open.document;
-        let encoding = state.encoding;
-        let requested = convert::text_range(document, params.range, encoding);
-        let settings = state.settings_for(&document.path);
-        let only = params.context.only.as_deref();
-        if only
-            .is_none_or(|only| only.iter().any(|wanted| CodeActionKind::QUICKFIX.as_str().starts_with(wanted.as_str())))
-        {
-            let findings = focus::findings_with_fixes(document, &open.module, &state.index, &settings, requested);
-            for finding in &findings {
-                for fix in &finding.fixes {
-                    let action = convert::quick_fix(document, uri, finding, fix, encoding);
-                    plan.actions.push(CodeActionOrCommand::CodeAction(action));
-                }
-                if let Some(action) = noqa_action(document, uri, finding, encoding) {
-                    plan.actions.push(CodeActionOrCommand::CodeAction(action));
+        let resolve_supported = guarded(state, "codeAction", |state| state.resolve_supported)?;
+        with_current_document(state, uri, |document, snapshot| {
+            // The request's positions are in the version it was sent for.
+            if snapshot.version != version {
+                return Err(Error::content_modified());
+            }
+            let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
+            if !snapshot.active {
+                return Ok(plan);
+            }
+            let encoding = snapshot.encoding;
+            let requested = convert::text_range(document, params.range, encoding);
+            let only = params.context.only.as_deref();
+            let quickfix = CodeActionKind::QUICKFIX;
+            if only.is_none_or(|only| only.iter().any(|wanted| quickfix.as_str().starts_with(wanted.as_str()))) {
+                let (module, index, settings) = (&snapshot.module, &snapshot.index, &snapshot.settings);
+                let findings = focus::findings_with_fixes(document, module, index, settings, requested);
+                for finding in &findings {
+                    for fix in &finding.fixes {
+                        let action = convert::quick_fix(document, uri, finding, fix, encoding);
+                        plan.actions.push(CodeActionOrCommand::CodeAction(action));
+                    }
+                    if let Some(action) = noqa_action(document, uri, finding, encoding) {
+                        plan.actions.push(CodeActionOrCommand::CodeAction(action));
+                    }
                 }
             }
-        }
-        let fix_all = convert::fix_all_kind();
-        let asked = only.is_some_and(|only| only.iter().any(|wanted| fix_all.as_str().starts_with(wanted.as_str())));
-        if asked {
-            plan.fix_all = Some(FixAll::Now(Box::new(state.fix_all_job(uri)?)));
-        } else if only.is_none() && state.resolve_supported {
-            plan.fix_all = Some(FixAll::Later(ResolveData { uri: uri.clone(), version: open.version }));
-        }
-        Some(plan)
+            let fix_all = convert::fix_all_kind();
+            let asked =
+                only.is_some_and(|only| only.iter().any(|wanted| fix_all.as_str().starts_with(wanted.as_str())));
+            if asked {
+                plan.fix_all = Some(FixAll::Now(Box::new(FixAllJob::new(uri, document.text(), snapshot))));
+            } else if only.is_none() && resolve_supported {
+                plan.fix_all = Some(FixAll::Later(ResolveData { uri: uri.clone(), version }));
+            }
+            Ok(plan)
+        })
     }
 }
 
@@ -509,11 +654,24 @@ struct FixAllJob {
     text: String,
     module: ModuleInfo,
     index: Arc<ProjectIndex>,
-    settings: Settings,
+    settings: Arc<Settings>,
     encoding: Encoding,
 }
 
 impl FixAllJob {
+    fn new(uri: &Uri, text: &str, snapshot: &Snapshot) -> FixAllJob {
+        FixAllJob {
+            uri: uri.clone(),
+            version: snapshot.version,
+            path: snapshot.path.clone(),
+            text: text.to_owned(),
+            module: snapshot.module.clone(),
+            index: snapshot.index.clone(),
+            settings: snapshot.settings.clone(),
+            encoding: snapshot.encoding,
+        }
+    }
+
     /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
     fn run(self) -> Option<TextEdit> {
         let original = Document::new(self.path.clone(), self.text.as_str());
@@ -537,18 +695,10 @@ impl FixAllJob {
 }
 
 impl State {
+    /// Fix-all from the editor's text, which needs no parsed copy.
     fn fix_all_job(&self, uri: &Uri) -> Option<FixAllJob> {
-        let open = self.documents.get(uri).filter(|open| !open.too_large && self.enabled())?;
-        Some(FixAllJob {
-            uri: uri.clone(),
-            version: open.version,
-            path: open.document.path.clone(),
-            text: open.document.text().to_owned(),
-            module: open.module.clone(),
-            index: self.index.clone(),
-            settings: self.settings_for(&open.document.path).into_owned(),
-            encoding: self.encoding,
-        })
+        let snapshot = self.snapshot(uri).filter(|snapshot| snapshot.active)?;
+        Some(FixAllJob::new(uri, self.documents.get(uri)?.text(), &snapshot))
     }
 
     fn is_current(&self, uri: &Uri, version: i32) -> bool {
@@ -653,66 +803,53 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let item = params.text_document;
-        let batch = self.guarded("didOpen", |state| {
+        let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
+        let opened = self.guarded("didOpen", |state| {
             let path = document_path(&item.uri);
-            let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
             let module = state.module_of(Path::new(&path));
-            let document = Document::new(path, item.text);
-            let exported_changed = if too_large {
-                false
-            } else {
-                let summary = summarize_document(&document, &module, &state.settings);
-                state.record_summary(summary)
-            };
-            state
-                .documents
-                .insert(item.uri.clone(), OpenDocument { document, version: item.version, module, too_large });
-            let batch = if exported_changed {
-                state.all_diagnostics()
-            } else {
-                state.diagnostics(&item.uri).into_iter().collect()
-            };
-            (batch, too_large)
+            state.openings += 1;
+            let open = OpenDocument::new(state.openings, path, module, item.version, item.text, too_large);
+            state.documents.insert(item.uri.clone(), open);
         });
-        let Some((batch, too_large)) = batch else { return };
-        if too_large {
-            let message = format!("asynclint skips {}: files of 5 MB or more are not analysed", item.uri.as_str());
-            self.client.show_message(MessageType::WARNING, message).await;
+        if opened.is_none() {
+            return;
         }
-        self.publish(batch).await;
+        if too_large {
+            self.client.show_message(MessageType::WARNING, too_large_message(&item.uri)).await;
+        }
+        // The first analysis also puts the file's summary into the index, and re-checks the others if that matters.
+        self.analyse_again(vec![item.uri]);
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
-        let batch = self.guarded("didChange", |state| {
+        let changed = self.guarded("didChange", |state| {
             let encoding = state.encoding;
             let Some(open) = state.documents.get_mut(&uri) else {
                 eprintln!("asynclint: ignoring a change to {}, which is not open", uri.as_str());
-                return (Vec::new(), None);
+                return None;
             };
             for change in params.content_changes {
-                match change.range {
-                    Some(range) => {
-                        let range = convert::text_range(&open.document, range, encoding);
-                        open.document.edit(range, &change.text);
-                    }
-                    None => open.document.set_text(change.text),
-                }
+                open.change(change.range, change.text, encoding);
             }
             open.version = params.text_document.version;
-            open.too_large = open.document.text().len() >= MAX_ANALYSED_BYTES;
+            let was_too_large = open.too_large;
+            open.too_large = open.text().len() >= MAX_ANALYSED_BYTES;
+            let became_too_large = open.too_large && !was_too_large;
             if open.too_large {
-                return (state.diagnostics(&uri).into_iter().collect(), None);
+                return Some((became_too_large, None));
             }
-            // A keystroke is checked at once against the index as it is; the file's own summary waits for a pause in
-            // typing before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
-            let published = state.diagnostics(&uri).into_iter().collect();
+            // A keystroke is checked against the index as it is; the file's own summary waits for a pause in typing
+            // before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
             state.edited.insert(uri.clone());
             state.edit_generation += 1;
-            (published, Some(state.edit_generation))
+            Some((false, Some(state.edit_generation)))
         });
-        let Some((batch, refresh)) = batch else { return };
-        self.publish(batch).await;
+        let Some(Some((became_too_large, refresh))) = changed else { return };
+        if became_too_large {
+            self.client.show_message(MessageType::WARNING, too_large_message(&uri)).await;
+        }
+        self.analyse_again(vec![uri]);
         if let Some(generation) = refresh {
             self.schedule_index_refresh(generation);
         }
@@ -720,18 +857,18 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let batch = self.guarded("didClose", |state| {
+        let uris = self.guarded("didClose", |state| {
             let Some(closed) = state.documents.remove(&uri) else { return Vec::new() };
             // The file on disk is what the project has now.
-            let path = PathBuf::from(&closed.document.path);
+            let path = PathBuf::from(&closed.path);
             if Self::reindex_file(state, &path, !path.is_file()) {
-                state.all_diagnostics()
+                state.invalidate()
             } else {
                 Vec::new()
             }
         });
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(uris.unwrap_or_default());
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
@@ -763,12 +900,12 @@ impl LanguageServer for Backend {
                 }
             }
             if exported_changed {
-                state.all_diagnostics()
+                state.invalidate()
             } else {
                 Vec::new()
             }
         });
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(batch.unwrap_or_default());
         if config_changed {
             let problem = self.guarded("didChangeWatchedFiles", State::rebuild_settings);
             if let Some(Some(problem)) = problem {
@@ -779,9 +916,15 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        let plan =
-            self.guarded("codeAction", |state| Self::code_actions(state, &params)).ok_or_else(Error::internal_error)?;
-        let Some(CodeActionPlan { mut actions, fix_all }) = plan else { return Ok(Some(Vec::new())) };
+        let uri = params.text_document.uri.clone();
+        let version = self.guarded("codeAction", |state| state.documents.get(&uri).map(|open| open.version));
+        let Some(version) = version.ok_or_else(Error::internal_error)? else { return Ok(Some(Vec::new())) };
+        let state = self.state.clone();
+        let plan = tokio::task::spawn_blocking(move || Self::code_actions(&state, &params, version)).await;
+        let Some(CodeActionPlan { mut actions, fix_all }) = plan.map_err(|_| Error::internal_error())?.transpose()?
+        else {
+            return Ok(Some(Vec::new()));
+        };
         match fix_all {
             Some(FixAll::Now(job)) => {
                 let (uri, version) = (job.uri.clone(), job.version);

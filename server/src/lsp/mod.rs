@@ -2,6 +2,7 @@
 
 mod backend;
 mod convert;
+mod documents;
 mod focus;
 mod frames;
 
