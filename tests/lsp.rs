@@ -513,3 +513,48 @@ async fn a_change_past_the_size_limit_says_so() {
     assert!(text.contains("app.py") && text.contains("5 MB"), "{text}");
     assert_eq!(client.diagnostics(&uri).await, (json!(2), Vec::new()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_of_the_wrong_type_is_named_and_the_others_still_apply() {
+    let (_directory, uri, mut client) = open_clean_app("import time\n\n\nasync def main():\n    pass\n").await;
+    let settings = json!({"asynclint": {"ignore": "AL1", "severity": {"AL101": "error"}}});
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": settings })).await;
+    let warning = client.wait_for(|message| message["method"] == "window/showMessage").await;
+    assert_eq!(warning["params"]["type"], 2, "a warning: {warning}");
+    assert!(warning["params"]["message"].as_str().unwrap().contains("`ignore`"), "{warning}");
+    let add = json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 8}}, "text": "time.sleep(1)"});
+    client.change(&uri, 2, &add).await;
+    let diagnostics = loop {
+        let (version, diagnostics) = client.diagnostics(&uri).await;
+        if version == json!(2) {
+            break diagnostics;
+        }
+    };
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0]["severity"], 1, "the severity setting applies: {diagnostics:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_root_uri_the_open_file_s_project_is_indexed() {
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let (service, socket) = asynclint::lsp::service();
+    let inbox = support::drain(socket);
+    let mut client = TestClient { service, inbox, next_id: 1, encoding: Encoding::Utf16 };
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities})).await;
+    client.notify("initialized", json!({})).await;
+    client.open(&uri, app).await;
+    let published = client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["diagnostics"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|d| d["code"] == "AL110"))
+        })
+        .await;
+    let related = &published["params"]["diagnostics"][0]["relatedInformation"][0]["location"]["uri"];
+    assert!(related.as_str().unwrap().ends_with("helpers.py"), "{published}");
+}

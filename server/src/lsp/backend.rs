@@ -62,10 +62,23 @@ struct EditorSettings {
 }
 
 impl EditorSettings {
-    /// Accepts both `{ "asynclint": { ... } }` and the bare table.
-    fn from_json(value: &serde_json::Value) -> Option<EditorSettings> {
-        let table = value.get("asynclint").unwrap_or(value);
-        serde_json::from_value(table.clone()).ok()
+    /// Accepts both `{ "asynclint": { ... } }` and the bare table. A key whose value has the wrong shape is left out
+    /// (the others still apply), and a message names it. None when the settings are not a table at all.
+    fn from_json(value: &serde_json::Value) -> Option<(EditorSettings, Option<String>)> {
+        let table = value.get("asynclint").unwrap_or(value).as_object()?;
+        let mut valid = table.clone();
+        let mut problems = Vec::new();
+        for (key, value) in table {
+            let alone = serde_json::Value::Object(serde_json::Map::from_iter([(key.clone(), value.clone())]));
+            if let Err(error) = serde_json::from_value::<EditorSettings>(alone) {
+                problems.push(format!("`{key}` ({error})"));
+                valid.remove(key);
+            }
+        }
+        let settings = serde_json::from_value(serde_json::Value::Object(valid)).unwrap_or_default();
+        let problem = (!problems.is_empty())
+            .then(|| format!("asynclint: ignoring editor settings of the wrong type: {}", problems.join(", ")));
+        Some((settings, problem))
     }
 }
 
@@ -88,6 +101,8 @@ struct State {
     editor: EditorSettings,
     encoding: Encoding,
     roots: Vec<PathBuf>,
+    /// The roots came from the files opened, the client having named none (`rootUri: null`).
+    roots_inferred: bool,
     progress_supported: bool,
     /// The client resolves code actions lazily (`codeAction/resolve` of their edit): fix-all is then offered on every
     /// request and computed only when chosen.
@@ -394,6 +409,15 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
     hasher.finish()
 }
 
+/// The nearest ancestor directory of a file that marks a Python project, if any: the filesystem above it is no project.
+fn project_root(file: &Path) -> Option<PathBuf> {
+    let markers = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
+    file.ancestors()
+        .skip(1)
+        .find(|directory| markers.iter().any(|marker| directory.join(marker).exists()))
+        .map(Path::to_path_buf)
+}
+
 fn too_large_message(uri: &Uri) -> String {
     format!("asynclint skips {}: files of 5 MB or more are not analysed", uri.as_str())
 }
@@ -431,6 +455,7 @@ impl Backend {
             editor: EditorSettings::default(),
             encoding: Encoding::Utf16,
             roots: Vec::new(),
+            roots_inferred: false,
             progress_supported: false,
             resolve_supported: false,
             cache_directory: None,
@@ -759,10 +784,12 @@ impl LanguageServer for Backend {
             roots.extend(params.root_uri.as_ref().and_then(|uri| uri.to_file_path()).map(|path| path.into_owned()));
         }
         let roots: Vec<PathBuf> = roots.into_iter().map(|root| root.canonicalize().unwrap_or(root)).collect();
-        let editor = params.initialization_options.as_ref().and_then(EditorSettings::from_json).unwrap_or_default();
+        let (editor, editor_problem) =
+            params.initialization_options.as_ref().and_then(EditorSettings::from_json).unwrap_or_default();
         let problem = self
             .guarded("initialize", |state| {
                 state.encoding = if offers_utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+                state.roots_inferred = roots.is_empty();
                 state.roots = roots;
                 state.editor = editor;
                 state.progress_supported = progress_supported;
@@ -772,6 +799,9 @@ impl LanguageServer for Backend {
             .ok_or_else(Error::internal_error)?;
         if let Some(problem) = problem {
             self.client.show_message(MessageType::ERROR, problem).await;
+        }
+        if let Some(problem) = editor_problem {
+            self.client.show_message(MessageType::WARNING, problem).await;
         }
         let encoding = if offers_utf8 { PositionEncodingKind::UTF8 } else { PositionEncodingKind::UTF16 };
         Ok(InitializeResult {
@@ -806,19 +836,31 @@ impl LanguageServer for Backend {
         let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
         let opened = self.guarded("didOpen", |state| {
             let path = document_path(&item.uri);
+            // Without a workspace from the client, the project of each file opened is indexed, for cross-file findings.
+            let new_root = state.roots_inferred.then(|| project_root(Path::new(&path))).flatten();
+            let new_root = new_root.filter(|root| !state.roots.iter().any(|known| root.starts_with(known)));
+            let problem = new_root.map(|root| {
+                state.roots.push(root);
+                state.rebuild_settings()
+            });
             let module = state.module_of(Path::new(&path));
             state.openings += 1;
             let open = OpenDocument::new(state.openings, path, module, item.version, item.text, too_large);
             state.documents.insert(item.uri.clone(), open);
+            problem
         });
-        if opened.is_none() {
-            return;
-        }
+        let Some(new_root) = opened else { return };
         if too_large {
             self.client.show_message(MessageType::WARNING, too_large_message(&item.uri)).await;
         }
         // The first analysis also puts the file's summary into the index, and re-checks the others if that matters.
         self.analyse_again(vec![item.uri]);
+        if let Some(problem) = new_root {
+            if let Some(problem) = problem {
+                self.client.show_message(MessageType::ERROR, problem).await;
+            }
+            self.index_workspace().await;
+        }
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
@@ -872,12 +914,17 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let parsed = EditorSettings::from_json(&params.settings);
+        let editor_problem = parsed.as_ref().and_then(|(_, problem)| problem.clone());
         let problem = self.guarded("didChangeConfiguration", |state| {
-            if let Some(editor) = EditorSettings::from_json(&params.settings) {
+            if let Some((editor, _)) = parsed {
                 state.editor = editor;
             }
             state.rebuild_settings()
         });
+        if let Some(problem) = editor_problem {
+            self.client.show_message(MessageType::WARNING, problem).await;
+        }
         if let Some(Some(problem)) = problem {
             self.client.show_message(MessageType::ERROR, problem).await;
         }
