@@ -244,8 +244,8 @@ struct Snapshot {
     generation: u64,
 }
 
-/// Runs `work` on the parsed copy of `uri`, brought up to date with every change received so far. Called on the
-/// blocking pool: it may wait for another analysis of the same document.
+/// Runs `work` on the parsed copy of `uri`, brought up to date with every change received so far; None when the
+/// document is not open or not analysed. Called on the blocking pool: it may wait for an analysis of the document.
 fn with_current_document<T>(
     state: &Mutex<State>,
     uri: &Uri,
@@ -254,11 +254,12 @@ fn with_current_document<T>(
     let parsed = guarded(state, "a document", |state| state.documents.get(uri).map(OpenDocument::parsed))??;
     let mut parsed = documents::lock(&parsed);
     let (changes, snapshot) = guarded(state, "a document", |state| {
-        let snapshot = state.snapshot(uri)?;
+        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
         let changes = state.documents.get_mut(uri)?.take_pending(&parsed);
         Some((changes, snapshot))
     })??;
-    let document = parsed.catch_up(&snapshot.path, changes);
+    let document = parsed.catch_up(&snapshot.path, changes)?;
     catch("a document", || work(document, &snapshot))
 }
 
@@ -292,7 +293,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
     });
     let Some(Some((snapshot, changes, record))) = job else { return Analysed::default() };
     let (diagnostics, summary) = if snapshot.active {
-        let document = parsed.catch_up(&snapshot.path, changes);
+        let Some(document) = parsed.catch_up(&snapshot.path, changes) else { return Analysed::default() };
         let found = catch("analysis", || {
             let settings = &snapshot.settings;
             let module = &snapshot.module;
@@ -367,9 +368,8 @@ fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
         .iter()
         .filter_map(|uri| {
             with_current_document(state, uri, |document, snapshot| {
-                snapshot.active.then(|| summarize_document(document, &snapshot.module, &snapshot.settings))
+                summarize_document(document, &snapshot.module, &snapshot.settings)
             })
-            .flatten()
         })
         .collect();
     guarded(state, "index refresh", |state| state.take_summaries(summaries)).unwrap_or_default()
@@ -609,9 +609,6 @@ impl Backend {
                 return Err(Error::content_modified());
             }
             let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
-            if !snapshot.active {
-                return Ok(plan);
-            }
             let encoding = snapshot.encoding;
             let requested = convert::text_range(document, params.range, encoding);
             let only = params.context.only.as_deref();

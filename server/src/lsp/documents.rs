@@ -101,8 +101,8 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    /// Applies `changes` and returns the document; an edit re-parses incrementally.
-    pub fn catch_up(&mut self, path: &str, changes: Vec<Change>) -> &Document {
+    /// Applies `changes` and returns the document (None before its opening text); an edit re-parses incrementally.
+    pub fn catch_up(&mut self, path: &str, changes: Vec<Change>) -> Option<&Document> {
         for change in changes {
             match (change, &mut self.document) {
                 (Change::Replace(text), Some(document)) => document.set_text(text),
@@ -112,7 +112,7 @@ impl Parsed {
                 (Change::Edit(..), None) => {}
             }
         }
-        self.document.get_or_insert_with(|| Document::new(path, ""))
+        self.document.as_ref()
     }
 }
 
