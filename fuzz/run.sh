@@ -16,9 +16,10 @@ for folder in regressions/*/; do
     cargo fuzz run -s none "$target" "$folder"* -- -runs=1 >/dev/null 2>&1 || {
         echo "a kept regression of $target fails again"; cargo fuzz run -s none "$target" "$folder"* -- -runs=1; exit 1; }
 done
-for target in analyze fix_all incremental_edits lsp_messages; do
+for target in analyze fix_all incremental_edits lsp_messages lsp_stream; do
     echo "fuzzing $target for ${seconds}s"
     log="$(mktemp)"
+    mkdir -p "corpus/$target"
     if ! cargo fuzz run -s none "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
         tail -n 40 "$log"

@@ -26,6 +26,11 @@ struct TestClient {
 
 impl TestClient {
     async fn start(root: &Path, utf8: bool, options: Value) -> TestClient {
+        TestClient::start_with(root, utf8, options, json!({})).await
+    }
+
+    /// Starts a client whose `textDocument` capabilities are `text_document`.
+    async fn start_with(root: &Path, utf8: bool, options: Value, text_document: Value) -> TestClient {
         let (service, socket) = asynclint::lsp::service();
         let inbox = support::drain(socket);
         let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
@@ -39,7 +44,11 @@ impl TestClient {
                     "processId": null,
                     "rootUri": uri,
                     "workspaceFolders": [{"uri": uri, "name": "project"}],
-                    "capabilities": {"general": {"positionEncodings": encodings}, "window": {"workDoneProgress": true}},
+                    "capabilities": {
+                        "general": {"positionEncodings": encodings},
+                        "window": {"workDoneProgress": true},
+                        "textDocument": text_document,
+                    },
                     "initializationOptions": options,
                 }),
             )
@@ -56,12 +65,17 @@ impl TestClient {
     }
 
     async fn request(&mut self, method: &'static str, params: Value) -> Value {
+        let json = self.response(method, params).await;
+        assert!(json.get("error").is_none(), "{method} failed: {json}");
+        json["result"].clone()
+    }
+
+    /// The whole response to a request, error or result.
+    async fn response(&mut self, method: &'static str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let response = self.call(Request::build(method).params(params).id(id).finish()).await.unwrap();
-        let json = serde_json::to_value(response).unwrap();
-        assert!(json.get("error").is_none(), "{method} failed: {json}");
-        json["result"].clone()
+        serde_json::to_value(response).unwrap()
     }
 
     async fn notify(&mut self, method: &'static str, params: Value) {
@@ -96,6 +110,14 @@ impl TestClient {
             .await;
         let list = message["params"]["diagnostics"].as_array().unwrap().clone();
         (message["params"]["version"].clone(), list)
+    }
+
+    /// The next diagnostics published for any document: ((uri, version), diagnostics).
+    async fn next_publish(&mut self) -> ((String, Value), Vec<Value>) {
+        let message = self.wait_for(|message| message["method"] == "textDocument/publishDiagnostics").await;
+        let uri = message["params"]["uri"].as_str().unwrap().to_owned();
+        let list = message["params"]["diagnostics"].as_array().unwrap().clone();
+        ((uri, message["params"]["version"].clone()), list)
     }
 
     async fn open(&mut self, uri: &str, text: &str) {
@@ -334,4 +356,205 @@ async fn a_change_before_open_and_an_oversized_file_leave_the_server_working() {
     assert!(client.diagnostics(&huge_uri).await.1.is_empty());
     client.open(&uri, EMOJI_SOURCE).await;
     assert_eq!(client.diagnostics(&uri).await.1.len(), 1, "the server still works");
+}
+
+/// Code-action capabilities of a client that resolves actions lazily, as VS Code does.
+fn resolving_client() -> Value {
+    json!({"codeAction": {
+        "codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "source.fixAll"]}},
+        "resolveSupport": {"properties": ["edit"]},
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fix_all_is_offered_without_edits_and_computed_on_resolve() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start_with(directory.path(), false, Value::Null, resolving_client()).await;
+    client.open(&uri, source).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    let at_cursor = json!({"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 6}});
+    let params = json!({"textDocument": {"uri": uri}, "range": at_cursor, "context": {"diagnostics": diagnostics}});
+    let actions = client.request("textDocument/codeAction", params.clone()).await;
+    let fix_all = actions.as_array().unwrap().iter().find(|action| action["kind"] == "source.fixAll.asynclint");
+    let fix_all = fix_all.expect("fix-all is offered").clone();
+    assert!(fix_all.get("edit").is_none(), "offered without its edit: {fix_all}");
+    assert_eq!(fix_all["data"], json!({"uri": uri, "version": 1}));
+    let resolved = client.request("codeAction/resolve", fix_all.clone()).await;
+    let fixed = client.apply(source, resolved["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(fixed.contains("await asyncio.sleep(1)"), "{fixed}");
+    // Once the document has moved on, the offer is stale: resolving it must not return an edit for another text.
+    let edit =
+        json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\n"});
+    client.change(&uri, 2, &edit).await;
+    let stale = client.response("codeAction/resolve", fix_all).await;
+    assert_eq!(stale["error"]["code"], -32801, "{stale}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_resolve_gets_fix_all_only_when_it_asks_for_it() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, source).await;
+    client.diagnostics(&uri).await;
+    let at_cursor = json!({"start": {"line": 4, "character": 6}, "end": {"line": 4, "character": 6}});
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": at_cursor, "context": {"diagnostics": []}}),
+        )
+        .await;
+    let kinds: Vec<&str> = actions.as_array().unwrap().iter().map(|action| action["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["quickfix", "quickfix"], "the fix and the noqa suppression, and no fix-all: {actions}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_fixes_in_a_file_with_a_syntax_error_elsewhere() {
+    let source = "import time\n\n\nasync def main():\n    time.sleep(1)\n\n\ndef broken(:\n    pass\n";
+    let directory = project(&[("app.py", source)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, source).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    let actions = client
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": diagnostics[0]["range"], "context": {"diagnostics": [], "only": ["quickfix"]}}),
+        )
+        .await;
+    let preferred = actions.as_array().unwrap().iter().find(|action| action["isPreferred"] == true).unwrap();
+    let fixed = client.apply(source, preferred["edit"]["changes"][&uri].as_array().unwrap());
+    assert!(
+        fixed.contains("import asyncio\nimport time\n") && fixed.contains("    await asyncio.sleep(1)\n"),
+        "{fixed}"
+    );
+}
+
+/// A module large enough that analysing it takes a while: a thousand-fold of async functions with findings.
+fn large_module() -> String {
+    let mut text = String::from("import time\n\n\n");
+    for index in 0..10_000 {
+        text.push_str(&format!(
+            "async def handler_{index}(url):\n    time.sleep(1)\n    return open(url).read()\n\n\n"
+        ));
+    }
+    text
+}
+
+fn newline_at_top() -> Value {
+    json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "\n"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_does_not_hold_up_a_small_one() {
+    let large = large_module();
+    let directory = project(&[("large.py", &large), ("app.py", EMOJI_SOURCE)]);
+    let large_uri = file_uri(&directory.path().join("large.py"));
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&large_uri, &large).await;
+    client.open(&app_uri, EMOJI_SOURCE).await;
+    let mut first = Vec::new();
+    while first.len() < 2 {
+        let ((uri, version), diagnostics) = client.next_publish().await;
+        if version == json!(1) && !diagnostics.is_empty() && !first.contains(&uri) {
+            first.push(uri);
+        }
+    }
+    // The large file changes first; the small file's diagnostics must not wait for the large file's analysis.
+    client.change(&large_uri, 2, &newline_at_top()).await;
+    client.change(&app_uri, 2, &newline_at_top()).await;
+    let mut order = Vec::new();
+    while order.len() < 2 {
+        let ((uri, version), _) = client.next_publish().await;
+        if version == json!(2) {
+            order.push(uri);
+        }
+    }
+    assert_eq!(order, [app_uri, large_uri]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_changes_is_analysed_once_for_its_newest_version() {
+    let large = large_module();
+    let directory = project(&[("large.py", &large)]);
+    let uri = file_uri(&directory.path().join("large.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&uri, &large).await;
+    assert_eq!(client.diagnostics(&uri).await.0, json!(1));
+    let last = 21;
+    for version in 2..=last {
+        client.change(&uri, version, &newline_at_top()).await;
+    }
+    let mut published = Vec::new();
+    loop {
+        let (version, diagnostics) = client.diagnostics(&uri).await;
+        published.push(version.clone());
+        if version == json!(last) {
+            // Every change moved every finding one line down: these are the newest text's.
+            assert_eq!(diagnostics[0]["range"]["start"]["line"], json!(last - 1 + 4));
+            break;
+        }
+    }
+    assert!(published.len() < 5, "stale versions were analysed and published: {published:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_past_the_size_limit_says_so() {
+    let (_directory, uri, mut client) = open_clean_app("async def main():\n    pass\n").await;
+    let paste = "x = 1\n".repeat(1_000_000);
+    let end = json!({"line": 2, "character": 0});
+    client.change(&uri, 2, &json!({"range": {"start": end, "end": end}, "text": paste})).await;
+    let warning = client.wait_for(|message| message["method"] == "window/showMessage").await;
+    let text = warning["params"]["message"].as_str().unwrap();
+    assert!(text.contains("app.py") && text.contains("5 MB"), "{text}");
+    assert_eq!(client.diagnostics(&uri).await, (json!(2), Vec::new()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setting_of_the_wrong_type_is_named_and_the_others_still_apply() {
+    let (_directory, uri, mut client) = open_clean_app("import time\n\n\nasync def main():\n    pass\n").await;
+    let settings = json!({"asynclint": {"ignore": "AL1", "severity": {"AL101": "error"}}});
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": settings })).await;
+    let warning = client.wait_for(|message| message["method"] == "window/showMessage").await;
+    assert_eq!(warning["params"]["type"], 2, "a warning: {warning}");
+    assert!(warning["params"]["message"].as_str().unwrap().contains("`ignore`"), "{warning}");
+    let add = json!({"range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 8}}, "text": "time.sleep(1)"});
+    client.change(&uri, 2, &add).await;
+    let diagnostics = loop {
+        let (version, diagnostics) = client.diagnostics(&uri).await;
+        if version == json!(2) {
+            break diagnostics;
+        }
+    };
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0]["severity"], 1, "the severity setting applies: {diagnostics:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_root_uri_the_open_file_s_project_is_indexed() {
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let (service, socket) = asynclint::lsp::service();
+    let inbox = support::drain(socket);
+    let mut client = TestClient { service, inbox, next_id: 1, encoding: Encoding::Utf16 };
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities})).await;
+    client.notify("initialized", json!({})).await;
+    client.open(&uri, app).await;
+    let published = client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["diagnostics"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|d| d["code"] == "AL110"))
+        })
+        .await;
+    let related = &published["params"]["diagnostics"][0]["relatedInformation"][0]["location"]["uri"];
+    assert!(related.as_str().unwrap().ends_with("helpers.py"), "{published}");
 }

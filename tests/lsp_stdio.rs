@@ -57,10 +57,28 @@ impl StdioClient {
     }
 
     fn send(&mut self, message: Value) {
-        let body = message.to_string();
+        self.send_body(message.to_string().as_bytes());
+    }
+
+    /// Sends one frame with any body, well-formed or not.
+    fn send_body(&mut self, body: &[u8]) {
         let stdin = self.stdin.as_mut().unwrap();
-        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).unwrap();
+        stdin.write_all(body).unwrap();
         stdin.flush().unwrap();
+    }
+
+    /// The exit status once the server has ended by itself.
+    fn status(&mut self) -> std::process::ExitStatus {
+        let started = std::time::Instant::now();
+        while started.elapsed() < WAIT {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not exit");
     }
 
     fn notify(&mut self, method: &str, params: Value) {
@@ -231,4 +249,38 @@ fn the_server_exits_when_stdin_closes() {
     }
     let _ = client.child.kill();
     panic!("the server did not exit when stdin closed");
+}
+
+#[test]
+fn every_malformed_message_is_answered_and_the_server_keeps_serving() {
+    let mut client = StdioClient::start();
+    // Each body, and the error it must get: (code, id).
+    let malformed: [(&[u8], i64, Value); 9] = [
+        (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}", -32700, Value::Null),
+        (b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xed\xa0\x80\"}", -32700, Value::Null),
+        (br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"x":"\ud800"}}"#, -32700, Value::Null),
+        (b"[]", -32600, Value::Null),
+        (br#"{"jsonrpc":"1.0","id":"old","method":"initialize","params":{}}"#, -32600, json!("old")),
+        (b"42", -32600, Value::Null),
+        (br#"{"jsonrpc":"2.0","id":{},"method":"initialize","params":{}}"#, -32600, Value::Null),
+        (b"{not json", -32700, Value::Null),
+        (br#"{"jsonrpc":"2.0","id":9,"method":"#, -32700, Value::Null),
+    ];
+    for (body, code, id) in malformed {
+        client.send_body(body);
+        let answer = client.wait_for(|message| message.get("error").is_some());
+        assert_eq!((&answer["error"]["code"], &answer["id"]), (&json!(code), &id), "{}", String::from_utf8_lossy(body));
+    }
+    client.request("initialize", json!({"processId": null, "capabilities": {}}));
+    client.request("shutdown", Value::Null);
+    client.notify("exit", Value::Null);
+    assert!(client.status().success());
+}
+
+#[test]
+fn exit_without_shutdown_ends_with_status_1() {
+    let mut client = StdioClient::start();
+    client.request("initialize", json!({"processId": null, "capabilities": {}}));
+    client.notify("exit", Value::Null);
+    assert_eq!(client.status().code(), Some(1));
 }

@@ -40,7 +40,8 @@ fn preamble() -> [Request; 3] {
 fuzz_target!(|bytes: &[u8]| {
     runtime().block_on(async {
         let mut decoded = Vec::new();
-        asynclint::lsp::forward_well_formed(bytes, &mut decoded).await;
+        let (answers, _answered) = tokio::sync::mpsc::unbounded_channel();
+        asynclint::lsp::forward_well_formed(bytes, &mut decoded, answers).await;
 
         let (mut service, socket) = asynclint::lsp::service();
         let _inbox = support::drain(socket);

@@ -1,5 +1,9 @@
-//! The server's state and handlers: open documents (rope + tree, edited incrementally), the project index built in
-//! the background, settings from `pyproject.toml` and the editor, diagnostics and code actions.
+//! The server's state and handlers: open documents (see `documents`), the project index built in the background,
+//! settings from `pyproject.toml` and the editor, diagnostics and code actions.
+//!
+//! Handlers only update the state, under one short lock, and hand the work that parses or checks to the blocking
+//! pool: one analysis per document at a time, of its newest version only, so a burst of keystrokes costs one
+//! analysis and a huge file delays no other file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -21,7 +25,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use crate::cache::{self, AnalysisCache};
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check, check_model, fix_all, summarize_document, ModuleInfo};
+use crate::core::check::{check_model, fix_all, summarize_document, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 
@@ -29,10 +33,11 @@ use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
 use crate::core::semantic::SemanticModel;
 use crate::core::settings::{Config, Settings};
-use crate::core::summary::ModuleSummary;
+use crate::core::summary::{summarize, ModuleSummary};
 use crate::workspace::{self, Exclusions, PackageCache};
 
-use super::convert;
+use super::documents::{self, OpenDocument};
+use super::{convert, focus};
 
 /// Files at least this large are not analysed: the editor stays responsive and the user is told why.
 const MAX_ANALYSED_BYTES: usize = 5 * 1024 * 1024;
@@ -57,45 +62,60 @@ struct EditorSettings {
 }
 
 impl EditorSettings {
-    /// Accepts both `{ "asynclint": { ... } }` and the bare table.
-    fn from_json(value: &serde_json::Value) -> Option<EditorSettings> {
-        let table = value.get("asynclint").unwrap_or(value);
-        serde_json::from_value(table.clone()).ok()
-    }
-}
-
-struct OpenDocument {
-    document: Document,
-    version: i32,
-    module: ModuleInfo,
-    too_large: bool,
-}
-
-impl OpenDocument {
-    fn model<'a>(&'a self, settings: &'a Settings) -> SemanticModel<'a> {
-        SemanticModel::build(&self.document, &self.module.name, self.module.is_package, settings.catalogue())
+    /// Accepts both `{ "asynclint": { ... } }` and the bare table. A key whose value has the wrong shape is left out
+    /// (the others still apply), and a message names it. None when the settings are not a table at all.
+    fn from_json(value: &serde_json::Value) -> Option<(EditorSettings, Option<String>)> {
+        let table = value.get("asynclint").unwrap_or(value).as_object()?;
+        let mut valid = table.clone();
+        let mut problems = Vec::new();
+        for (key, value) in table {
+            let alone = serde_json::Value::Object(serde_json::Map::from_iter([(key.clone(), value.clone())]));
+            if let Err(error) = serde_json::from_value::<EditorSettings>(alone) {
+                problems.push(format!("`{key}` ({error})"));
+                valid.remove(key);
+            }
+        }
+        let settings = serde_json::from_value(serde_json::Value::Object(valid)).unwrap_or_default();
+        let problem = (!problems.is_empty())
+            .then(|| format!("asynclint: ignoring editor settings of the wrong type: {}", problems.join(", ")));
+        Some((settings, problem))
     }
 }
 
 struct State {
     documents: HashMap<Uri, OpenDocument>,
-    index: ProjectIndex,
+    /// Shared with the code actions computed off the lock; an update copies it only while one of them holds it.
+    index: Arc<ProjectIndex>,
     /// What each module exports, as far as other files care: a change re-checks the open documents.
     shapes: HashMap<String, u64>,
     /// Open documents edited since the index last took their summary: they are summarised once typing pauses.
     edited: HashSet<Uri>,
     /// Bumped by each edit: a refresh timer only acts if no later edit came.
     edit_generation: u64,
+    /// Bumped whenever the index or the settings change what any document's findings may be: each open document is
+    /// analysed again once for the new generation.
+    generation: u64,
+    /// Numbers the openings of documents.
+    openings: u64,
     settings: Arc<Settings>,
     editor: EditorSettings,
     encoding: Encoding,
     roots: Vec<PathBuf>,
+    /// The roots came from the files opened, the client having named none (`rootUri: null`).
+    roots_inferred: bool,
     progress_supported: bool,
+    /// The client resolves code actions lazily (`codeAction/resolve` of their edit): fix-all is then offered on every
+    /// request and computed only when chosen.
+    resolve_supported: bool,
     /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
     cache_directory: Option<PathBuf>,
 }
 
 impl State {
+    fn index_mut(&mut self) -> &mut ProjectIndex {
+        Arc::make_mut(&mut self.index)
+    }
+
     fn enabled(&self) -> bool {
         self.editor.enable.unwrap_or(true)
     }
@@ -149,67 +169,225 @@ impl State {
     /// Puts a summary in the index and remembers its shape; the caller refreshes the index once for a batch.
     fn store_summary(&mut self, summary: ModuleSummary) {
         self.shapes.insert(summary.path.clone(), shape_of(&summary));
-        self.index.upsert(summary);
+        self.index_mut().upsert(summary);
     }
 
     /// Records a module's summary at once; true when what it exports changed (so other files may need a re-check).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
-        self.index.upsert(summary);
+        self.index_mut().upsert(summary);
         if changed {
-            self.index.refresh();
+            self.index_mut().refresh();
         }
         changed
     }
 
-    /// Summarises the documents edited since the last pause in typing. A summary whose shape is unchanged (positions
-    /// only) goes into the index as it is; if some shape changed, the index is refreshed and the open documents whose
-    /// diagnostics changed are returned.
-    fn apply_edits(&mut self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let mut reshaped = Vec::new();
-        for uri in std::mem::take(&mut self.edited) {
-            let Some(open) = self.documents.get(&uri).filter(|open| !open.too_large) else { continue };
-            let summary = summarize_document(&open.document, &open.module, &self.settings);
+    /// What an analysis or a code action of `uri` needs from the state, taken under the lock.
+    fn snapshot(&self, uri: &Uri) -> Option<Snapshot> {
+        let open = self.documents.get(uri)?;
+        let settings = match self.settings_for(&open.path) {
+            std::borrow::Cow::Borrowed(_) => self.settings.clone(),
+            std::borrow::Cow::Owned(settings) => Arc::new(settings),
+        };
+        Some(Snapshot {
+            id: open.id,
+            version: open.version,
+            path: open.path.clone(),
+            module: open.module.clone(),
+            index: self.index.clone(),
+            settings,
+            encoding: self.encoding,
+            active: self.enabled() && !open.too_large,
+            generation: self.generation,
+        })
+    }
+
+    /// Marks every open document for analysis against a changed index or settings, and returns them.
+    fn invalidate(&mut self) -> Vec<Uri> {
+        self.generation += 1;
+        self.documents.keys().cloned().collect()
+    }
+
+    /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
+    /// is unchanged (positions only) goes in as it is; if some shape changed, the index is refreshed and the open
+    /// documents are returned, to be analysed again.
+    fn take_summaries(&mut self, summaries: Vec<ModuleSummary>) -> Vec<Uri> {
+        let mut reshaped = false;
+        for summary in summaries {
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
-                self.index.upsert(summary);
+                self.index_mut().upsert(summary);
             } else {
-                reshaped.push(summary);
+                self.store_summary(summary);
+                reshaped = true;
             }
         }
-        if reshaped.is_empty() {
+        if !reshaped {
             return Vec::new();
         }
-        let before = self.all_diagnostics();
-        for summary in reshaped {
-            self.store_summary(summary);
+        self.index_mut().refresh();
+        self.invalidate()
+    }
+}
+
+/// A document's context for work done off the lock.
+struct Snapshot {
+    id: u64,
+    version: i32,
+    path: String,
+    module: ModuleInfo,
+    index: Arc<ProjectIndex>,
+    settings: Arc<Settings>,
+    encoding: Encoding,
+    /// Analysis is enabled and the file is not too large.
+    active: bool,
+    generation: u64,
+}
+
+/// Runs `work` on the parsed copy of `uri`, brought up to date with every change received so far; None when the
+/// document is not open or not analysed. Called on the blocking pool: it may wait for an analysis of the document.
+fn with_current_document<T>(
+    state: &Mutex<State>,
+    uri: &Uri,
+    work: impl FnOnce(&Document, &Snapshot) -> T,
+) -> Option<T> {
+    let parsed = guarded(state, "a document", |state| state.documents.get(uri).map(OpenDocument::parsed))??;
+    let mut parsed = documents::lock(&parsed);
+    let (changes, snapshot) = guarded(state, "a document", |state| {
+        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
+        let changes = state.documents.get_mut(uri)?.take_pending(&parsed);
+        Some((changes, snapshot))
+    })??;
+    let document = parsed.catch_up(&snapshot.path, changes)?;
+    catch("a document", || work(document, &snapshot))
+}
+
+/// What analysing one document gives: the diagnostics to publish, and whether the others need analysing again.
+#[derive(Default)]
+struct Analysed {
+    publish: Option<(Uri, Vec<lsp::Diagnostic>, i32)>,
+    others_changed: bool,
+}
+
+/// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
+/// newer version arrived meanwhile (whose change has queued its own analysis).
+fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
+    let Some(Some(parsed)) = guarded(state, "analysis", |state| state.documents.get(uri).map(OpenDocument::parsed))
+    else {
+        return Analysed::default();
+    };
+    let mut parsed = documents::lock(&parsed);
+    let job = guarded(state, "analysis", |state| {
+        let snapshot = state.snapshot(uri)?;
+        let open = state.documents.get_mut(uri)?;
+        // From here on, a change needs an analysis after this one.
+        open.queued = false;
+        if open.analysed == Some((snapshot.version, snapshot.generation)) {
+            return None;
         }
-        self.index.refresh();
-        let mut after = self.all_diagnostics();
-        after.retain(|(uri, diagnostics, version)| {
-            !before
-                .iter()
-                .any(|(old_uri, old, old_version)| old_uri == uri && old == diagnostics && old_version == version)
+        // A file too large to analyse keeps its changes queued: nothing parses it.
+        let changes = if snapshot.active { open.take_pending(&parsed) } else { Vec::new() };
+        let record = snapshot.active && std::mem::take(&mut open.record_summary);
+        Some((snapshot, changes, record))
+    });
+    let Some(Some((snapshot, changes, record))) = job else { return Analysed::default() };
+    let (diagnostics, summary) = if snapshot.active {
+        let Some(document) = parsed.catch_up(&snapshot.path, changes) else { return Analysed::default() };
+        let found = catch("analysis", || {
+            let settings = &snapshot.settings;
+            let module = &snapshot.module;
+            let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
+            // Publishing needs no fixes: code actions build them when asked.
+            let found = check_model(document, &model, &snapshot.index, settings, false);
+            let converted: Vec<lsp::Diagnostic> =
+                found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
+            (converted, record.then(|| summarize(document, &model, settings.catalogue())))
         });
-        after
-    }
-
-    fn diagnostics(&self, uri: &Uri) -> Option<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let open = self.documents.get(uri)?;
-        if !self.enabled() || open.too_large {
-            return Some((uri.clone(), Vec::new(), open.version));
+        match found {
+            Some(found) => found,
+            None => return Analysed::default(),
         }
-        // Publishing needs no fixes: code actions build them when asked.
-        let model = open.model(&self.settings);
-        let settings = self.settings_for(&open.document.path);
-        let found = check_model(&open.document, &model, &self.index, &settings, false);
-        let converted = found.iter().map(|d| convert::diagnostic(&open.document, d, self.encoding)).collect();
-        Some((uri.clone(), converted, open.version))
-    }
+    } else {
+        (Vec::new(), None)
+    };
+    drop(parsed);
+    guarded(state, "analysis", |state| {
+        let open = state.documents.get_mut(uri).filter(|open| open.id == snapshot.id)?;
+        if open.version != snapshot.version {
+            return None;
+        }
+        open.analysed = Some((snapshot.version, snapshot.generation));
+        let others_changed = summary.is_some_and(|summary| state.record_summary(summary));
+        if others_changed {
+            state.generation += 1;
+        }
+        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
+    })
+    .flatten()
+    .unwrap_or_default()
+}
 
-    fn all_diagnostics(&self) -> Vec<(Uri, Vec<lsp::Diagnostic>, i32)> {
-        let uris: Vec<&Uri> = self.documents.keys().collect();
-        uris.into_iter().filter_map(|uri| self.diagnostics(uri)).collect()
+/// Queues an analysis of each document, unless one is queued already (it will see the newest version), and
+/// publishes what it finds.
+fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>) {
+    for uri in uris {
+        let start = guarded(state, "analysis", |state| {
+            state.documents.get_mut(&uri).is_some_and(|open| !std::mem::replace(&mut open.queued, true))
+        });
+        if start != Some(true) {
+            continue;
+        }
+        let (state, client) = (state.clone(), client.clone());
+        tokio::spawn(async move {
+            let worker = state.clone();
+            let Ok(analysed) = tokio::task::spawn_blocking(move || analyse(&worker, &uri)).await else { return };
+            if let Some((uri, diagnostics, version)) = analysed.publish {
+                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            }
+            if analysed.others_changed {
+                let uris = guarded(&state, "analysis", |state| state.documents.keys().cloned().collect());
+                schedule_analysis(&state, &client, uris.unwrap_or_default());
+            }
+        });
+    }
+}
+
+/// After a pause in typing: summarises the edited documents (on the blocking pool) and returns the documents to
+/// analyse again when what they offer other files changed.
+fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
+    let edited = guarded(state, "index refresh", |state| {
+        if state.edit_generation == generation {
+            std::mem::take(&mut state.edited).into_iter().collect()
+        } else {
+            Vec::new()
+        }
+    });
+    let summaries: Vec<ModuleSummary> = edited
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|uri| {
+            with_current_document(state, uri, |document, snapshot| {
+                summarize_document(document, &snapshot.module, &snapshot.settings)
+            })
+        })
+        .collect();
+    guarded(state, "index refresh", |state| state.take_summaries(summaries)).unwrap_or_default()
+}
+
+/// Runs `work`, catching a panic: it is logged to stderr and the server stays up.
+fn catch<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            eprintln!("asynclint: internal error while handling {what}: {message}");
+            None
+        }
     }
 }
 
@@ -231,6 +409,19 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
     hasher.finish()
 }
 
+/// The nearest ancestor directory of a file that marks a Python project, if any: the filesystem above it is no project.
+fn project_root(file: &Path) -> Option<PathBuf> {
+    let markers = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
+    file.ancestors()
+        .skip(1)
+        .find(|directory| markers.iter().any(|marker| directory.join(marker).exists()))
+        .map(Path::to_path_buf)
+}
+
+fn too_large_message(uri: &Uri) -> String {
+    format!("asynclint skips {}: files of 5 MB or more are not analysed", uri.as_str())
+}
+
 fn document_path(uri: &Uri) -> String {
     match uri.to_file_path() {
         Some(path) => path.canonicalize().unwrap_or_else(|_| path.into_owned()).display().to_string(),
@@ -242,24 +433,7 @@ fn document_path(uri: &Uri) -> String {
 fn guarded<T>(state: &Mutex<State>, what: &str, work: impl FnOnce(&mut State) -> T) -> Option<T> {
     // A panic while the lock was held has been reported already; the state itself stays usable.
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    match catch_unwind(AssertUnwindSafe(|| work(&mut state))) {
-        Ok(value) => Some(value),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|text| text.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            eprintln!("asynclint: internal error while handling {what}: {message}");
-            None
-        }
-    }
-}
-
-async fn publish(client: &Client, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
-    for (uri, diagnostics, version) in batch {
-        client.publish_diagnostics(uri, diagnostics, Some(version)).await;
-    }
+    catch(what, || work(&mut state))
 }
 
 pub struct Backend {
@@ -271,15 +445,19 @@ impl Backend {
     pub fn new(client: Client) -> Self {
         let state = State {
             documents: HashMap::new(),
-            index: ProjectIndex::default(),
+            index: Arc::new(ProjectIndex::default()),
             shapes: HashMap::new(),
             edited: HashSet::new(),
             edit_generation: 0,
+            generation: 0,
+            openings: 0,
             settings: Arc::new(Settings::default()),
             editor: EditorSettings::default(),
             encoding: Encoding::Utf16,
             roots: Vec::new(),
+            roots_inferred: false,
             progress_supported: false,
+            resolve_supported: false,
             cache_directory: None,
         };
         Backend { client, state: Arc::new(Mutex::new(state)) }
@@ -291,25 +469,20 @@ impl Backend {
     }
 
     /// After [`INDEX_REFRESH_DELAY`] without a newer edit, brings the edited documents' summaries into the index and
-    /// publishes what that changed (in the edited file and in the other open files).
+    /// analyses again what that may change (in the edited file and in the other open files).
     fn schedule_index_refresh(&self, generation: u64) {
         let state = self.state.clone();
         let client = self.client.clone();
         tokio::spawn(async move {
             tokio::time::sleep(INDEX_REFRESH_DELAY).await;
-            let batch = guarded(&state, "index refresh", |state| {
-                if state.edit_generation == generation {
-                    state.apply_edits()
-                } else {
-                    Vec::new()
-                }
-            });
-            publish(&client, batch.unwrap_or_default()).await;
+            let worker = state.clone();
+            let uris = tokio::task::spawn_blocking(move || refresh_edited(&worker, generation)).await;
+            schedule_analysis(&state, &client, uris.unwrap_or_default());
         });
     }
 
-    async fn publish(&self, batch: Vec<(Uri, Vec<lsp::Diagnostic>, i32)>) {
-        publish(&self.client, batch).await;
+    fn analyse_again(&self, uris: Vec<Uri>) {
+        schedule_analysis(&self.state, &self.client, uris);
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
@@ -381,18 +554,18 @@ impl Backend {
                 progress.report_with_message(format!("{done}/{total} files"), percentage).await;
             }
         }
-        let batch = self.guarded("indexing", |state| {
-            let open: Vec<String> = state.documents.values().map(|open| open.document.path.clone()).collect();
+        let uris = self.guarded("indexing", |state| {
+            let open: Vec<String> = state.documents.values().map(|open| open.path.clone()).collect();
             for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
                 state.store_summary(summary);
             }
-            state.index.refresh();
-            state.all_diagnostics()
+            state.index_mut().refresh();
+            state.invalidate()
         });
         if let Some(progress) = progress {
             progress.finish_with_message("done").await;
         }
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(uris.unwrap_or_default());
         if let Some(cache) = cache {
             let saved = tokio::task::spawn_blocking(move || cache.save(&cache_entries)).await;
             if let Ok(Err(problem)) = saved {
@@ -404,7 +577,7 @@ impl Backend {
     /// Brings one file on disk into the index (or out of it, when it is gone), unless it is open in the editor.
     fn reindex_file(state: &mut State, path: &Path, deleted: bool) -> bool {
         let shown = path.display().to_string();
-        if state.documents.values().any(|open| open.document.path == shown) {
+        if state.documents.values().any(|open| open.path == shown) {
             return false;
         }
         let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
@@ -416,54 +589,151 @@ impl Backend {
                 state.record_summary(summary)
             }
             _ => {
-                state.index.remove(&shown);
+                state.index_mut().remove(&shown);
                 state.shapes.remove(&shown);
-                state.index.refresh();
+                state.index_mut().refresh();
                 true
             }
         }
     }
 
-    fn code_actions(state: &State, params: &CodeActionParams) -> Option<CodeActionResponse> {
+    /// The quick fixes for the requested range, computed at once (see [`focus`]), and what fix-all needs: a snapshot
+    /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later. Runs on
+    /// the blocking pool; `version` is the document's version when the request came.
+    fn code_actions(state: &Mutex<State>, params: &CodeActionParams, version: i32) -> Option<Result<CodeActionPlan>> {
         let uri = &params.text_document.uri;
-        let open = state.documents.get(uri)?;
-        if !state.enabled() || open.too_large {
-            return Some(Vec::new());
-        }
-        let document = &open.document;
-        let encoding = state.encoding;
-        let requested = convert::text_range(document, params.range, encoding);
-        let settings = state.settings_for(&document.path);
-        let findings = check(document, &open.module, &state.index, &settings);
-        let only = params.context.only.as_deref();
-        let wants = |kind: &CodeActionKind| {
-            only.is_none_or(|only| only.iter().any(|wanted| kind.as_str().starts_with(wanted.as_str())))
-        };
-        let mut actions: Vec<CodeActionOrCommand> = Vec::new();
-        if wants(&CodeActionKind::QUICKFIX) {
-            for finding in findings.iter().filter(|finding| finding.range.intersects(requested)) {
-                for fix in &finding.fixes {
-                    actions.push(CodeActionOrCommand::CodeAction(convert::quick_fix(
-                        document, uri, finding, fix, encoding,
-                    )));
-                }
-                if let Some(action) = noqa_action(document, uri, finding, encoding) {
-                    actions.push(CodeActionOrCommand::CodeAction(action));
+        let resolve_supported = guarded(state, "codeAction", |state| state.resolve_supported)?;
+        with_current_document(state, uri, |document, snapshot| {
+            // The request's positions are in the version it was sent for.
+            if snapshot.version != version {
+                return Err(Error::content_modified());
+            }
+            let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
+            let encoding = snapshot.encoding;
+            let requested = convert::text_range(document, params.range, encoding);
+            let only = params.context.only.as_deref();
+            let quickfix = CodeActionKind::QUICKFIX;
+            if only.is_none_or(|only| only.iter().any(|wanted| quickfix.as_str().starts_with(wanted.as_str()))) {
+                let (module, index, settings) = (&snapshot.module, &snapshot.index, &snapshot.settings);
+                let findings = focus::findings_with_fixes(document, module, index, settings, requested);
+                for finding in &findings {
+                    for fix in &finding.fixes {
+                        let action = convert::quick_fix(document, uri, finding, fix, encoding);
+                        plan.actions.push(CodeActionOrCommand::CodeAction(action));
+                    }
+                    if let Some(action) = noqa_action(document, uri, finding, encoding) {
+                        plan.actions.push(CodeActionOrCommand::CodeAction(action));
+                    }
                 }
             }
-        }
-        if wants(&convert::fix_all_kind()) {
-            if let Some(edit) = fix_all_edit(document, &open.module, state, &settings) {
-                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
-                    title: "Fix all safe asynclint findings".to_owned(),
-                    kind: Some(convert::fix_all_kind()),
-                    edit: Some(convert::workspace_edit(uri, vec![edit])),
-                    ..CodeAction::default()
-                }));
+            let fix_all = convert::fix_all_kind();
+            let asked =
+                only.is_some_and(|only| only.iter().any(|wanted| fix_all.as_str().starts_with(wanted.as_str())));
+            if asked {
+                plan.fix_all = Some(FixAll::Now(Box::new(FixAllJob::new(uri, document.text(), snapshot))));
+            } else if only.is_none() && resolve_supported {
+                plan.fix_all = Some(FixAll::Later(ResolveData { uri: uri.clone(), version }));
             }
-        }
-        Some(actions)
+            Ok(plan)
+        })
     }
+}
+
+/// What a code action request answers: the quick fixes, and fix-all to compute now or on resolve.
+struct CodeActionPlan {
+    actions: Vec<CodeActionOrCommand>,
+    fix_all: Option<FixAll>,
+}
+
+enum FixAll {
+    Now(Box<FixAllJob>),
+    Later(ResolveData),
+}
+
+/// Which document version a lazily offered fix-all was for (the code action's `data`).
+struct ResolveData {
+    uri: Uri,
+    version: i32,
+}
+
+impl ResolveData {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "uri": self.uri.as_str(), "version": self.version })
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<ResolveData> {
+        let uri = value.get("uri")?.as_str()?.parse().ok()?;
+        let version = i32::try_from(value.get("version")?.as_i64()?).ok()?;
+        Some(ResolveData { uri, version })
+    }
+}
+
+/// Everything fix-all needs, taken from the state so that it runs off the lock: edits keep being applied meanwhile.
+struct FixAllJob {
+    uri: Uri,
+    version: i32,
+    path: String,
+    text: String,
+    module: ModuleInfo,
+    index: Arc<ProjectIndex>,
+    settings: Arc<Settings>,
+    encoding: Encoding,
+}
+
+impl FixAllJob {
+    fn new(uri: &Uri, text: &str, snapshot: &Snapshot) -> FixAllJob {
+        FixAllJob {
+            uri: uri.clone(),
+            version: snapshot.version,
+            path: snapshot.path.clone(),
+            text: text.to_owned(),
+            module: snapshot.module.clone(),
+            index: snapshot.index.clone(),
+            settings: snapshot.settings.clone(),
+            encoding: snapshot.encoding,
+        }
+    }
+
+    /// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
+    fn run(self) -> Option<TextEdit> {
+        let original = Document::new(self.path.clone(), self.text.as_str());
+        let safe = |applicability| applicability == Applicability::Safe;
+        let fixed = fix_all(Document::new(self.path, self.text), &self.module, &self.index, &self.settings, safe);
+        if fixed.document.text() == original.text() {
+            return None;
+        }
+        let whole = crate::core::diagnostic::TextRange::new(0, original.text().len());
+        Some(TextEdit { range: convert::range(&original, whole, self.encoding), new_text: fixed.document.into_text() })
+    }
+
+    fn action(uri: &Uri, edit: Option<TextEdit>) -> CodeAction {
+        CodeAction {
+            title: "Fix all safe asynclint findings".to_owned(),
+            kind: Some(convert::fix_all_kind()),
+            edit: Some(convert::workspace_edit(uri, edit.into_iter().collect())),
+            ..CodeAction::default()
+        }
+    }
+}
+
+impl State {
+    /// Fix-all from the editor's text, which needs no parsed copy.
+    fn fix_all_job(&self, uri: &Uri) -> Option<FixAllJob> {
+        let snapshot = self.snapshot(uri).filter(|snapshot| snapshot.active)?;
+        Some(FixAllJob::new(uri, self.documents.get(uri)?.text(), &snapshot))
+    }
+
+    fn is_current(&self, uri: &Uri, version: i32) -> bool {
+        self.documents.get(uri).is_some_and(|open| open.version == version)
+    }
+}
+
+/// Runs fix-all on the blocking pool; a panic in it is logged and answered as an internal error.
+async fn run_fix_all(job: FixAllJob) -> Result<Option<TextEdit>> {
+    tokio::task::spawn_blocking(move || job.run()).await.map_err(|error| {
+        eprintln!("asynclint: internal error while fixing all: {error}");
+        Error::internal_error()
+    })
 }
 
 /// "Suppress with `# noqa`": appends the code to the line's `# noqa: ...` list, or adds one; none where a comment
@@ -482,18 +752,6 @@ fn noqa_action(document: &Document, uri: &Uri, finding: &Diagnostic, encoding: E
     })
 }
 
-/// Applies every safe fix, round after round, and returns one edit replacing the document when anything changed.
-fn fix_all_edit(document: &Document, module: &ModuleInfo, state: &State, settings: &Settings) -> Option<TextEdit> {
-    let copy = Document::new(document.path.clone(), document.text());
-    let current =
-        fix_all(copy, module, &state.index, settings, |applicability| applicability == Applicability::Safe).document;
-    if current.text() == document.text() {
-        return None;
-    }
-    let whole = crate::core::diagnostic::TextRange::new(0, document.text().len());
-    Some(TextEdit { range: convert::range(document, whole, state.encoding), new_text: current.text().to_owned() })
-}
-
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let offers_utf8 = params
@@ -504,6 +762,14 @@ impl LanguageServer for Backend {
             .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8));
         let progress_supported =
             params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        let code_action = params.capabilities.text_document.as_ref().and_then(|text| text.code_action.as_ref());
+        let resolve_supported = code_action.is_some_and(|code_action| {
+            code_action.code_action_literal_support.is_some()
+                && code_action
+                    .resolve_support
+                    .as_ref()
+                    .is_some_and(|support| support.properties.iter().any(|p| p == "edit"))
+        });
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
             .iter()
@@ -515,18 +781,24 @@ impl LanguageServer for Backend {
             roots.extend(params.root_uri.as_ref().and_then(|uri| uri.to_file_path()).map(|path| path.into_owned()));
         }
         let roots: Vec<PathBuf> = roots.into_iter().map(|root| root.canonicalize().unwrap_or(root)).collect();
-        let editor = params.initialization_options.as_ref().and_then(EditorSettings::from_json).unwrap_or_default();
+        let (editor, editor_problem) =
+            params.initialization_options.as_ref().and_then(EditorSettings::from_json).unwrap_or_default();
         let problem = self
             .guarded("initialize", |state| {
                 state.encoding = if offers_utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
+                state.roots_inferred = roots.is_empty();
                 state.roots = roots;
                 state.editor = editor;
                 state.progress_supported = progress_supported;
+                state.resolve_supported = resolve_supported;
                 state.rebuild_settings()
             })
             .ok_or_else(Error::internal_error)?;
         if let Some(problem) = problem {
             self.client.show_message(MessageType::ERROR, problem).await;
+        }
+        if let Some(problem) = editor_problem {
+            self.client.show_message(MessageType::WARNING, problem).await;
         }
         let encoding = if offers_utf8 { PositionEncodingKind::UTF8 } else { PositionEncodingKind::UTF16 };
         Ok(InitializeResult {
@@ -535,6 +807,7 @@ impl LanguageServer for Backend {
                 text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::INCREMENTAL)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX, convert::fix_all_kind()]),
+                    resolve_provider: Some(true),
                     ..CodeActionOptions::default()
                 })),
                 ..ServerCapabilities::default()
@@ -557,66 +830,65 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let item = params.text_document;
-        let batch = self.guarded("didOpen", |state| {
+        let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
+        let opened = self.guarded("didOpen", |state| {
             let path = document_path(&item.uri);
-            let too_large = item.text.len() >= MAX_ANALYSED_BYTES;
+            // Without a workspace from the client, the project of each file opened is indexed, for cross-file findings.
+            let new_root = state.roots_inferred.then(|| project_root(Path::new(&path))).flatten();
+            let new_root = new_root.filter(|root| !state.roots.iter().any(|known| root.starts_with(known)));
+            let problem = new_root.map(|root| {
+                state.roots.push(root);
+                state.rebuild_settings()
+            });
             let module = state.module_of(Path::new(&path));
-            let document = Document::new(path, item.text);
-            let exported_changed = if too_large {
-                false
-            } else {
-                let summary = summarize_document(&document, &module, &state.settings);
-                state.record_summary(summary)
-            };
-            state
-                .documents
-                .insert(item.uri.clone(), OpenDocument { document, version: item.version, module, too_large });
-            let batch = if exported_changed {
-                state.all_diagnostics()
-            } else {
-                state.diagnostics(&item.uri).into_iter().collect()
-            };
-            (batch, too_large)
+            state.openings += 1;
+            let open = OpenDocument::new(state.openings, path, module, item.version, item.text, too_large);
+            state.documents.insert(item.uri.clone(), open);
+            problem
         });
-        let Some((batch, too_large)) = batch else { return };
+        let Some(new_root) = opened else { return };
         if too_large {
-            let message = format!("asynclint skips {}: files of 5 MB or more are not analysed", item.uri.as_str());
-            self.client.show_message(MessageType::WARNING, message).await;
+            self.client.show_message(MessageType::WARNING, too_large_message(&item.uri)).await;
         }
-        self.publish(batch).await;
+        // The first analysis also puts the file's summary into the index, and re-checks the others if that matters.
+        self.analyse_again(vec![item.uri]);
+        if let Some(problem) = new_root {
+            if let Some(problem) = problem {
+                self.client.show_message(MessageType::ERROR, problem).await;
+            }
+            self.index_workspace().await;
+        }
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
-        let batch = self.guarded("didChange", |state| {
+        let changed = self.guarded("didChange", |state| {
             let encoding = state.encoding;
             let Some(open) = state.documents.get_mut(&uri) else {
                 eprintln!("asynclint: ignoring a change to {}, which is not open", uri.as_str());
-                return (Vec::new(), None);
+                return None;
             };
             for change in params.content_changes {
-                match change.range {
-                    Some(range) => {
-                        let range = convert::text_range(&open.document, range, encoding);
-                        open.document.edit(range, &change.text);
-                    }
-                    None => open.document.set_text(change.text),
-                }
+                open.change(change.range, change.text, encoding);
             }
             open.version = params.text_document.version;
-            open.too_large = open.document.text().len() >= MAX_ANALYSED_BYTES;
+            let was_too_large = open.too_large;
+            open.too_large = open.text().len() >= MAX_ANALYSED_BYTES;
+            let became_too_large = open.too_large && !was_too_large;
             if open.too_large {
-                return (state.diagnostics(&uri).into_iter().collect(), None);
+                return Some((became_too_large, None));
             }
-            // A keystroke is checked at once against the index as it is; the file's own summary waits for a pause in
-            // typing before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
-            let published = state.diagnostics(&uri).into_iter().collect();
+            // A keystroke is checked against the index as it is; the file's own summary waits for a pause in typing
+            // before it reaches the index (and the other open files): see INDEX_REFRESH_DELAY.
             state.edited.insert(uri.clone());
             state.edit_generation += 1;
-            (published, Some(state.edit_generation))
+            Some((false, Some(state.edit_generation)))
         });
-        let Some((batch, refresh)) = batch else { return };
-        self.publish(batch).await;
+        let Some(Some((became_too_large, refresh))) = changed else { return };
+        if became_too_large {
+            self.client.show_message(MessageType::WARNING, too_large_message(&uri)).await;
+        }
+        self.analyse_again(vec![uri]);
         if let Some(generation) = refresh {
             self.schedule_index_refresh(generation);
         }
@@ -624,27 +896,32 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        let batch = self.guarded("didClose", |state| {
+        let uris = self.guarded("didClose", |state| {
             let Some(closed) = state.documents.remove(&uri) else { return Vec::new() };
             // The file on disk is what the project has now.
-            let path = PathBuf::from(&closed.document.path);
+            let path = PathBuf::from(&closed.path);
             if Self::reindex_file(state, &path, !path.is_file()) {
-                state.all_diagnostics()
+                state.invalidate()
             } else {
                 Vec::new()
             }
         });
         self.client.publish_diagnostics(uri, Vec::new(), None).await;
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(uris.unwrap_or_default());
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let parsed = EditorSettings::from_json(&params.settings);
+        let editor_problem = parsed.as_ref().and_then(|(_, problem)| problem.clone());
         let problem = self.guarded("didChangeConfiguration", |state| {
-            if let Some(editor) = EditorSettings::from_json(&params.settings) {
+            if let Some((editor, _)) = parsed {
                 state.editor = editor;
             }
             state.rebuild_settings()
         });
+        if let Some(problem) = editor_problem {
+            self.client.show_message(MessageType::WARNING, problem).await;
+        }
         if let Some(Some(problem)) = problem {
             self.client.show_message(MessageType::ERROR, problem).await;
         }
@@ -667,12 +944,12 @@ impl LanguageServer for Backend {
                 }
             }
             if exported_changed {
-                state.all_diagnostics()
+                state.invalidate()
             } else {
                 Vec::new()
             }
         });
-        self.publish(batch.unwrap_or_default()).await;
+        self.analyse_again(batch.unwrap_or_default());
         if config_changed {
             let problem = self.guarded("didChangeWatchedFiles", State::rebuild_settings);
             if let Some(Some(problem)) = problem {
@@ -683,6 +960,52 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        self.guarded("codeAction", |state| Self::code_actions(state, &params)).ok_or_else(Error::internal_error)
+        let uri = params.text_document.uri.clone();
+        let version = self.guarded("codeAction", |state| state.documents.get(&uri).map(|open| open.version));
+        let Some(version) = version.ok_or_else(Error::internal_error)? else { return Ok(Some(Vec::new())) };
+        let state = self.state.clone();
+        let plan = tokio::task::spawn_blocking(move || Self::code_actions(&state, &params, version)).await;
+        let Some(CodeActionPlan { mut actions, fix_all }) = plan.map_err(|_| Error::internal_error())?.transpose()?
+        else {
+            return Ok(Some(Vec::new()));
+        };
+        match fix_all {
+            Some(FixAll::Now(job)) => {
+                let (uri, version) = (job.uri.clone(), job.version);
+                let edit = run_fix_all(*job).await?;
+                // Fix-all replaces the whole text: against a newer version it would undo the edits made meanwhile.
+                if self.guarded("codeAction", |state| state.is_current(&uri, version)) != Some(true) {
+                    return Err(Error::content_modified());
+                }
+                if edit.is_some() {
+                    actions.push(CodeActionOrCommand::CodeAction(FixAllJob::action(&uri, edit)));
+                }
+            }
+            Some(FixAll::Later(data)) => actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: "Fix all safe asynclint findings".to_owned(),
+                kind: Some(convert::fix_all_kind()),
+                data: Some(data.to_json()),
+                ..CodeAction::default()
+            })),
+            None => {}
+        }
+        Ok(Some(actions))
+    }
+
+    async fn code_action_resolve(&self, mut action: CodeAction) -> Result<CodeAction> {
+        let Some(data) = action.data.as_ref().and_then(ResolveData::from_json) else { return Ok(action) };
+        let job = self
+            .guarded("codeAction/resolve", |state| {
+                state.fix_all_job(&data.uri).filter(|job| job.version == data.version)
+            })
+            .ok_or_else(Error::internal_error)?;
+        // The action was offered for a version the document has left: its edit would be for another text.
+        let Some(job) = job else { return Err(Error::content_modified()) };
+        let edit = run_fix_all(job).await?;
+        if self.guarded("codeAction/resolve", |state| state.is_current(&data.uri, data.version)) != Some(true) {
+            return Err(Error::content_modified());
+        }
+        action.edit = Some(convert::workspace_edit(&data.uri, edit.into_iter().collect()));
+        Ok(action)
     }
 }

@@ -2,23 +2,46 @@
 
 mod backend;
 mod convert;
+mod documents;
+mod focus;
+mod frames;
 
 pub use backend::Backend;
+pub use frames::forward_well_formed;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tower::Service;
+use tower_lsp_server::jsonrpc::{Request, Response};
 use tower_lsp_server::{ClientSocket, LspService, Server};
-
-/// Messages larger than this are discarded unread: no client sends one, and buffering it could exhaust memory.
-const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
-/// What a malformed message becomes: a notification the server ignores. (The protocol library would otherwise answer
-/// the parse error and then stop reading, which an editor sees as a crash.)
-const IGNORED_MESSAGE: &[u8] = br#"{"jsonrpc":"2.0","method":"$/asynclint/ignoredMalformedMessage"}"#;
 
 /// The service and the socket of server-to-client messages, for running over stdio or driving in process (tests).
 pub fn service() -> (LspService<Backend>, ClientSocket) {
     LspService::new(Backend::new)
+}
+
+/// How a session ended, as far as the exit status cares.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// A `shutdown` request reached the server.
+    pub shutdown_requested: bool,
+    /// An `exit` notification ended the session (rather than the end of input).
+    pub exit_received: bool,
+}
+
+impl Outcome {
+    /// The LSP specification's exit status: 0 after `shutdown`, 1 when the session ends without one.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.shutdown_requested {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Serves LSP on stdin/stdout until the client sends `exit` or closes stdin.
@@ -30,118 +53,77 @@ pub fn run_stdio() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(async {
-        let (service, socket) = service();
-        let (server_input, guard_output) = tokio::io::duplex(1 << 20);
-        let guard = tokio::spawn(forward_well_formed(tokio::io::BufReader::new(tokio::io::stdin()), guard_output));
-        Server::new(server_input, tokio::io::stdout(), socket).serve(service).await;
-        guard.abort();
-    });
+    let outcome = runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
     // Background indexing may still run on a blocking thread; it must not keep the process alive.
     runtime.shutdown_background();
-    ExitCode::SUCCESS
+    outcome.exit_code()
 }
 
-/// Copies LSP frames from `input` to `output`, replacing any frame whose body is not JSON, or whose length is missing
-/// or oversized, by a message the server ignores. Ends at end of input.
-pub async fn forward_well_formed(mut input: impl AsyncBufRead + Unpin, mut output: impl AsyncWrite + Unpin) {
-    loop {
-        let mut length: Option<usize> = None;
-        let mut headers_seen = false;
-        loop {
-            let mut line = Vec::new();
-            match input.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            let line = String::from_utf8_lossy(&line);
-            let line = line.trim();
-            if line.is_empty() {
-                if headers_seen {
-                    break;
-                }
-                continue;
-            }
-            headers_seen = true;
-            if let Some((name, value)) = line.split_once(':') {
-                if name.trim().eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().ok();
-                }
+/// Serves one session: `input` goes through the frame guard into the protocol library, and the library's output and
+/// the guard's error answers are merged, whole frame by whole frame, into `output`. Returns once the session ends and
+/// everything is written.
+pub async fn serve(
+    input: impl AsyncRead + Unpin + Send + 'static,
+    mut output: impl AsyncWrite + Unpin + Send + 'static,
+) -> Outcome {
+    let (service, socket) = service();
+    let seen = Arc::new(Seen::default());
+    let service = Watched { inner: service, seen: seen.clone() };
+    let (guard_output, server_input) = tokio::io::duplex(1 << 20);
+    let (server_output, relay_input) = tokio::io::duplex(1 << 20);
+    let (frames, mut outbox) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let guard =
+        tokio::spawn(frames::forward_well_formed(tokio::io::BufReader::new(input), guard_output, frames.clone()));
+    let relay = tokio::spawn(frames::relay_frames(tokio::io::BufReader::new(relay_input), frames));
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = outbox.recv().await {
+            if output.write_all(&frame).await.is_err() || output.flush().await.is_err() {
+                return;
             }
         }
-        let body = match length {
-            Some(length) if length <= MAX_MESSAGE_BYTES => {
-                let mut body = vec![0; length];
-                if input.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
-                    body
-                } else {
-                    eprintln!("asynclint: ignoring a message whose body is not JSON");
-                    IGNORED_MESSAGE.to_vec()
-                }
-            }
-            Some(length) => {
-                eprintln!("asynclint: discarding a message of {length} bytes (the limit is {MAX_MESSAGE_BYTES})");
-                let mut rest = (&mut input).take(length as u64);
-                if tokio::io::copy(&mut rest, &mut tokio::io::sink()).await.is_err() {
-                    return;
-                }
-                IGNORED_MESSAGE.to_vec()
-            }
-            None => {
-                eprintln!("asynclint: ignoring a message without a valid Content-Length header");
-                continue;
-            }
-        };
-        let header = format!("Content-Length: {}\r\n\r\n", body.len());
-        let written = async {
-            output.write_all(header.as_bytes()).await?;
-            output.write_all(&body).await?;
-            output.flush().await
-        };
-        if written.await.is_err() {
-            return;
-        }
+    });
+    Server::new(server_input, server_output, socket).serve(service).await;
+    // The library has written its last frame and closed its output; the guard may still wait on input (a client that
+    // keeps stdin open after `exit`), and its answers are moot now.
+    guard.abort();
+    let _ = guard.await;
+    let _ = relay.await;
+    let _ = writer.await;
+    Outcome {
+        shutdown_requested: seen.shutdown.load(Ordering::SeqCst),
+        exit_received: seen.exit.load(Ordering::SeqCst),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What the session has seen: the library handles `shutdown` and `exit` itself, so only the service's caller can
+/// tell the exit status.
+#[derive(Default)]
+struct Seen {
+    shutdown: AtomicBool,
+    exit: AtomicBool,
+}
 
-    async fn forwarded(input: &[u8]) -> String {
-        let mut output = Vec::new();
-        forward_well_formed(input, &mut output).await;
-        String::from_utf8(output).unwrap()
+/// The language service, noting `shutdown` and `exit` on their way in.
+struct Watched<S> {
+    inner: S,
+    seen: Arc<Seen>,
+}
+
+impl<S: Service<Request, Response = Option<Response>>> Service<Request> for Watched<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(context)
     }
 
-    #[tokio::test]
-    async fn malformed_frames_become_ignored_messages() {
-        let good = br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
-        let mut input = format!("Content-Length: {}\r\n\r\n", good.len()).into_bytes();
-        input.extend_from_slice(good);
-        input.extend_from_slice(b"Content-Length: 9\r\n\r\n{not json");
-        input.extend_from_slice(b"Content-Type: nothing\r\n\r\n");
-        let output = forwarded(&input).await;
-        let ignored = std::str::from_utf8(IGNORED_MESSAGE).unwrap();
-        assert_eq!(
-            output,
-            format!(
-                "Content-Length: {}\r\n\r\n{}Content-Length: {}\r\n\r\n{ignored}",
-                good.len(),
-                std::str::from_utf8(good).unwrap(),
-                ignored.len()
-            )
-        );
-    }
-
-    #[tokio::test]
-    async fn oversized_frames_are_discarded_without_buffering() {
-        let input = format!("Content-Length: {}\r\n\r\n", MAX_MESSAGE_BYTES + 1).into_bytes();
-        let output = forwarded(&input).await;
-        let ignored = std::str::from_utf8(IGNORED_MESSAGE).unwrap();
-        assert_eq!(output, format!("Content-Length: {}\r\n\r\n{ignored}", ignored.len()));
+    fn call(&mut self, request: Request) -> S::Future {
+        match request.method() {
+            "shutdown" if request.id().is_some() => self.seen.shutdown.store(true, Ordering::SeqCst),
+            "exit" => self.seen.exit.store(true, Ordering::SeqCst),
+            _ => {}
+        }
+        self.inner.call(request)
     }
 }
