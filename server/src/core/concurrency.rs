@@ -160,38 +160,21 @@ pub fn never_suspends(model: &SemanticModel, call: Node, scope: ScopeId) -> bool
     let Some(definition) = model.scope(callee).node else { return false };
     // A coroutine held up by a blocking call suspends once that call is fixed (`time.sleep` → `asyncio.sleep`).
     let catalogue = model.catalogue();
-    let blocks = model.calls.iter().any(|inner| {
+    let blocks = model.calls_within(definition).iter().any(|inner| {
         inner.scope == callee
             && super::summary::blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some()
     });
     if blocks {
         return false;
     }
-    struct Suspends {
-        found: bool,
-        root: usize,
-    }
-    impl<'t> Visitor<'t> for Suspends {
-        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
-            if self.found {
-                return false;
-            }
-            match node.kind_name() {
-                "await" => self.found = true,
-                "for_statement" | "with_statement" | "for_in_clause" => {
-                    self.found = node.child(0).is_some_and(|first| first.kind_name() == "async")
-                }
-                // A nested function's awaits are its own.
-                "function_definition" | "lambda" | "class_definition" => return node.id() == self.root,
-                _ => {}
-            }
-            !self.found
+    let suspends = syntax::own_code_has(definition, |node| match node.kind_name() {
+        "await" => true,
+        "for_statement" | "with_statement" | "for_in_clause" => {
+            node.child(0).is_some_and(|first| first.kind_name() == "async")
         }
-        fn leave(&mut self, _node: Node<'t>) {}
-    }
-    let mut visitor = Suspends { found: false, root: definition.id() };
-    syntax::walk_node(definition, &mut visitor);
-    !visitor.found && !definition.has_error()
+        _ => false,
+    });
+    !suspends && !definition.has_error()
 }
 
 /// The blocks of a function body, nested ones included, but not those of nested functions, lambdas or classes.

@@ -96,12 +96,10 @@ pub struct RootWaits {
 
 /// Whether the function calls `name.cancel()`: it stops the task on purpose.
 pub fn is_cancelled(model: &SemanticModel, function: Node, name: &str) -> bool {
-    let (start, end) = (function.start_byte(), function.end_byte());
-    model.calls.iter().any(|call| {
-        call.node.start_byte() >= start
-            && call.node.end_byte() <= end
-            && syntax::callee_text(call.node, model.source).strip_suffix(".cancel") == Some(name)
-    })
+    model
+        .calls_within(function)
+        .iter()
+        .any(|call| syntax::callee_text(call.node, model.source).strip_suffix(".cancel") == Some(name))
 }
 
 /// Whether awaiting the task that `call` creates can end: false when its coroutine function, defined in this file,
@@ -117,24 +115,7 @@ pub fn task_may_finish(checker: &super::check::Checker, call: &CallSite) -> bool
     let Some(function) = coroutine.child_by_field_id(syntax::fields().function) else { return false };
     let super::semantic::Resolved::Path(path) = model.resolve(function, call.scope) else { return false };
     let Some(definition) = model.scope_named(&path).and_then(|scope| model.scope(scope).node) else { return false };
-    struct Loops {
-        found: bool,
-        root: usize,
-    }
-    impl<'t> Visitor<'t> for Loops {
-        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
-            match node.kind_name() {
-                "while_statement" => self.found = true,
-                "function_definition" | "lambda" | "class_definition" => return node.id() == self.root,
-                _ => {}
-            }
-            !self.found
-        }
-        fn leave(&mut self, _node: Node<'t>) {}
-    }
-    let mut loops = Loops { found: false, root: definition.id() };
-    syntax::walk_node(definition, &mut loops);
-    !loops.found
+    !syntax::own_code_has(definition, |node| node.kind_name() == "while_statement")
 }
 
 pub fn root_waits(model: &SemanticModel, function: Node) -> RootWaits {

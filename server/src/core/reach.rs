@@ -179,7 +179,8 @@ pub fn is_non_blocking_attempt(model: &SemanticModel, call: Node, scope: ScopeId
         node = parent;
     }
     let receiver = model.text(receiver);
-    model.calls.iter().any(|other| {
+    let Some(function) = model.scope(scope).node else { return false };
+    model.calls_within(function).iter().any(|other| {
         other.scope == scope && {
             let callee = syntax::callee_text(other.node, model.source);
             let argument = syntax::first_positional_argument(other.node).map(|argument| model.text(argument));
@@ -457,7 +458,7 @@ pub fn offloads_first_parameter(model: &SemanticModel, scope: ScopeId) -> bool {
         _ => None,
     });
     let Some(first) = first.map(|first| model.text(first)) else { return false };
-    model.calls.iter().any(|call| {
+    model.calls_within(function).iter().any(|call| {
         is_within(model, call.scope, scope) && is_offload_call(model, call.node, call.scope) && {
             let arguments = call.node.child_by_field_id(syntax::fields().arguments);
             arguments.is_some_and(|arguments| {

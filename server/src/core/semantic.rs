@@ -478,6 +478,14 @@ impl<'t> SemanticModel<'t> {
             })
     }
 
+    /// The calls inside a node's text: calls are recorded in document order, so they are one slice, found by two
+    /// binary searches.
+    pub fn calls_within(&self, node: Node) -> &[CallSite<'t>] {
+        let first = self.calls.partition_point(|call| call.node.start_byte() < node.start_byte());
+        let last = self.calls.partition_point(|call| call.node.start_byte() < node.end_byte());
+        &self.calls[first..last.max(first)]
+    }
+
     /// The function or class scope with this qualified name, if this file defines one.
     pub fn scope_named(&self, qualname: &str) -> Option<ScopeId> {
         self.scopes_by_qualname.get(qualname).copied()

@@ -121,6 +121,34 @@ pub fn literal_value<'a>(node: Node, source: &'a str) -> Option<&'a str> {
     }
 }
 
+/// Whether a function's own code (not that of the functions, lambdas and classes nested in it) has a node that
+/// `matches`.
+pub fn own_code_has(definition: Node, matches: impl Fn(Node) -> bool) -> bool {
+    struct Finder<F> {
+        matches: F,
+        root: usize,
+        found: bool,
+    }
+    impl<'t, F: Fn(Node) -> bool> Visitor<'t> for Finder<F> {
+        fn enter(&mut self, node: Node<'t>, _field: Field) -> bool {
+            if self.found {
+                return false;
+            }
+            if matches!(node.kind_name(), "function_definition" | "lambda" | "class_definition")
+                && node.id() != self.root
+            {
+                return false;
+            }
+            self.found = (self.matches)(node);
+            !self.found
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut finder = Finder { matches, root: definition.id(), found: false };
+    walk_node(definition, &mut finder);
+    finder.found
+}
+
 /// `async def` is a `function_definition` whose first token is `async`.
 pub fn is_async_function(node: Node) -> bool {
     node.kind_name() == "function_definition" && node.child(0).is_some_and(|first| first.kind_name() == "async")
