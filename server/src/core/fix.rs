@@ -6,7 +6,7 @@ use tree_sitter::Node;
 
 use super::diagnostic::{Applicability, Edit, Fix, TextRange};
 use super::document::Document;
-use super::semantic::{CallSite, SemanticModel};
+use super::semantic::{CallSite, EventLoop, SemanticModel};
 use super::settings::Settings;
 use super::syntax;
 
@@ -103,6 +103,34 @@ pub fn import_edit(document: &Document, module: &str) -> Edit {
     }
 }
 
+/// A catalogue replacement in the module's own library: `asyncio.sleep` is `trio.sleep` in a trio program and
+/// `anyio.sleep` under anyio (both take the same arguments).
+pub fn library_form(model: &SemanticModel, replacement: &str) -> String {
+    match (model.event_loop(), replacement.strip_prefix("asyncio.")) {
+        (EventLoop::Asyncio, _) | (_, None) => replacement.to_owned(),
+        (library, Some(function)) => format!("{}.{function}", library.module()),
+    }
+}
+
+/// asyncio's API named in the catalogue's advice, and the same thing in trio and anyio.
+const LIBRARY_EQUIVALENTS: &[(&str, &str, &str)] = &[
+    ("`asyncio.to_thread`", "`trio.to_thread.run_sync`", "`anyio.to_thread.run_sync`"),
+    ("`aiofiles.open`", "`trio.open_file`", "`anyio.open_file`"),
+    ("`asyncio.create_subprocess_exec`", "`trio.run_process`", "`anyio.run_process`"),
+    ("`asyncio.create_subprocess_shell`", "`trio.run_process`", "`anyio.run_process`"),
+];
+
+/// A catalogue advice in the module's own library: `asyncio.to_thread` is `trio.to_thread.run_sync` in a trio
+/// program.
+pub fn library_advice(model: &SemanticModel, advice: &str) -> String {
+    let library = model.event_loop();
+    LIBRARY_EQUIVALENTS.iter().fold(advice.to_owned(), |text, (asyncio, trio, anyio)| match library {
+        EventLoop::Asyncio => text,
+        EventLoop::Trio => text.replace(asyncio, trio),
+        EventLoop::Anyio => text.replace(asyncio, anyio),
+    })
+}
+
 /// Replaces `time.sleep(x)` by `await asyncio.sleep(x)`: the replacement takes the same arguments.
 pub fn drop_in_fix(
     document: &Document,
@@ -115,6 +143,7 @@ pub fn drop_in_fix(
         return None;
     }
     let arguments = model.text(call.node.child_by_field_id(syntax::fields().arguments)?);
+    let replacement = &library_form(model, replacement);
     let (module, function) = replacement.rsplit_once('.')?;
     let (alias, import) = module_reference(document, model, module);
     let new_call = awaited(call.node, format!("{alias}.{function}{arguments}"));
@@ -149,6 +178,16 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
         let new_call = awaited(call.node, format!("{helper}({function}{separator}{arguments})"));
         let title = format!("Run it in a worker thread with `{helper}`");
         return Some(fix(title, None, syntax::range(call.node), new_call, Applicability::Unsafe));
+    }
+    // trio and anyio run a function in a thread with `to_thread.run_sync`, which takes positional arguments only.
+    if let library @ (EventLoop::Trio | EventLoop::Anyio) = model.event_loop() {
+        if has_keywords {
+            return None;
+        }
+        let (alias, import) = module_reference(document, model, library.module());
+        let new_call = awaited(call.node, format!("{alias}.to_thread.run_sync({function}{separator}{arguments})"));
+        let title = format!("Run it in a worker thread with `{}.to_thread.run_sync`", library.module());
+        return Some(fix(title, import, syntax::range(call.node), new_call, Applicability::Unsafe));
     }
     let (alias, import) = module_reference(document, model, "asyncio");
     let (title, expression) = if settings.target_version >= (3, 9) {
@@ -270,6 +309,10 @@ pub fn gather_statements_fix(
     model: &SemanticModel,
     statements: &[super::concurrency::AwaitedStatement],
 ) -> Option<Fix> {
+    // `asyncio.gather` and `TaskGroup` do not run under trio; a nursery rewrite is for the author to shape.
+    if model.event_loop() != EventLoop::Asyncio {
+        return None;
+    }
     let (first, last) = (statements.first()?, statements.last()?);
     line_indent(document.text(), first.statement)?;
     let calls: Vec<&str> = statements.iter().map(|statement| model.text(statement.call)).collect();
@@ -294,6 +337,10 @@ pub fn task_group_statements_fix(
     scope: super::semantic::ScopeId,
     statements: &[super::concurrency::AwaitedStatement],
 ) -> Option<Fix> {
+    // `asyncio.gather` and `TaskGroup` do not run under trio; a nursery rewrite is for the author to shape.
+    if model.event_loop() != EventLoop::Asyncio {
+        return None;
+    }
     let (first, last) = (statements.first()?, statements.last()?);
     let text = document.text();
     let indent = line_indent(text, first.statement)?;
@@ -370,6 +417,10 @@ pub fn gather_loop_fix(
     call: Node,
     collect: &LoopCollect,
 ) -> Option<Fix> {
+    // `asyncio.gather` and `TaskGroup` do not run under trio; a nursery rewrite is for the author to shape.
+    if model.event_loop() != EventLoop::Asyncio {
+        return None;
+    }
     let fields = syntax::fields();
     let variables = model.text(loop_node.child_by_field_id(fields.left)?);
     let iterable_node = loop_node.child_by_field_id(fields.right)?;

@@ -27,6 +27,35 @@ const TRANSPARENT_DECORATORS: &[&str] = &[
     "functools.wraps",
 ];
 
+/// The event loop library a module runs under, which decides the form of fixes and the wording of messages: a trio
+/// program has no `asyncio.to_thread`, and `asyncio.gather` does not run under `trio.run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventLoop {
+    Asyncio,
+    Trio,
+    /// anyio's API runs under both of its backends, so it wins over trio when a module imports both.
+    Anyio,
+}
+
+impl EventLoop {
+    pub fn module(self) -> &'static str {
+        match self {
+            EventLoop::Asyncio => "asyncio",
+            EventLoop::Trio => "trio",
+            EventLoop::Anyio => "anyio",
+        }
+    }
+
+    /// What runs several calls at once under this library, for messages.
+    pub fn concurrency(self) -> &'static str {
+        match self {
+            EventLoop::Asyncio => "`asyncio.gather`",
+            EventLoop::Trio => "a nursery (`trio.open_nursery`)",
+            EventLoop::Anyio => "a task group (`anyio.create_task_group`)",
+        }
+    }
+}
+
 /// How deep value inference may chase `a = b`, `b = c()`, ... before giving up (it also breaks cycles).
 const MAX_INFERENCE_DEPTH: u32 = 12;
 
@@ -484,6 +513,26 @@ impl<'t> SemanticModel<'t> {
         let first = self.calls.partition_point(|call| call.node.start_byte() < node.start_byte());
         let last = self.calls.partition_point(|call| call.node.start_byte() < node.end_byte());
         &self.calls[first..last.max(first)]
+    }
+
+    /// The event loop library of the module: anyio or trio when it imports them (or something from them), else
+    /// asyncio.
+    pub fn event_loop(&self) -> EventLoop {
+        let imports = |library: &str| {
+            self.scopes[MODULE_SCOPE].bindings.values().any(|binding| match binding {
+                Binding::Import(qualified) => {
+                    qualified == library || qualified.strip_prefix(library).is_some_and(|rest| rest.starts_with('.'))
+                }
+                _ => false,
+            })
+        };
+        if imports("anyio") {
+            EventLoop::Anyio
+        } else if imports("trio") {
+            EventLoop::Trio
+        } else {
+            EventLoop::Asyncio
+        }
     }
 
     /// The function or class scope with this qualified name, if this file defines one.

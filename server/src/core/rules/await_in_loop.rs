@@ -91,7 +91,10 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 if concurrency::order_matters(model, call, scope) {
                     continue;
                 }
-                let message = "Each iteration awaits an independent call before the next starts: `asyncio.gather` would overlap them".to_owned();
+                let message = format!(
+                    "Each iteration awaits an independent call before the next starts: {} would overlap them",
+                    model.event_loop().concurrency()
+                );
                 let mut diagnostic = checker.diagnostic(&RULE, syntax::range(*loop_node), message);
                 let document = checker.document;
                 checker.offer(&mut diagnostic, || fix::gather_loop_fix(document, model, *loop_node, call, &collect));

@@ -123,8 +123,9 @@ fn report(checker: &Checker, scope: ScopeId, group: Group, diagnostics: &mut Vec
     let model = checker.model;
     let range = TextRange::new(first.statement.start_byte(), last.statement.end_byte());
     let message = format!(
-        "These {} awaits do not depend on each other but run one after another: `asyncio.gather` would overlap them",
-        statements.len()
+        "These {} awaits do not depend on each other but run one after another: {} would overlap them",
+        statements.len(),
+        model.event_loop().concurrency()
     );
     let mut diagnostic = checker.diagnostic(&RULE, range, message);
     let document = checker.document;

@@ -63,7 +63,9 @@ async def startup():
 
 ## Fix safety
 Unsafe: the fix wraps the call as `await asyncio.to_thread(helper, *args)`, which runs the helper in a worker thread.
-Whether the helper is thread-safe is for you to judge.
+Whether the helper is thread-safe is for you to judge. In a module that imports trio or anyio the fix uses their
+`to_thread.run_sync` (which takes positional arguments only), since `asyncio.to_thread` raises under `trio.run`.
+A generator helper gets no fix: its body runs where it is iterated, not in the call.
 "#;
 
 /// The callees of un-awaited calls in async code that are not catalogue entries: the ones only the project index

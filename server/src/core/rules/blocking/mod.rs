@@ -41,8 +41,8 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         };
         let shown_name = entry.name.strip_prefix("*.").map_or(entry.name.as_str(), |_| written.as_str());
         let advice = match (&entry.replacement, entry.drop_in) {
-            (Some(replacement), true) => format!("; use `await {replacement}(...)`"),
-            (Some(replacement), false) => format!("; use {replacement}"),
+            (Some(replacement), true) => format!("; use `await {}(...)`", fix::library_form(model, replacement)),
+            (Some(replacement), false) => format!("; use {}", fix::library_advice(model, replacement)),
             (None, _) => String::new(),
         };
         let message = format!(

@@ -41,4 +41,5 @@ async def poll(client):
 ## Fix safety
 Safe: `await asyncio.sleep(x)` waits just as long, but lets the other tasks run meanwhile. The fix adds
 `import asyncio` when the module lacks it. No fix is offered inside a generator expression, where an `await` would
-turn the expression into an async generator."#;
+turn the expression into an async generator. In a module that imports trio or anyio the fix writes `await trio.sleep(x)`
+or `await anyio.sleep(x)`. `time.sleep(0)` is not flagged: it yields the thread for no time."#;
