@@ -46,15 +46,35 @@ fn awaited(call: Node, expression: String) -> String {
     }
 }
 
-/// The text between a call's parentheses, or the generator expression it takes, or `None` for other shapes.
-fn argument_text<'t>(model: &SemanticModel<'t>, call: Node<'t>) -> Option<&'t str> {
+/// The call's argument list with `first` put before the others, in the call's own layout: `(first, a, b)` on one
+/// line (without a trailing comma left dangling), or, for arguments laid out one per line, `first,` on a line of its
+/// own with the same indentation.
+fn prepended_arguments(model: &SemanticModel, call: Node, first: &str) -> Option<String> {
     let arguments = call.child_by_field_id(syntax::fields().arguments)?;
-    let text = model.text(arguments);
-    match arguments.kind_name() {
-        "argument_list" => Some(text.strip_prefix('(')?.strip_suffix(')')?.trim()),
-        "generator_expression" => Some(text),
-        _ => None,
+    if arguments.kind_name() != "argument_list" {
+        return None;
     }
+    let text = model.text(arguments);
+    let inner = text.strip_prefix('(')?.strip_suffix(')')?;
+    let content = inner.trim();
+    if content.is_empty() {
+        return Some(format!("({first})"));
+    }
+    if inner.contains('\n') {
+        // `(\n    a,\n    b,\n)`: the new argument gets a line of its own before the first, with its indentation, and
+        // the rest (comments, trailing comma, closing line) stays as written.
+        let first_argument = syntax::named_children(arguments).find(|argument| argument.kind_name() != "comment")?;
+        let split = first_argument.start_byte() - arguments.start_byte();
+        let (before, after) = text.split_at(split);
+        // Only when the first argument starts a line: otherwise (`f(a,\n  b)`) there is no layout to follow.
+        if let Some((_, indent)) =
+            before.rsplit_once('\n').filter(|(_, indent)| indent.chars().all(char::is_whitespace))
+        {
+            return Some(format!("{before}{first},\n{indent}{after}"));
+        }
+    }
+    let content = content.strip_suffix(',').map(str::trim_end).unwrap_or(content);
+    Some(format!("({first}, {content})"))
 }
 
 /// The local name of module `module` and, when it is not imported at module level, the edit that imports it.
@@ -165,8 +185,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
         return None;
     }
     let function = model.text(call.node.child_by_field_id(syntax::fields().function)?);
-    let arguments = argument_text(model, call.node)?;
-    let separator = if arguments.is_empty() { "" } else { ", " };
+    let arguments = prepended_arguments(model, call.node, function)?;
     let arguments_node = call.node.child_by_field_id(syntax::fields().arguments)?;
     let has_keywords = syntax::named_children(arguments_node)
         .any(|argument| matches!(argument.kind_name(), "keyword_argument" | "dictionary_splat"));
@@ -175,7 +194,7 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
         model.is_bound(call.scope, first_name)
     });
     if let (Some(helper), false) = (project_helper, has_keywords) {
-        let new_call = awaited(call.node, format!("{helper}({function}{separator}{arguments})"));
+        let new_call = awaited(call.node, format!("{helper}{arguments}"));
         let title = format!("Run it in a worker thread with `{helper}`");
         return Some(fix(title, None, syntax::range(call.node), new_call, Applicability::Unsafe));
     }
@@ -185,23 +204,23 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
             return None;
         }
         let (alias, import) = module_reference(document, model, library.module());
-        let new_call = awaited(call.node, format!("{alias}.to_thread.run_sync({function}{separator}{arguments})"));
+        let new_call = awaited(call.node, format!("{alias}.to_thread.run_sync{arguments}"));
         let title = format!("Run it in a worker thread with `{}.to_thread.run_sync`", library.module());
         return Some(fix(title, import, syntax::range(call.node), new_call, Applicability::Unsafe));
     }
     let (alias, import) = module_reference(document, model, "asyncio");
     let (title, expression) = if settings.target_version >= (3, 9) {
-        (
-            "Run it in a worker thread with `asyncio.to_thread`",
-            format!("{alias}.to_thread({function}{separator}{arguments})"),
-        )
+        ("Run it in a worker thread with `asyncio.to_thread`", format!("{alias}.to_thread{arguments}"))
     } else {
         if has_keywords {
             return None;
         }
         (
             "Run it in the default executor with `run_in_executor`",
-            format!("{alias}.get_running_loop().run_in_executor(None, {function}{separator}{arguments})"),
+            format!(
+                "{alias}.get_running_loop().run_in_executor{}",
+                prepended_arguments(model, call.node, &format!("None, {function}"))?
+            ),
         )
     };
     let new_call = awaited(call.node, expression);
