@@ -135,8 +135,22 @@ fn run_python(source: &str) -> (String, std::time::Duration) {
     let script = directory.path().join("program.py");
     std::fs::write(&script, source).unwrap();
     let started = std::time::Instant::now();
-    let output =
-        std::process::Command::new("python3").arg(&script).output().expect("python3 runs the runnable fixtures");
+    let mut child = std::process::Command::new("python3")
+        .arg(&script)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the runnable fixtures");
+    // A fix that makes a program wait forever (awaiting a worker that loops until told to stop) must fail the test,
+    // not hang it. The bound is far above any fixture's run time; it says nothing about speed.
+    while child.try_wait().expect("the fixture program can be waited on").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().ok();
+            panic!("fixture program did not finish within 60 s: a fix made it wait forever?\n{source}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().expect("the fixture program's output can be read");
     let elapsed = started.elapsed();
     assert!(output.status.success(), "fixture program failed:\n{}", String::from_utf8_lossy(&output.stderr));
     (String::from_utf8(output.stdout).unwrap(), elapsed)
