@@ -174,7 +174,9 @@ impl FileAnalysis {
     pub fn hash_project_answers(&self, index: &ProjectIndex, hasher: &mut impl Hasher) {
         for callee in &self.blocking_candidates {
             callee.hash(hasher);
-            for link in index.blocking_chain(callee).unwrap_or_default() {
+            let chain = index.blocking_chain(callee).unwrap_or_default();
+            chain.first().map(|link| index.blocking_calls_made(link.function)).hash(hasher);
+            for link in chain {
                 (&link.function.name, &link.function.display, link.path, link.hop).hash(hasher);
                 (link.function.is_generator, index.guards(&link.function.qualname)).hash(hasher);
             }

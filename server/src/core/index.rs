@@ -324,6 +324,22 @@ impl ProjectIndex {
         .then_some(chain)
     }
 
+    /// How many blocking calls a function makes itself: its direct blocking calls, and its calls of project functions
+    /// that block. Messages say how many others there are besides the one a chain names.
+    pub fn blocking_calls_made(&self, function: &FunctionSummary) -> usize {
+        let through_helpers = function
+            .calls
+            .iter()
+            .filter(|call| {
+                self.resolve_reference(&call.target, 0).is_some_and(|callee| {
+                    let callee = self.function(callee);
+                    self.runs_body(callee, call.consumes_result) && self.blocking.contains_key(&callee.qualname)
+                })
+            })
+            .count();
+        function.blocking_calls.len() + through_helpers
+    }
+
     /// The `isinstance` guards under which a conditionally blocking function blocks.
     pub fn guards(&self, qualname: &str) -> Option<&[Guard]> {
         self.conditional.get(qualname).map(Vec::as_slice)

@@ -26,7 +26,22 @@ const DOC: &str = r#"## What it does
 Flags a call from an `async def` to a synchronous function of your own project that blocks: one that makes a
 blocking call (as AL101-AL109 define them), or calls another project function that does, to any depth and across
 modules. The message names the whole chain, e.g.
-`startup → prepare → run_migrations → subprocess.check_call`, and editors show each hop as a related location.
+`startup → prepare → run_migrations → subprocess.check_call`, and editors show each hop as a related location. The
+chain ends in the call most likely to hold the thread longest (a sleep or request above a file open, and one inside a
+loop, such as a sleep between retries, above one outside), and the message says how many other blocking calls the
+helper makes.
+
+What a call runs decides whether it blocks:
+- calling a generator function runs none of its body: only iterating it does (`for x in helper()`, `list(...)`,
+  `with`, `yield from`);
+- a function whose decorator runs it in a worker thread (`asgiref.sync.sync_to_async`, `asyncer.asyncify`,
+  `textual.work`, the config's `offload-decorators`, or a project decorator that hands its function to
+  `asyncio.to_thread` or `run_in_executor`) never blocks its caller;
+- a blocking call under an `isinstance` test of a parameter (`if isinstance(fp, str): open(fp)`, its `else:`, or a
+  conditional expression) runs only for arguments the test admits. The argument's type comes from a literal, a
+  constructor call (`File(io.BytesIO(data))`) or an annotation; standard types are known, a project class is judged
+  through its bases, and an argument of unknown type may take either branch. Only the function called from async
+  code is judged by its caller's arguments; deeper hops count as blocking when any of their guarded calls may run.
 
 Helpers are followed through imports (`from app.db import prepare`), package re-exports, `self.method()` (including
 methods inherited from project base classes) and constructors (`Client()` runs `Client.__init__`). Passing the helper
@@ -102,8 +117,14 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let mut names: Vec<&str> = vec![function_name];
         names.extend(chain.iter().map(|link| link.function.display.as_str()));
         names.push(blocking_name);
+        let others = checker.index.blocking_calls_made(chain[0].function).saturating_sub(1);
+        let more = match others {
+            0 => String::new(),
+            1 => format!("; `{}` makes 1 other blocking call", chain[0].function.display),
+            _ => format!("; `{}` makes {others} other blocking calls", chain[0].function.display),
+        };
         let message = format!(
-            "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({})",
+            "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({}){more}",
             names.join(" → ")
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
