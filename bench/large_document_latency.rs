@@ -9,6 +9,7 @@ mod generated;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use asynclint::lsp::Backend;
@@ -22,17 +23,29 @@ async fn notify(service: &mut LspService<Backend>, method: &'static str, params:
     service.ready().await.unwrap().call(Request::build(method).params(params).finish()).await.unwrap();
 }
 
-/// When the diagnostics for (`uri`, `version`) arrived.
-async fn published(inbox: &mut UnboundedReceiver<(Value, Instant)>, uri: &str, version: i64) -> Instant {
-    let wait = async {
-        loop {
-            let (message, arrived) = inbox.recv().await.expect("the server publishes");
-            if message["params"]["uri"] == uri && message["params"]["version"] == version {
-                return arrived;
+/// Publications as they arrive, kept by (uri, version) so that waiting for one does not lose another.
+struct Publications {
+    inbox: UnboundedReceiver<(Value, Instant)>,
+    arrived: HashMap<(String, i64), Instant>,
+}
+
+impl Publications {
+    /// When the diagnostics for (`uri`, `version`) arrived.
+    async fn of(&mut self, uri: &str, version: i64) -> Instant {
+        let key = (uri.to_owned(), version);
+        let wait = async {
+            loop {
+                if let Some(&arrived) = self.arrived.get(&key) {
+                    return arrived;
+                }
+                let (message, arrived) = self.inbox.recv().await.expect("the server publishes");
+                let uri = message["params"]["uri"].as_str().unwrap_or_default().to_owned();
+                let version = message["params"]["version"].as_i64().unwrap_or_default();
+                self.arrived.entry((uri, version)).or_insert(arrived);
             }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(600), wait).await.expect("diagnostics arrive")
+        };
+        tokio::time::timeout(Duration::from_secs(600), wait).await.expect("diagnostics arrive")
+    }
 }
 
 fn newline(uri: &str, version: i64) -> Value {
@@ -55,7 +68,8 @@ async fn main() {
         (format!("file://{}/large.py", root.display()), format!("file://{}/small.py", root.display()));
     let (mut service, socket) = asynclint::lsp::service();
     let mut messages = support::drain(socket);
-    let (sender, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let (sender, inbox) = tokio::sync::mpsc::unbounded_channel();
+    let mut inbox = Publications { inbox, arrived: HashMap::new() };
     tokio::spawn(async move {
         while let Some(json) = messages.recv().await {
             if json["method"] == "textDocument/publishDiagnostics" && sender.send((json, Instant::now())).is_err() {
@@ -69,7 +83,7 @@ async fn main() {
     for (uri, text) in [(&large_uri, &large), (&small_uri, &small)] {
         let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": text});
         notify(&mut service, "textDocument/didOpen", json!({"textDocument": item})).await;
-        published(&mut inbox, uri, 1).await;
+        inbox.of(uri, 1).await;
     }
     println!("large file: {} lines, {:.1} MB", large.lines().count(), large.len() as f64 / 1e6);
     let mut version = 1;
@@ -78,7 +92,7 @@ async fn main() {
         version += 1;
         let sent = Instant::now();
         notify(&mut service, "textDocument/didChange", newline(&large_uri, version)).await;
-        singles.push(published(&mut inbox, &large_uri, version).await.duration_since(sent));
+        singles.push(inbox.of(&large_uri, version).await.duration_since(sent));
     }
     singles.sort();
     println!("one keystroke in the large file: median {}, max {}", milliseconds(singles[2]), milliseconds(singles[4]));
@@ -89,7 +103,7 @@ async fn main() {
         notify(&mut service, "textDocument/didChange", newline(&large_uri, version)).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let arrived = published(&mut inbox, &large_uri, version).await;
+    let arrived = inbox.of(&large_uri, version).await;
     println!(
         "burst of 20 keystrokes at 10/s: the last published {} after it was typed",
         milliseconds(arrived - last_sent)
@@ -100,8 +114,8 @@ async fn main() {
         notify(&mut service, "textDocument/didChange", newline(&large_uri, version)).await;
         let sent = Instant::now();
         notify(&mut service, "textDocument/didChange", newline(&small_uri, small_version)).await;
-        behind.push(published(&mut inbox, &small_uri, small_version).await.duration_since(sent));
-        published(&mut inbox, &large_uri, version).await;
+        behind.push(inbox.of(&small_uri, small_version).await.duration_since(sent));
+        inbox.of(&large_uri, version).await;
     }
     behind.sort();
     println!(

@@ -599,15 +599,22 @@ impl Backend {
 
     /// The quick fixes for the requested range, computed at once (see [`focus`]), and what fix-all needs: a snapshot
     /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later. Runs on
-    /// the blocking pool; `version` is the document's version when the request came.
+    /// the blocking pool, on its own parse of the editor's text: taking the document's parsed copy would make the
+    /// analysis of the next keystroke wait for the code action. `version` is the document's version when the request
+    /// came.
     fn code_actions(state: &Mutex<State>, params: &CodeActionParams, version: i32) -> Option<Result<CodeActionPlan>> {
         let uri = &params.text_document.uri;
-        let resolve_supported = guarded(state, "codeAction", |state| state.resolve_supported)?;
-        with_current_document(state, uri, |document, snapshot| {
+        let (snapshot, text, resolve_supported) = guarded(state, "codeAction", |state| {
+            let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
+            Some((snapshot, state.documents.get(uri)?.text().to_owned(), state.resolve_supported))
+        })??;
+        catch("codeAction", || {
             // The request's positions are in the version it was sent for.
             if snapshot.version != version {
                 return Err(Error::content_modified());
             }
+            let document = &Document::new(snapshot.path.clone(), text);
+            let snapshot = &snapshot;
             let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
             let encoding = snapshot.encoding;
             let requested = convert::text_range(document, params.range, encoding);

@@ -65,14 +65,16 @@ async fn read_header(input: &mut (impl AsyncBufRead + Unpin)) -> Option<Option<u
             Ok(_) => {}
         }
         let line = String::from_utf8_lossy(&line);
-        let line = line.trim();
-        if line.is_empty() {
+        // Only an empty line ends the headers: a line of blanks is a (malformed) header, and ending there would
+        // read the body from the wrong place (found by fuzzing).
+        if line.trim_end_matches(['\r', '\n']).is_empty() {
             if headers_seen {
                 return Some(length);
             }
             continue;
         }
         headers_seen = true;
+        let line = line.trim();
         if let Some((name, value)) = line.split_once(':') {
             if name.trim().eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().ok();
@@ -175,6 +177,14 @@ mod tests {
         let parse_error = r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#;
         let invalid = r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid request"},"id":7}"#;
         assert_eq!(answers, [answer(parse_error), answer(invalid), answer(parse_error)]);
+    }
+
+    #[tokio::test]
+    async fn a_header_line_of_blanks_does_not_end_the_headers() {
+        let good = r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#;
+        let input = format!("Content-Length: {}\r\n\t \r\n\r\n{good}{}", good.len(), answer(good));
+        let (output, answers) = guarded(input.as_bytes()).await;
+        assert_eq!((output, answers), (format!("{}{}", answer(good), answer(good)), Vec::new()));
     }
 
     #[test]
