@@ -27,7 +27,18 @@ pub enum Hop {
 pub struct ChainLink<'a> {
     pub function: &'a FunctionSummary,
     pub path: &'a str,
-    pub hop: &'a Hop,
+    pub hop: Hop,
+}
+
+/// A hop as the index keeps it: by position in the function's lists of calls, so that the sites shown are always
+/// those of the current summary. An edit that only moves text replaces a summary without a refresh, and the lists
+/// keep their order then (their names and targets are part of the shape the front ends compare).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// The function's `call`-th direct blocking call blocks.
+    Blocks { call: usize },
+    /// The function's `edge`-th project call reaches `callee`, which blocks.
+    Calls { callee: String, edge: usize },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +55,7 @@ pub struct ProjectIndex {
     functions: HashMap<String, FunctionRef>,
     classes: HashMap<String, Vec<String>>,
     /// For each blocking sync function: its first hop toward a blocking call.
-    blocking: HashMap<String, Hop>,
+    blocking: HashMap<String, Step>,
     /// Blocking functions all of whose blocking hops sit under an `isinstance` test of a parameter: the guards. A
     /// call passing an argument that no guard admits does not block.
     conditional: HashMap<String, Vec<Guard>>,
@@ -114,6 +125,11 @@ impl ProjectIndex {
             .filter_map(|target| self.resolve_function(target))
             .map(|function| function.qualname.clone())
             .collect();
+    }
+
+    /// The summary the index holds for a file.
+    pub fn summary(&self, path: &str) -> Option<&ModuleSummary> {
+        self.by_path.get(path).and_then(|slot| self.modules[*slot].as_deref())
     }
 
     /// Whether some module runs this coroutine function as a program's root.
@@ -221,9 +237,9 @@ impl ProjectIndex {
     /// that blocks only under `isinstance` tests of its parameters, when the call's arguments may pass a test. A
     /// function whose own hops are all guarded is conditional; it is settled again when it gains an unguarded hop.
     /// Cycles are harmless: no hop may point back into its own chain.
-    fn compute_blocking(&self) -> (HashMap<String, Hop>, HashMap<String, Vec<Guard>>) {
+    fn compute_blocking(&self) -> (HashMap<String, Step>, HashMap<String, Vec<Guard>>) {
         let mut callers: HashMap<&str, Vec<(FunctionRef, usize)>> = HashMap::new();
-        let mut blocking: HashMap<String, Hop> = HashMap::new();
+        let mut blocking: HashMap<String, Step> = HashMap::new();
         let mut conditional: HashMap<String, Vec<Guard>> = HashMap::new();
         let mut queue: VecDeque<&str> = VecDeque::new();
         // Sorted, so that among equally short chains the one reported does not depend on hash order.
@@ -235,16 +251,20 @@ impl ProjectIndex {
                 continue;
             }
             // The call most likely to hold the thread longest names the chain; unguarded calls come first.
-            let unguarded = function.blocking_calls.iter().filter(|call| call.guard.is_none());
-            let chosen = unguarded.max_by_key(|call| call.cost).or_else(|| {
-                let guards: Vec<Guard> = function.blocking_calls.iter().filter_map(|call| call.guard.clone()).collect();
-                if !guards.is_empty() {
-                    conditional.insert(qualname.clone(), guards);
-                }
-                function.blocking_calls.iter().max_by_key(|call| call.cost)
-            });
-            if let Some(call) = chosen {
-                blocking.insert(qualname.clone(), Hop::Blocks { name: call.name.clone(), site: call.site.clone() });
+            let calls = function.blocking_calls.iter().enumerate();
+            let chosen =
+                calls.clone().filter(|(_, call)| call.guard.is_none()).max_by_key(|(_, call)| call.cost).or_else(
+                    || {
+                        let guards: Vec<Guard> =
+                            function.blocking_calls.iter().filter_map(|call| call.guard.clone()).collect();
+                        if !guards.is_empty() {
+                            conditional.insert(qualname.clone(), guards);
+                        }
+                        calls.max_by_key(|(_, call)| call.cost)
+                    },
+                );
+            if let Some((call, _)) = chosen {
+                blocking.insert(qualname.clone(), Step::Blocks { call });
                 queue.push_back(qualname.as_str());
             }
             for (edge, call) in function.calls.iter().enumerate() {
@@ -267,7 +287,7 @@ impl ProjectIndex {
                 if !self.may_block_with(&conditional, callee, &facts) {
                     continue;
                 }
-                let hop = Hop::Calls { callee: callee.to_owned(), site: call.site.clone() };
+                let hop = Step::Calls { callee: callee.to_owned(), edge: *edge };
                 let qualname = &function.qualname;
                 match (blocking.contains_key(qualname), conditional.get_mut(qualname)) {
                     (false, _) => {
@@ -294,14 +314,14 @@ impl ProjectIndex {
     }
 
     /// Whether the chain from `start` passes through `function`: a hop from `function` to `start` would close a loop.
-    fn chain_passes(blocking: &HashMap<String, Hop>, start: &str, function: &str) -> bool {
+    fn chain_passes(blocking: &HashMap<String, Step>, start: &str, function: &str) -> bool {
         let mut current = start;
         for _ in 0..=blocking.len() {
             if current == function {
                 return true;
             }
             match blocking.get(current) {
-                Some(Hop::Calls { callee, .. }) => current = callee,
+                Some(Step::Calls { callee, .. }) => current = callee,
                 _ => return false,
             }
         }
@@ -352,11 +372,20 @@ impl ProjectIndex {
         let mut chain = Vec::new();
         loop {
             let function = self.function(reference);
-            let hop = self.blocking.get(&function.qualname)?;
+            let (hop, next) = match self.blocking.get(&function.qualname)? {
+                Step::Blocks { call } => {
+                    let call = function.blocking_calls.get(*call)?;
+                    (Hop::Blocks { name: call.name.clone(), site: call.site.clone() }, None)
+                }
+                Step::Calls { callee, edge } => {
+                    let site = function.calls.get(*edge)?.site.clone();
+                    (Hop::Calls { callee: callee.clone(), site }, Some(*self.functions.get(callee)?))
+                }
+            };
             chain.push(ChainLink { function, path: self.path_of(reference), hop });
-            match hop {
-                Hop::Blocks { .. } => return Some(chain),
-                Hop::Calls { callee, .. } => reference = *self.functions.get(callee)?,
+            match next {
+                None => return Some(chain),
+                Some(callee) => reference = callee,
             }
             if chain.len() > self.blocking.len() {
                 return None; // unreachable by construction (hops form a forest); kept as a guard against a bad table
@@ -407,7 +436,7 @@ mod tests {
     fn chain_names(index: &ProjectIndex, qualified: &str) -> Option<Vec<String>> {
         index.blocking_chain(qualified).map(|chain| {
             let mut names: Vec<String> = chain.iter().map(|link| link.function.name.clone()).collect();
-            if let Some(Hop::Blocks { name, .. }) = chain.last().map(|link| link.hop) {
+            if let Some(Hop::Blocks { name, .. }) = chain.last().map(|link| &link.hop) {
                 names.push(name.clone());
             }
             names

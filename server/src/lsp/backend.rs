@@ -172,15 +172,36 @@ impl State {
         self.index_mut().upsert(summary);
     }
 
-    /// Records a module's summary at once; true when what it exports changed (so other files may need a re-check).
+    /// Records a module's summary at once; true when other files need a re-check: what the module exports changed
+    /// (the index is refreshed, and every document is analysed again), or only its positions, which other files'
+    /// findings may show as related locations (the other documents are analysed again; the index's chains read
+    /// positions from the summaries, so it needs no refresh).
     fn record_summary(&mut self, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
+        let moved = self.index.summary(&summary.path) != Some(&summary);
+        let path = summary.path.clone();
         self.index_mut().upsert(summary);
         if changed {
             self.index_mut().refresh();
+            self.generation += 1;
+        } else if moved {
+            self.forget_analyses_except(&[path]);
         }
-        changed
+        changed || moved
+    }
+
+    /// Makes every open document but those at `paths` due for analysis again, without touching the generation (which
+    /// would make those at `paths` due too).
+    fn forget_analyses_except(&mut self, paths: &[String]) -> Vec<Uri> {
+        self.documents
+            .iter_mut()
+            .filter(|(_, open)| !paths.contains(&open.path))
+            .map(|(uri, open)| {
+                open.analysed = None;
+                uri.clone()
+            })
+            .collect()
     }
 
     /// What an analysis or a code action of `uri` needs from the state, taken under the lock.
@@ -210,23 +231,32 @@ impl State {
     }
 
     /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
-    /// is unchanged (positions only) goes in as it is; if some shape changed, the index is refreshed and the open
-    /// documents are returned, to be analysed again.
+    /// is unchanged (positions only) goes in as it is, and the other open documents are returned, to be analysed again
+    /// for their related locations; if some shape changed, the index is refreshed and every open document returned.
     fn take_summaries(&mut self, summaries: Vec<ModuleSummary>) -> Vec<Uri> {
         let mut reshaped = false;
+        let mut moved = Vec::new();
         for summary in summaries {
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
+                // Positions only: the index needs no refresh (its chains read sites from the summaries), but findings
+                // of other files that show this file's positions as related locations must be published again.
+                if self.index.summary(&summary.path) != Some(&summary) {
+                    moved.push(summary.path.clone());
+                }
                 self.index_mut().upsert(summary);
             } else {
                 self.store_summary(summary);
                 reshaped = true;
             }
         }
-        if !reshaped {
+        if reshaped {
+            self.index_mut().refresh();
+            return self.invalidate();
+        }
+        if moved.is_empty() {
             return Vec::new();
         }
-        self.index_mut().refresh();
-        self.invalidate()
+        self.forget_analyses_except(&moved)
     }
 }
 
@@ -319,9 +349,6 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         }
         open.analysed = Some((snapshot.version, snapshot.generation));
         let others_changed = summary.is_some_and(|summary| state.record_summary(summary));
-        if others_changed {
-            state.generation += 1;
-        }
         Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
     })
     .flatten()
@@ -391,8 +418,10 @@ fn catch<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
     }
 }
 
-/// A hash of what a module offers other files: its functions and what they call and block on, classes, imports and
-/// entry points, but not positions, which change with every keystroke.
+/// A hash of what a module offers other files: its functions and what they call and block on (with what decides
+/// whether a call runs: generators, offloading decorators, guards, arguments), classes, imports and entry points, but
+/// not positions, which change with every keystroke. The index keeps hops by their order in these lists, so two
+/// summaries of one shape have their calls in the same order.
 fn shape_of(summary: &ModuleSummary) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     summary.module.hash(&mut hasher);
@@ -400,8 +429,13 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
     summary.entry_points.hash(&mut hasher);
     for function in &summary.functions {
         (&function.qualname, function.is_async, function.is_coroutine, function.memoized).hash(&mut hasher);
-        function.blocking_calls.iter().map(|call| &call.name).for_each(|name| name.hash(&mut hasher));
-        function.calls.iter().map(|call| &call.target).for_each(|target| target.hash(&mut hasher));
+        (function.is_generator, function.offloaded, &function.decorators, function.offloads_argument).hash(&mut hasher);
+        for call in &function.blocking_calls {
+            (&call.name, call.cost, &call.guard).hash(&mut hasher);
+        }
+        for call in &function.calls {
+            (&call.target, &call.guard, call.consumes_result, &call.arguments).hash(&mut hasher);
+        }
     }
     for class in &summary.classes {
         (&class.qualname, &class.bases).hash(&mut hasher);

@@ -108,7 +108,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let Some(chain) = checker.index.blocking_chain_for(&callee, &facts) else {
             continue;
         };
-        let Some(Hop::Blocks { name: blocking_name, .. }) = chain.last().map(|link| link.hop) else {
+        let Some(Hop::Blocks { name: blocking_name, .. }) = chain.last().map(|link| &link.hop) else {
             continue;
         };
         let function_name = model.scope(call.scope).name;
@@ -130,7 +130,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
         diagnostic.related = chain
             .iter()
-            .map(|link| match link.hop {
+            .map(|link| match &link.hop {
                 Hop::Calls { callee, site } => {
                     let callee_name = callee.rsplit('.').next().unwrap_or(callee);
                     Related {
