@@ -19,7 +19,7 @@ case $asynclint in /*) ;; *) asynclint="$repo/$asynclint" ;; esac
 mkdir -p "$corpus" "$findings"
 
 # name==version: servers, clients, bots, brokers, database drivers, ORMs, job queues, GraphQL, a k8s operator framework,
-# and anyio/trio-based projects.
+# anyio/trio-based projects, device protocol libraries and an agent framework.
 projects=(
   uvicorn==0.54.0               # ASGI server
   quart==0.22.0                 # web framework
@@ -52,6 +52,16 @@ projects=(
   strawberry-graphql==0.341.2   # GraphQL server
   gql==4.4.0                    # GraphQL client
   kopf==1.45.2                  # Kubernetes operator framework
+  disnake==2.12.2               # bot framework (Discord)
+  kurigram==2.2.26              # bot framework and MTProto client (Telegram)
+  nonebot2==2.5.0               # bot framework (multi-platform)
+  python-engineio==4.15.1       # Engine.IO server and client
+  aiosmtpd==1.4.6               # SMTP server
+  pyatv==0.18.0                 # device protocol library (Apple TV)
+  bleak==3.1.0                  # device library (Bluetooth LE)
+  piccolo==1.38.0               # ORM
+  channels==4.3.2               # Django async layer (asgiref)
+  langgraph==1.2.24             # agent framework
 )
 
 fetch() { # NAME==VERSION
