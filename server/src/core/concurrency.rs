@@ -148,6 +148,35 @@ pub fn order_matters(model: &SemanticModel, call: Node, scope: ScopeId) -> bool 
     })
 }
 
+/// The qualified name a call's callee refers to, if known.
+pub fn callee_path(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<String> {
+    match model.resolve(call.child_by_field_id(syntax::fields().function)?, scope) {
+        Resolved::Path(path) => Some(path),
+        _ => None,
+    }
+}
+
+/// Whether `outer`, a call of a function defined in this file, itself calls `inner` (a qualified name): the two
+/// calls then share that work or its state (`device = await self._device_path()` looks the adapter up again after
+/// `adapter = await self._adapter_path()`), so they are not independent.
+pub fn calls_into(model: &SemanticModel, outer: Node, scope: ScopeId, inner: &str) -> bool {
+    callee_path(model, outer, scope).is_some_and(|path| function_calls(model, &path, inner, 3))
+}
+
+/// Whether the function of this file named `function` calls `inner`, directly or through this file's functions it
+/// calls, at most `depth` deep.
+fn function_calls(model: &SemanticModel, function: &str, inner: &str, depth: u32) -> bool {
+    let Some(definition) = model.scope_named(function).and_then(|callee| model.scope(callee).node) else {
+        return false;
+    };
+    model.calls_within(definition).iter().any(|call| {
+        let callee = model.callee_path(call);
+        callee.as_deref() == Some(inner)
+            || (depth > 1
+                && callee.is_some_and(|callee| callee != function && function_calls(model, &callee, inner, depth - 1)))
+    })
+}
+
 /// Whether awaiting `call` can suspend at all: an `async def` of this file whose body never awaits (no `await`,
 /// `async for` or `async with`) and makes no blocking call runs to its end at once, so awaiting it beside others
 /// overlaps nothing. Only this file's functions are judged, so that a file's findings never depend on others.

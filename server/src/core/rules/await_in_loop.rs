@@ -10,6 +10,7 @@ use crate::core::concurrency;
 use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::fix::{self, LoopCollect};
 use crate::core::rules::RuleMeta;
+use crate::core::semantic::{Binding, ScopeKind, ValueSource};
 use crate::core::syntax;
 
 pub const RULE: RuleMeta = RuleMeta {
@@ -32,7 +33,8 @@ operation whose order matters (sleeps, locks, queues, streams, ASGI's `send(mess
 
 Loops that dispatch in a deliberate order are left alone, whatever their variables are called:
 - the called function comes from the item itself (`for hook in hooks: await hook(app)`,
-  `for message in batch: await message.ack()`, `await ensure_async(func)(event)`);
+  `for message in batch: await message.ack()`, `await ensure_async(func)(event)`), or the item is handed to a
+  function of this file that calls it or what it holds (`await call_hook(hook, app)`);
 - the callee is made by a call (`await timed(run)(n)`);
 - the loop unwinds, last first (`for screen in reversed(stack)`, `stack[::-1]`);
 - the results are written back into what the loop walks (`batches[i] = await wait(batch)`).
@@ -171,6 +173,10 @@ fn independent_body<'t>(
     {
         return None;
     }
+    // `await call_hook(hook, app)`, where `call_hook` (in this file) calls what it is handed: dispatch through a helper.
+    if dispatches_item(checker, call, &variables) {
+        return None;
+    }
     // `send = self.http.send` before the loop: every iteration calls a method of one receiver.
     if callee.kind_name() == "identifier" && bound_to_method(checker, callee) {
         return None;
@@ -225,6 +231,60 @@ fn unwinds(model: &crate::core::semantic::SemanticModel, iterable: Node) -> bool
     }
 }
 
+/// Whether the call hands the loop's item, as its first argument, to a function of this file that calls it, or calls
+/// what it holds (`func = entry.func` then `await run(func, ...)`): the loop dispatches to each item in turn.
+fn dispatches_item(checker: &Checker, call: Node, variables: &HashSet<&str>) -> bool {
+    let model = checker.model;
+    let Some(first) = syntax::first_positional_argument(call).filter(|first| first.kind_name() == "identifier") else {
+        return false;
+    };
+    if !variables.contains(model.text(first)) {
+        return false;
+    }
+    let Some(site) = model.calls.iter().find(|site| site.node == call) else { return false };
+    let Some(path) = model.callee_path(site) else { return false };
+    let Some(helper) =
+        model.scope_named(&path).filter(|id| matches!(model.scope(*id).kind, ScopeKind::Function { .. }))
+    else {
+        return false;
+    };
+    let Some(definition) = model.scope(helper).node else { return false };
+    let Some(parameter) = definition
+        .child_by_field_id(syntax::fields().parameters)
+        .and_then(|parameters| syntax::named_children(parameters).next())
+        .and_then(|parameter| match parameter.kind_name() {
+            "identifier" => Some(parameter),
+            "typed_parameter" => syntax::named_children(parameter).find(|child| child.kind_name() == "identifier"),
+            "default_parameter" | "typed_default_parameter" => parameter.child_by_field_id(syntax::fields().name),
+            _ => None,
+        })
+        .map(|parameter| model.text(parameter))
+    else {
+        return false;
+    };
+    // A name of the helper that holds the item, or a member of it (`func = entry.func`, `entry["run"]`).
+    let member_of_item = |expression: &Node| {
+        matches!(expression.kind_name(), "attribute" | "subscript")
+            && expression.named_child(0).is_some_and(|object| model.text(object) == parameter)
+    };
+    let holds_item = |name: &str| {
+        name == parameter
+            || matches!(model.lookup(helper, name), Some((_, Binding::Value(sources))) if sources.iter().any(|source| {
+                matches!(source, ValueSource::Expr(expression) if member_of_item(expression))
+            }))
+    };
+    model.calls_within(definition).iter().any(|inner| {
+        let callee = inner.node.child_by_field_id(syntax::fields().function);
+        // `entry(...)` or `func(...)`; not a method of the item (`name.upper()` uses the item, it runs nothing of it).
+        let callee_holds =
+            callee.is_some_and(|callee| callee.kind_name() == "identifier" && holds_item(model.text(callee)));
+        let argument_holds = syntax::first_positional_argument(inner.node)
+            .filter(|argument| argument.kind_name() == "identifier")
+            .is_some_and(|argument| model.text(argument) != parameter && holds_item(model.text(argument)));
+        callee_holds || argument_holds
+    })
+}
+
 /// Whether a name is bound, in the function, to a method of some object (`send = self.http.send`).
 fn bound_to_method(checker: &Checker, callee: Node) -> bool {
     let model = checker.model;
@@ -234,9 +294,9 @@ fn bound_to_method(checker: &Checker, callee: Node) -> bool {
         return false;
     };
     match model.lookup(call.scope, model.text(callee)) {
-        Some((_, crate::core::semantic::Binding::Value(sources))) => sources.iter().any(|source| {
-            matches!(source, crate::core::semantic::ValueSource::Expr(expression) if expression.kind_name() == "attribute")
-        }),
+        Some((_, Binding::Value(sources))) => sources
+            .iter()
+            .any(|source| matches!(source, ValueSource::Expr(expression) if expression.kind_name() == "attribute")),
         _ => false,
     }
 }

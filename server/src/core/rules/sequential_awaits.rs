@@ -31,6 +31,12 @@ or a database session or connection passed as an argument, and none is an operat
 left alone, and so are bare `await f()` statements: they are commands, and commands are usually ordered by their
 effects ("update, then refresh"), which the data cannot show.
 
+Also left alone, because running them together would change nothing or change what they do: a coroutine of this
+file that never suspends (no `await`, `async for` or `async with`, and no blocking call to fix first), `anext()` on
+two iterators, calls that pass the same attribute of an object (`daemons=memory.running`, state both may change),
+and a call of a function of this file that itself calls another call's function (`await self._device_path()` looks
+up again what `await self._adapter_path()` just did).
+
 ## Why is this bad
 `await f(); await g()` waits for `f` to finish before `g` even starts. When they do not depend on each other, the
 total time is the sum of both, where running them together would take the longest of the two.
@@ -97,7 +103,14 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                     .map(|receiver| receiver.split(['.', '(', '[']).next().unwrap_or_default().to_owned());
                 let target = awaited.target.map(|target| model.text(target));
                 let shared = concurrency::shared_state_arguments(awaited.call, model.source);
-                let depends = reads.iter().any(|name| group.bound.contains(name))
+                let path = concurrency::callee_path(model, awaited.call, scope);
+                let nested = group.statements.iter().any(|earlier| {
+                    let earlier_path = concurrency::callee_path(model, earlier.call, scope);
+                    earlier_path.is_some_and(|inner| concurrency::calls_into(model, awaited.call, scope, &inner))
+                        || path.as_ref().is_some_and(|inner| concurrency::calls_into(model, earlier.call, scope, inner))
+                });
+                let depends = nested
+                    || reads.iter().any(|name| group.bound.contains(name))
                     || shared.iter().any(|name| group.receivers.contains(*name))
                     || receiver.as_ref().is_some_and(|receiver| group.receivers.contains(receiver))
                     || target.is_some_and(|target| group.bound.contains(target));
