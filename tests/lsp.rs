@@ -298,15 +298,22 @@ async fn a_helper_that_starts_blocking_flags_its_caller_in_the_same_file_once_ty
     assert_eq!(lines, [5], "the call in main, not the helper's own sync sleep");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_helper_that_starts_blocking_updates_another_open_file() {
-    let helper = "def prepare():\n    return 1\n";
+/// A project of `helpers.py` (with `helper` as its text) and `app.py`, whose `main` calls `helpers.prepare`, with
+/// `app.py` open: (directory, helpers.py's uri, app.py's uri, client).
+async fn helper_and_caller(helper: &str) -> (tempfile::TempDir, String, String, TestClient) {
     let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
     let directory = project(&[("helpers.py", helper), ("app.py", app)]);
     let helper_uri = file_uri(&directory.path().join("helpers.py"));
     let app_uri = file_uri(&directory.path().join("app.py"));
     let mut client = TestClient::start(directory.path(), false, Value::Null).await;
     client.open(&app_uri, app).await;
+    (directory, helper_uri, app_uri, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_that_starts_blocking_updates_another_open_file() {
+    let helper = "def prepare():\n    return 1\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
     assert!(client.diagnostics(&app_uri).await.1.is_empty());
     client.open(&helper_uri, helper).await;
     let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
@@ -321,12 +328,7 @@ async fn a_helper_that_starts_blocking_updates_another_open_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn related_locations_follow_lines_inserted_above_the_helper() {
     let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
-    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
-    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
-    let helper_uri = file_uri(&directory.path().join("helpers.py"));
-    let app_uri = file_uri(&directory.path().join("app.py"));
-    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
-    client.open(&app_uri, app).await;
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
     let related_line =
         |diagnostics: &[Value]| diagnostics[0]["relatedInformation"][0]["location"]["range"]["start"]["line"].clone();
     let (_, diagnostics) = client.diagnostics(&app_uri).await;

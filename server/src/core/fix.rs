@@ -503,26 +503,19 @@ pub fn keep_reference_fix(
     target: (u8, u8),
 ) -> Option<Fix> {
     let statement = call.node.parent().filter(|parent| parent.kind_name() == "expression_statement")?;
-    let indent = line_indent(document.text(), statement)?;
-    if syntax::touches_error(statement) || call.in_generator {
-        return None;
-    }
-    let newline = newline_of(document.text());
+    let indent = registrable_indent(document, call, statement)?;
     let task = fresh_name(model, call, "task");
-    let mut edits: Vec<Edit> = registry_declaration(document, model, target).into_iter().collect();
     let call_text = model.text(call.node);
-    edits.push(Edit::replace(
-        syntax::range(statement),
-        format!(
-            "{task} = {call_text}{newline}{indent}{REGISTRY}.add({task}){newline}{indent}{task}.add_done_callback({REGISTRY}.discard)"
-        ),
-    ));
-    edits.sort_by_key(|edit| edit.range.start);
-    Some(Fix {
-        title: format!("Keep a reference in `{REGISTRY}` until the task finishes"),
-        edits,
-        applicability: Applicability::Safe,
-    })
+    let newline = newline_of(document.text());
+    let registration = registration_lines(&task, indent, newline);
+    let edit = Edit::replace(syntax::range(statement), format!("{task} = {call_text}{registration}"));
+    Some(registry_fix(
+        document,
+        model,
+        target,
+        edit,
+        format!("Keep a reference in `{REGISTRY}` until the task finishes"),
+    ))
 }
 
 /// Keeps a strong reference to a task bound to `name` (`task = asyncio.create_task(...)`), in the registry
@@ -536,27 +529,40 @@ pub fn keep_bound_reference_fix(
 ) -> Option<Fix> {
     let assignment = call.node.parent().filter(|parent| parent.kind_name() == "assignment")?;
     let statement = assignment.parent().filter(|parent| parent.kind_name() == "expression_statement")?;
-    let indent = line_indent(document.text(), statement)?;
-    if syntax::touches_error(statement) || call.in_generator {
-        return None;
-    }
-    let newline = newline_of(document.text());
-    let mut edits: Vec<Edit> = registry_declaration(document, model, target).into_iter().collect();
+    let indent = registrable_indent(document, call, statement)?;
     // After the statement's line, so that a trailing comment stays on the assignment it is about.
     let text = document.text();
     let line_end = memchr::memchr(b'\n', &text.as_bytes()[statement.end_byte()..])
         .map_or(text.len(), |offset| statement.end_byte() + offset);
     let line_end = if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end };
-    edits.push(Edit::insert(
-        line_end,
-        format!("{newline}{indent}{REGISTRY}.add({name}){newline}{indent}{name}.add_done_callback({REGISTRY}.discard)"),
-    ));
+    let edit = Edit::insert(line_end, registration_lines(name, indent, newline_of(text)));
+    Some(registry_fix(
+        document,
+        model,
+        target,
+        edit,
+        format!("Keep a reference to `{name}` in `{REGISTRY}` until it finishes"),
+    ))
+}
+
+/// The indentation of the statement a registration goes with, when the fix may touch it: no syntax error in it, and
+/// not inside a generator expression.
+fn registrable_indent<'d>(document: &'d Document, call: &CallSite, statement: Node) -> Option<&'d str> {
+    let indent = line_indent(document.text(), statement)?;
+    (!syntax::touches_error(statement) && !call.in_generator).then_some(indent)
+}
+
+/// The lines that put `task` in the registry and take it out when it is done, each on a line of its own.
+fn registration_lines(task: &str, indent: &str, newline: &str) -> String {
+    format!("{newline}{indent}{REGISTRY}.add({task}){newline}{indent}{task}.add_done_callback({REGISTRY}.discard)")
+}
+
+/// A safe fix made of `edit` and, when the module has none, the registry's declaration.
+fn registry_fix(document: &Document, model: &SemanticModel, target: (u8, u8), edit: Edit, title: String) -> Fix {
+    let mut edits: Vec<Edit> = registry_declaration(document, model, target).into_iter().collect();
+    edits.push(edit);
     edits.sort_by_key(|edit| edit.range.start);
-    Some(Fix {
-        title: format!("Keep a reference to `{name}` in `{REGISTRY}` until it finishes"),
-        edits,
-        applicability: Applicability::Safe,
-    })
+    Fix { title, edits, applicability: Applicability::Safe }
 }
 
 /// Binds a dropped task and awaits it before the function returns. This changes timing: the function now waits.
