@@ -256,7 +256,7 @@ impl ProjectIndex {
                 calls.clone().filter(|(_, call)| call.guard.is_none()).max_by_key(|(_, call)| call.cost).or_else(
                     || {
                         let guards: Vec<Guard> =
-                            function.blocking_calls.iter().filter_map(|call| call.guard.clone()).collect();
+                            function.blocking_calls.iter().filter_map(|call| call.guard.as_deref().cloned()).collect();
                         if !guards.is_empty() {
                             conditional.insert(qualname.clone(), guards);
                         }
@@ -292,12 +292,12 @@ impl ProjectIndex {
                 match (blocking.contains_key(qualname), conditional.get_mut(qualname)) {
                     (false, _) => {
                         blocking.insert(qualname.clone(), hop);
-                        if let Some(guard) = &call.guard {
+                        if let Some(guard) = call.guard.as_deref() {
                             conditional.insert(qualname.clone(), vec![guard.clone()]);
                         }
                     }
                     (true, None) => continue,
-                    (true, Some(guards)) => match &call.guard {
+                    (true, Some(guards)) => match call.guard.as_deref() {
                         Some(guard) if !guards.contains(guard) => guards.push(guard.clone()),
                         Some(_) => continue,
                         None if Self::chain_passes(&blocking, callee, qualname) => continue,

@@ -26,8 +26,9 @@ pub struct BlockingCall {
     /// How long it is likely to hold the thread, to pick the call a message names: a sleep or request above a file
     /// open, and any call inside a loop (a sleep between retries) above one outside.
     pub cost: u8,
-    /// The `isinstance` test on a parameter under which it runs, if any.
-    pub guard: Option<Guard>,
+    /// The `isinstance` test on a parameter under which it runs, if any (boxed: nearly every call has none, and a
+    /// run holds every summary).
+    pub guard: Option<Box<Guard>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,8 +37,9 @@ pub struct ProjectCall {
     /// The callee's qualified name as resolved in this file (`pkg.util.helper`, `pkg.m.Class.method`); the index
     /// follows re-exports and base classes from there.
     pub target: String,
-    /// The `isinstance` test on a parameter under which it runs, if any.
-    pub guard: Option<Guard>,
+    /// The `isinstance` test on a parameter under which it runs, if any (boxed: nearly every call has none, and a
+    /// run holds every summary).
+    pub guard: Option<Box<Guard>>,
     /// The result is iterated or entered where it is made: a generator's body runs here.
     pub consumes_result: bool,
     /// What is known of the types it passes, for the callee's own guards.
@@ -208,7 +210,7 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                 name: entry.name.clone(),
                 cost: blocking_cost(entry.rule.code)
                     + if reach::inside_loop(model, call.node, call.scope) { 4 } else { 0 },
-                guard: reach::guard_of(model, call.node, call.scope),
+                guard: reach::guard_of(model, call.node, call.scope).map(Box::new),
             });
         } else if let Some(target) = callee.filter(|path| path.contains('.')) {
             // Dotless paths are builtins (`len`, `print`): never project functions.
@@ -216,9 +218,13 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
             function.calls.push(ProjectCall {
                 site: site(syntax::range(call.node)),
                 target,
-                guard: reach::guard_of(model, call.node, call.scope),
+                guard: reach::guard_of(model, call.node, call.scope).map(Box::new),
                 consumes_result: facts.consumes_result,
-                arguments: facts.arguments,
+                arguments: {
+                    let mut arguments = facts.arguments;
+                    arguments.shrink_to_fit();
+                    arguments
+                },
             });
         }
     }
