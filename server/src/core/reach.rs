@@ -304,16 +304,10 @@ fn parameter_position(model: &SemanticModel, function: Node, name: &str, scope: 
     let mut positional = true;
     let mut skip_first = is_method;
     for parameter in syntax::named_children(parameters) {
-        let parameter_name = match parameter.kind_name() {
-            "identifier" => Some(parameter),
-            "typed_parameter" => syntax::named_children(parameter).find(|child| child.kind_name() == "identifier"),
-            "default_parameter" | "typed_default_parameter" => parameter.child_by_field_id(syntax::fields().name),
-            "list_splat_pattern" | "keyword_separator" => {
-                positional = false;
-                None
-            }
-            _ => None,
-        };
+        if matches!(parameter.kind_name(), "list_splat_pattern" | "keyword_separator") {
+            positional = false;
+        }
+        let parameter_name = syntax::parameter_name(parameter);
         let Some(parameter_name) = parameter_name else { continue };
         if std::mem::take(&mut skip_first) {
             continue;

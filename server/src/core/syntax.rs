@@ -99,6 +99,17 @@ pub fn quotable(callee: &str) -> Option<&str> {
     (!callee.is_empty() && callee.len() <= MAX_QUOTED_CALLEE).then_some(callee)
 }
 
+/// The name of a positional parameter (`x`, `x: int`, `x=1`, `x: int = 1`); `None` for `*args`, `**kwargs`, `*`
+/// and `/`.
+pub fn parameter_name(parameter: Node) -> Option<Node> {
+    match parameter.kind_name() {
+        "identifier" => Some(parameter),
+        "typed_parameter" => named_children(parameter).find(|child| child.kind_name() == "identifier"),
+        "default_parameter" | "typed_default_parameter" => parameter.child_by_field_id(fields().name),
+        _ => None,
+    }
+}
+
 /// A call's first positional argument: not a keyword argument, not `*args`.
 pub fn first_positional_argument(call: Node) -> Option<Node> {
     let arguments = call.child_by_field_id(fields().arguments)?;

@@ -252,12 +252,7 @@ fn dispatches_item(checker: &Checker, call: Node, variables: &HashSet<&str>) -> 
     let Some(parameter) = definition
         .child_by_field_id(syntax::fields().parameters)
         .and_then(|parameters| syntax::named_children(parameters).next())
-        .and_then(|parameter| match parameter.kind_name() {
-            "identifier" => Some(parameter),
-            "typed_parameter" => syntax::named_children(parameter).find(|child| child.kind_name() == "identifier"),
-            "default_parameter" | "typed_default_parameter" => parameter.child_by_field_id(syntax::fields().name),
-            _ => None,
-        })
+        .and_then(syntax::parameter_name)
         .map(|parameter| model.text(parameter))
     else {
         return false;
