@@ -131,7 +131,7 @@ pub fn fix_all(
 }
 
 /// What one parse of a file yields for a batch run: its summary for the project index, the findings that need no
-/// index, and the callees whose blocking only the index can tell.
+/// index, and the callees whose blocking, or whose suspending, only the index can tell.
 #[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileAnalysis {
     pub summary: ModuleSummary,
@@ -143,6 +143,8 @@ pub struct FileAnalysis {
     pub coroutine_candidates: Vec<String>,
     /// Async functions of this file that create tasks: AL203 applies if one is a program's root.
     pub spawning_functions: Vec<String>,
+    /// Qualified names awaited in this file's AL301 findings that may be project coroutines that never suspend.
+    pub awaited_candidates: Vec<String>,
     /// False when the file nests too deeply to be parsed safely, and was analysed as empty.
     pub parsed: bool,
 }
@@ -154,6 +156,7 @@ impl FileAnalysis {
         !self.blocking_candidates.is_empty()
             || !self.coroutine_candidates.is_empty()
             || !self.spawning_functions.is_empty()
+            || !self.awaited_candidates.is_empty()
     }
 
     /// Whether the project-wide rules find something here, so that the file needs the full [`check`]. The batch
@@ -165,6 +168,8 @@ impl FileAnalysis {
             || (enabled(&rules::unawaited_coroutine::RULE)
                 && self.coroutine_candidates.iter().any(|callee| index.is_coroutine_function(callee)))
             || self.spawning_functions.iter().any(|function| index.is_root(function))
+            || (enabled(&rules::sequential_awaits::RULE)
+                && self.awaited_candidates.iter().any(|callee| index.never_suspends(callee)))
     }
 
     /// Hashes every answer of the index that the project-wide rules use for this file: the blocking chains of its
@@ -188,6 +193,9 @@ impl FileAnalysis {
         for function in &self.spawning_functions {
             (function, index.is_root(function)).hash(hasher);
         }
+        for callee in &self.awaited_candidates {
+            (callee, index.never_suspends(callee)).hash(hasher);
+        }
     }
 }
 
@@ -202,6 +210,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
         blocking_candidates: Vec::new(),
         coroutine_candidates: Vec::new(),
         spawning_functions: Vec::new(),
+        awaited_candidates: Vec::new(),
         parsed: document.parsed(),
     };
     {
@@ -219,6 +228,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
             .collect();
         spawning.dedup();
         analysis.spawning_functions = spawning;
+        analysis.awaited_candidates = rules::sequential_awaits::candidate_callees(&model, &analysis.local_diagnostics);
     }
     analysis
 }

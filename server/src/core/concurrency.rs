@@ -6,6 +6,7 @@ use foldhash::{HashSet, HashSetExt};
 
 use tree_sitter::Node;
 
+use super::index::ProjectIndex;
 use super::semantic::{Resolved, ScopeId, SemanticModel};
 use super::syntax::{self, Visitor};
 
@@ -177,33 +178,30 @@ fn function_calls(model: &SemanticModel, function: &str, inner: &str, depth: u32
     })
 }
 
-/// Whether awaiting `call` can suspend at all: an `async def` of this file whose body never awaits (no `await`,
-/// `async for` or `async with`) and makes no blocking call runs to its end at once, so awaiting it beside others
-/// overlaps nothing. Only this file's functions are judged, so that a file's findings never depend on others.
-pub fn never_suspends(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
+/// Whether awaiting `call` can suspend at all: a coroutine function whose body never awaits (no `await`, `async for`
+/// or `async with`) and makes no blocking call runs to its end at once, so awaiting it beside others overlaps
+/// nothing. This file's functions are judged here; the index judges the project's others from their summaries.
+pub fn never_suspends(model: &SemanticModel, index: &ProjectIndex, call: Node, scope: ScopeId) -> bool {
     let Some(function) = call.child_by_field_id(syntax::fields().function) else { return false };
     let Resolved::Path(path) = model.resolve(function, scope) else { return false };
-    let Some(callee) = model.scope_named(&path).filter(|id| model.scope(*id).is_coroutine_function()) else {
-        return false;
-    };
-    let Some(definition) = model.scope(callee).node else { return false };
-    // A coroutine held up by a blocking call suspends once that call is fixed (`time.sleep` → `asyncio.sleep`).
+    match model.scope_named(&path) {
+        Some(callee) => model.scope(callee).is_coroutine_function() && coroutine_never_suspends(model, callee),
+        None => index.never_suspends(&path),
+    }
+}
+
+/// Whether the coroutine function `callee` of this file runs to its end without suspending: its own code has no
+/// `await`, `async for` or `async with`, and no blocking call, which suspends once it is fixed (`time.sleep` →
+/// `asyncio.sleep`). A stub (`...`, `raise NotImplementedError`) is an interface whose overrides may well suspend.
+pub fn coroutine_never_suspends(model: &SemanticModel, callee: ScopeId) -> bool {
+    let scope = model.scope(callee);
+    let Some(definition) = scope.node.filter(|_| !scope.may_suspend) else { return false };
     let catalogue = model.catalogue();
     let blocks = model.calls_within(definition).iter().any(|inner| {
         inner.scope == callee
             && super::summary::blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some()
     });
-    if blocks {
-        return false;
-    }
-    let suspends = syntax::own_code_has(definition, |node| match node.kind_name() {
-        "await" => true,
-        "for_statement" | "with_statement" | "for_in_clause" => {
-            node.child(0).is_some_and(|first| first.kind_name() == "async")
-        }
-        _ => false,
-    });
-    !suspends && !definition.has_error()
+    !blocks && !definition.has_error() && !syntax::is_stub_function(definition)
 }
 
 /// The blocks of a function body, nested ones included, but not those of nested functions, lambdas or classes.

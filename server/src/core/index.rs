@@ -199,6 +199,12 @@ impl ProjectIndex {
         self.resolve_function(qualified).is_some_and(|function| function.is_coroutine)
     }
 
+    /// Whether awaiting the function runs it to its end at once: a coroutine function of the project that never
+    /// suspends.
+    pub fn never_suspends(&self, qualified: &str) -> bool {
+        self.resolve_function(qualified).is_some_and(|function| function.never_suspends)
+    }
+
     /// Whether calling the function runs its body in a worker thread: a catalogue offload decorator, or a project
     /// decorator that hands the function it decorates to `asyncio.to_thread` or `run_in_executor`.
     fn is_offloaded(&self, function: &FunctionSummary) -> bool {

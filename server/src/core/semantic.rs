@@ -120,6 +120,8 @@ pub struct Scope<'t> {
     /// The function contains `yield`: calling it makes a generator (an async generator for `async def`), not a
     /// coroutine.
     pub is_generator: bool,
+    /// Its own code may suspend: it has an `await`, `async for` or `async with` (in a comprehension too).
+    pub may_suspend: bool,
     pub bindings: HashMap<&'t str, Binding<'t>>,
 }
 
@@ -216,6 +218,7 @@ impl<'t> SemanticModel<'t> {
                 class: None,
                 decorators: Vec::new(),
                 is_generator: false,
+                may_suspend: false,
                 bindings: HashMap::new(),
             }],
             frames: vec![Frame { scope: MODULE_SCOPE, body_id: usize::MAX, generator_depth: 0 }],
@@ -698,6 +701,7 @@ impl<'t> Builder<'t> {
             class,
             decorators: self.decorators_of_current_definition(),
             is_generator: false,
+            may_suspend: false,
             bindings: HashMap::new(),
         });
         self.scopes.len() - 1
@@ -978,6 +982,17 @@ impl<'t> Builder<'t> {
     }
 }
 
+/// `await`, `async for` or `async with`: where a coroutine may give up the thread.
+fn suspends(node: Node) -> bool {
+    match node.kind_name() {
+        "await" => true,
+        "for_statement" | "with_statement" | "for_in_clause" => {
+            node.child(0).is_some_and(|first| first.kind_name() == "async")
+        }
+        _ => false,
+    }
+}
+
 /// `a . b` → `a.b`: dotted names may contain whitespace and comments between their parts.
 fn compact(text: &str) -> String {
     text.split('.').map(str::trim).collect::<Vec<_>>().join(".")
@@ -991,6 +1006,10 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 self.pending_bodies.pop();
                 self.frames.push(frame);
             }
+        }
+        if suspends(node) {
+            let scope = self.current();
+            self.scopes[scope].may_suspend = true;
         }
         match node.kind_name() {
             "function_definition" => self.enter_function(node),
@@ -1036,6 +1055,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
                 let scope = self.current();
                 self.scopes[scope].is_generator = true;
             }
+
             "block" if field.id() == Some(syntax::fields().consequence) => {
                 let guarded = self.ancestors.last().is_some_and(|parent| {
                     parent.kind_name() == "if_statement"

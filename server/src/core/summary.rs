@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::Catalogue;
+use super::concurrency;
 use super::diagnostic::TextRange;
 use super::document::Document;
 use super::positions::Span;
@@ -60,6 +61,9 @@ pub struct FunctionSummary {
     pub memoized: bool,
     /// A sync `def` with `yield`: calling it runs none of its body until the generator is iterated.
     pub is_generator: bool,
+    /// A coroutine function that runs to its end without suspending (no `await`, `async for`, `async with` or
+    /// blocking call): awaiting it beside other awaits overlaps nothing.
+    pub never_suspends: bool,
     /// Decorated with a catalogue offload decorator (`asgiref.sync.sync_to_async`): its body runs in a worker thread.
     pub offloaded: bool,
     /// Its other dotted decorators, resolved: the index asks whether one is a project decorator that offloads.
@@ -186,6 +190,8 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                 is_coroutine: model.is_plain_coroutine_function(id),
                 memoized,
                 is_generator: !is_async && scope.is_generator,
+                never_suspends: model.is_plain_coroutine_function(id)
+                    && concurrency::coroutine_never_suspends(model, id),
                 offloaded,
                 decorators: project_decorators,
                 offloads_argument: reach::offloads_first_parameter(model, id),

@@ -165,6 +165,20 @@ pub fn is_async_function(node: Node) -> bool {
     node.kind_name() == "function_definition" && node.child(0).is_some_and(|first| first.kind_name() == "async")
 }
 
+/// A function whose body only documents, passes or raises (`...`, `raise NotImplementedError`): an interface that
+/// subclasses override, so its body says nothing about what a call of the method runs.
+pub fn is_stub_function(definition: Node) -> bool {
+    let Some(body) = definition.child_by_field_id(fields().body) else { return false };
+    named_children(body).all(|statement| match statement.kind_name() {
+        "comment" | "pass_statement" | "raise_statement" => true,
+        "expression_statement" => {
+            statement.named_child_count() == 1
+                && statement.named_child(0).is_some_and(|value| matches!(value.kind_name(), "string" | "ellipsis"))
+        }
+        _ => false,
+    })
+}
+
 /// The named children of a node, without allocating.
 pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     (0..node.named_child_count()).filter_map(move |index| node.named_child(index as u32))

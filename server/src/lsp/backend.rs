@@ -430,6 +430,7 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
     for function in &summary.functions {
         (&function.qualname, function.is_async, function.is_coroutine, function.memoized).hash(&mut hasher);
         (function.is_generator, function.offloaded, &function.decorators, function.offloads_argument).hash(&mut hasher);
+        function.never_suspends.hash(&mut hasher);
         for call in &function.blocking_calls {
             (&call.name, call.cost, &call.guard).hash(&mut hasher);
         }

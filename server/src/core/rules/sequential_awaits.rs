@@ -9,7 +9,7 @@ use crate::core::concurrency::{self, AwaitedStatement};
 use crate::core::diagnostic::{Diagnostic, Severity, TextRange};
 use crate::core::fix;
 use crate::core::rules::RuleMeta;
-use crate::core::semantic::ScopeId;
+use crate::core::semantic::{ScopeId, SemanticModel};
 
 pub const RULE: RuleMeta = RuleMeta {
     code: "AL301",
@@ -31,8 +31,9 @@ or a database session or connection passed as an argument, and none is an operat
 left alone, and so are bare `await f()` statements: they are commands, and commands are usually ordered by their
 effects ("update, then refresh"), which the data cannot show.
 
-Also left alone, because running them together would change nothing or change what they do: a coroutine of this
-file that never suspends (no `await`, `async for` or `async with`, and no blocking call to fix first), `anext()` on
+Also left alone, because running them together would change nothing or change what they do: a coroutine of the
+project that never suspends (no `await`, `async for` or `async with`, and no blocking call to fix first; a stub such
+as `raise NotImplementedError` is an interface whose overrides may, so it does not count), `anext()` on
 two iterators, calls that pass the same attribute of an object (`daemons=memory.running`, state both may change),
 and a call of a function of this file that itself calls another call's function (`await self._device_path()` looks
 up again what `await self._adapter_path()` just did).
@@ -78,6 +79,22 @@ impl<'t> Group<'t> {
     }
 }
 
+/// The project callees awaited inside this file's findings (`found`, with an empty index): the index may know that
+/// one never suspends, which splits or drops its finding. It never makes one, so no other call matters.
+pub fn candidate_callees(model: &SemanticModel, found: &[Diagnostic]) -> Vec<String> {
+    let ranges: Vec<TextRange> =
+        found.iter().filter(|found| found.code == RULE.code).map(|found| found.range).collect();
+    if ranges.is_empty() {
+        return Vec::new();
+    }
+    model.project_callees(|call, callee| {
+        let start = call.node.start_byte();
+        call.awaited
+            && model.scope_named(callee).is_none()
+            && ranges.iter().any(|range| range.start <= start && start < range.end)
+    })
+}
+
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
     for (scope, function) in concurrency::async_functions(model) {
@@ -92,7 +109,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                 let candidate = concurrency::awaited_statement(statement)
                     .filter(|awaited| awaited.target.is_some())
                     .filter(|awaited| !concurrency::order_matters(model, awaited.call, scope))
-                    .filter(|awaited| !concurrency::never_suspends(model, awaited.call, scope));
+                    .filter(|awaited| !concurrency::never_suspends(model, checker.index, awaited.call, scope));
                 let Some(awaited) = candidate else {
                     report(checker, scope, std::mem::replace(&mut group, Group::new()), diagnostics);
                     continue;
