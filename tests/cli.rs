@@ -293,6 +293,28 @@ fn a_file_named_from_another_package_does_not_shadow_the_standard_library() {
 }
 
 #[test]
+fn projects_under_one_parent_each_resolve_their_own_packages() {
+    // Two services, each with an `app` package: in svc1 `app.b.helper` blocks, in svc2 it does not. Checked from
+    // their parent, svc2's caller must be resolved against svc2's `app.b`, as `asynclint check svc2` does.
+    let caller = "from app.b import helper\n\n\nasync def main():\n    helper()\n";
+    let directory = project(&[
+        ("svc1/pyproject.toml", "[project]\nname = 'svc1'\n"),
+        ("svc1/app/__init__.py", ""),
+        ("svc1/app/a.py", caller),
+        ("svc1/app/b.py", "import time\n\n\ndef helper():\n    time.sleep(1)\n"),
+        ("svc2/setup.cfg", "[metadata]\nname = svc2\n"),
+        ("svc2/app/__init__.py", ""),
+        ("svc2/app/a.py", caller),
+        ("svc2/app/b.py", "def helper():\n    return 1\n"),
+    ]);
+    let alone = asynclint(directory.path(), &["check", "svc2", "--no-cache"]);
+    assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
+    let together = stdout(&asynclint(directory.path(), &["check", ".", "--no-cache", "--output-format", "concise"]));
+    assert!(together.contains("svc1/app/a.py:5:5: AL110"), "{together}");
+    assert!(!together.contains("svc2/"), "{together}");
+}
+
+#[test]
 fn standard_input_is_checked_against_the_project_not_the_file_on_disk() {
     // The file on disk calls nothing; the editor's unsaved text calls a blocking helper of another module. Only the
     // index can tell, so the second phase re-checks the text: it must be the text from standard input.

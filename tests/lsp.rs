@@ -581,3 +581,54 @@ async fn without_a_root_uri_the_open_file_s_project_is_indexed() {
     let related = &published["params"]["diagnostics"][0]["relatedInformation"][0]["location"]["uri"];
     assert!(related.as_str().unwrap().ends_with("helpers.py"), "{published}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workspace_folders_each_resolve_their_own_packages() {
+    // Each folder has an `app` package; only svc1's `app.b.helper` blocks. svc2's caller must see svc2's helper.
+    let caller = "from app.b import helper\n\n\nasync def main():\n    helper()\n";
+    let directory = project(&[
+        ("svc1/pyproject.toml", "[project]\nname = 'svc1'\n"),
+        ("svc1/app/__init__.py", ""),
+        ("svc1/app/a.py", caller),
+        ("svc1/app/b.py", "import time\n\n\ndef helper():\n    time.sleep(1)\n"),
+        ("svc2/pyproject.toml", "[project]\nname = 'svc2'\n"),
+        ("svc2/app/__init__.py", ""),
+        ("svc2/app/a.py", caller),
+        ("svc2/app/b.py", "def helper():\n    return 1\n"),
+    ]);
+    let (service, socket) = asynclint::lsp::service();
+    let inbox = support::drain(socket);
+    let mut client = TestClient { service, inbox, next_id: 1, encoding: Encoding::Utf16 };
+    let folder = |name: &str| json!({"uri": file_uri(&directory.path().join(name)), "name": name});
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    let folders = json!([folder("svc1"), folder("svc2")]);
+    client
+        .request("initialize", json!({"processId": null, "workspaceFolders": folders, "capabilities": capabilities}))
+        .await;
+    client.notify("initialized", json!({})).await;
+    client.wait_for(|message| message["params"]["value"]["kind"] == "end").await;
+    let svc1 = file_uri(&directory.path().join("svc1/app/a.py"));
+    let svc2 = file_uri(&directory.path().join("svc2/app/a.py"));
+    client.open(&svc2, caller).await;
+    client.open(&svc1, caller).await;
+    client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == svc1.as_str()
+                && message["params"]["diagnostics"]
+                    .as_array()
+                    .is_some_and(|list| list.iter().any(|d| d["code"] == "AL110"))
+        })
+        .await;
+    let comment =
+        json!({"range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 0}}, "text": "# end\n"});
+    client.change(&svc2, 2, &comment).await;
+    let published = client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == svc2.as_str()
+                && message["params"]["version"] == 2
+        })
+        .await;
+    assert_eq!(published["params"]["diagnostics"], json!([]), "{published}");
+}

@@ -169,20 +169,49 @@ pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec
     (files, warnings.into_inner().expect("walker threads are done"))
 }
 
-/// Answers "is this directory a package?" by looking for `__init__.py`, remembering each answer.
+/// The files that mark a directory as a Python project's root: each project root has its own module namespace.
+pub const PROJECT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg", ".git"];
+
+/// Answers "is this directory a package?" (it has `__init__.py`) and "is it a project's root?" (it has one of the
+/// [`PROJECT_MARKERS`]), remembering each answer.
 #[derive(Default)]
 pub struct PackageCache {
-    known: Mutex<HashMap<PathBuf, bool>>,
+    packages: Mutex<HashMap<PathBuf, bool>>,
+    project_roots: Mutex<HashMap<PathBuf, bool>>,
+}
+
+/// A remembered answer about a directory, computed once.
+fn remembered(known: &Mutex<HashMap<PathBuf, bool>>, directory: &Path, compute: impl FnOnce() -> bool) -> bool {
+    if let Some(known) = known.lock().expect("no panics while holding the lock").get(directory) {
+        return *known;
+    }
+    let answer = compute();
+    known.lock().expect("no panics while holding the lock").insert(directory.to_path_buf(), answer);
+    answer
 }
 
 impl PackageCache {
     fn is_package(&self, directory: &Path) -> bool {
-        if let Some(known) = self.known.lock().expect("no panics while holding the lock").get(directory) {
-            return *known;
-        }
-        let answer = directory.join("__init__.py").is_file();
-        self.known.lock().expect("no panics while holding the lock").insert(directory.to_path_buf(), answer);
-        answer
+        remembered(&self.packages, directory, || directory.join("__init__.py").is_file())
+    }
+
+    fn is_project_root(&self, directory: &Path) -> bool {
+        remembered(&self.project_roots, directory, || {
+            PROJECT_MARKERS.iter().any(|marker| directory.join(marker).exists())
+        })
+    }
+
+    /// The root of the project a file belongs to, whose module namespace it is named in: its nearest ancestor
+    /// below `root` with a project marker, else `root`. Two projects under one parent, each with an `app` package,
+    /// are two namespaces: `asynclint check PARENT` must not resolve one project's `app.b` to the other's file.
+    pub fn namespace_of(&self, file: &Path, root: &Path) -> PathBuf {
+        let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        absolute
+            .ancestors()
+            .skip(1)
+            .take_while(|directory| directory.starts_with(root) && *directory != root)
+            .find(|directory| self.is_project_root(directory))
+            .map_or_else(|| root.to_path_buf(), Path::to_path_buf)
     }
 
     /// The module a file is, climbing package directories but never above `root`.

@@ -84,8 +84,12 @@ impl EditorSettings {
 
 struct State {
     documents: HashMap<Uri, OpenDocument>,
-    /// Shared with the code actions computed off the lock; an update copies it only while one of them holds it.
-    index: Arc<ProjectIndex>,
+    /// One index per project root, each its own module namespace: two workspace folders with an `app` package each
+    /// must not resolve each other's modules. Shared with the work done off the lock; an update copies an index only
+    /// while such work holds it.
+    indexes: HashMap<PathBuf, Arc<ProjectIndex>>,
+    /// The project root each indexed file's summary went to.
+    namespace_of_file: HashMap<String, PathBuf>,
     /// What each module exports, as far as other files care: a change re-checks the open documents.
     shapes: HashMap<String, u64>,
     /// Open documents edited since the index last took their summary: they are summarised once typing pauses.
@@ -112,8 +116,30 @@ struct State {
 }
 
 impl State {
-    fn index_mut(&mut self) -> &mut ProjectIndex {
-        Arc::make_mut(&mut self.index)
+    fn index_mut(&mut self, namespace: &Path) -> &mut ProjectIndex {
+        Arc::make_mut(self.indexes.entry(namespace.to_path_buf()).or_default())
+    }
+
+    /// The summary the index holds for a file, if any.
+    fn indexed_summary(&self, path: &str) -> Option<&ModuleSummary> {
+        let namespace = self.namespace_of_file.get(path)?;
+        self.indexes.get(namespace)?.summary(path)
+    }
+
+    /// Takes a file out of the index it is in.
+    fn remove_from_index(&mut self, path: &str) {
+        self.shapes.remove(path);
+        if let Some(namespace) = self.namespace_of_file.remove(path) {
+            let index = self.index_mut(&namespace);
+            index.remove(path);
+            index.refresh();
+        }
+    }
+
+    fn refresh_indexes(&mut self) {
+        for index in self.indexes.values_mut() {
+            Arc::make_mut(index).refresh();
+        }
     }
 
     fn enabled(&self) -> bool {
@@ -155,7 +181,8 @@ impl State {
         }
     }
 
-    fn module_of(&self, path: &Path) -> ModuleInfo {
+    /// The project root a file is named in (its namespace, see [`PackageCache::namespace_of`]) and its module.
+    fn place_of(&self, path: &Path) -> (PathBuf, ModuleInfo) {
         let root = self
             .roots
             .iter()
@@ -163,27 +190,43 @@ impl State {
             .max_by_key(|root| root.as_os_str().len())
             .cloned()
             .unwrap_or_else(|| workspace::project_root(path));
-        PackageCache::default().module_of(path, &root)
+        let packages = PackageCache::default();
+        let namespace = packages.namespace_of(path, &root);
+        let module = packages.module_of(path, &namespace);
+        (namespace, module)
     }
 
-    /// Puts a summary in the index and remembers its shape; the caller refreshes the index once for a batch.
-    fn store_summary(&mut self, summary: ModuleSummary) {
+    /// Puts a summary in its project's index and remembers its shape; the caller refreshes the index once for a
+    /// batch.
+    fn store_summary(&mut self, namespace: &Path, summary: ModuleSummary) {
         self.shapes.insert(summary.path.clone(), shape_of(&summary));
-        self.index_mut().upsert(summary);
+        self.move_to_namespace(&summary.path, namespace);
+        self.index_mut(namespace).upsert(summary);
+    }
+
+    /// Notes which index a file's summary goes to, taking it out of another one it was in.
+    fn move_to_namespace(&mut self, path: &str, namespace: &Path) {
+        let before = self.namespace_of_file.insert(path.to_owned(), namespace.to_path_buf());
+        if let Some(before) = before.filter(|before| before != namespace) {
+            let index = self.index_mut(&before);
+            index.remove(path);
+            index.refresh();
+        }
     }
 
     /// Records a module's summary at once; true when other files need a re-check: what the module exports changed
     /// (the index is refreshed, and every document is analysed again), or only its positions, which other files'
     /// findings may show as related locations (the other documents are analysed again; the index's chains read
     /// positions from the summaries, so it needs no refresh).
-    fn record_summary(&mut self, summary: ModuleSummary) -> bool {
+    fn record_summary(&mut self, namespace: &Path, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
-        let moved = self.index.summary(&summary.path) != Some(&summary);
+        let moved = self.indexed_summary(&summary.path) != Some(&summary);
         let path = summary.path.clone();
-        self.index_mut().upsert(summary);
+        self.move_to_namespace(&path, namespace);
+        self.index_mut(namespace).upsert(summary);
         if changed {
-            self.index_mut().refresh();
+            self.index_mut(namespace).refresh();
             self.generation += 1;
         } else if moved {
             self.forget_analyses_except(&[path]);
@@ -216,7 +259,8 @@ impl State {
             version: open.version,
             path: open.path.clone(),
             module: open.module.clone(),
-            index: self.index.clone(),
+            namespace: open.namespace.clone(),
+            index: self.indexes.get(&open.namespace).cloned().unwrap_or_default(),
             settings,
             encoding: self.encoding,
             active: self.enabled() && !open.too_large,
@@ -233,24 +277,26 @@ impl State {
     /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
     /// is unchanged (positions only) goes in as it is, and the other open documents are returned, to be analysed again
     /// for their related locations; if some shape changed, the index is refreshed and every open document returned.
-    fn take_summaries(&mut self, summaries: Vec<ModuleSummary>) -> Vec<Uri> {
+    fn take_summaries(&mut self, summaries: Vec<(PathBuf, ModuleSummary)>) -> Vec<Uri> {
         let mut reshaped = false;
         let mut moved = Vec::new();
-        for summary in summaries {
-            if self.shapes.get(&summary.path) == Some(&shape_of(&summary)) {
+        for (namespace, summary) in summaries {
+            if self.shapes.get(&summary.path) == Some(&shape_of(&summary))
+                && self.namespace_of_file.get(&summary.path) == Some(&namespace)
+            {
                 // Positions only: the index needs no refresh (its chains read sites from the summaries), but findings
                 // of other files that show this file's positions as related locations must be published again.
-                if self.index.summary(&summary.path) != Some(&summary) {
+                if self.indexed_summary(&summary.path) != Some(&summary) {
                     moved.push(summary.path.clone());
                 }
-                self.index_mut().upsert(summary);
+                self.index_mut(&namespace).upsert(summary);
             } else {
-                self.store_summary(summary);
+                self.store_summary(&namespace, summary);
                 reshaped = true;
             }
         }
         if reshaped {
-            self.index_mut().refresh();
+            self.refresh_indexes();
             return self.invalidate();
         }
         if moved.is_empty() {
@@ -266,6 +312,8 @@ struct Snapshot {
     version: i32,
     path: String,
     module: ModuleInfo,
+    /// The project root whose index `index` is.
+    namespace: PathBuf,
     index: Arc<ProjectIndex>,
     settings: Arc<Settings>,
     encoding: Encoding,
@@ -348,7 +396,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
             return None;
         }
         open.analysed = Some((snapshot.version, snapshot.generation));
-        let others_changed = summary.is_some_and(|summary| state.record_summary(summary));
+        let others_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
         Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
     })
     .flatten()
@@ -390,12 +438,12 @@ fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
             Vec::new()
         }
     });
-    let summaries: Vec<ModuleSummary> = edited
+    let summaries: Vec<(PathBuf, ModuleSummary)> = edited
         .unwrap_or_default()
         .iter()
         .filter_map(|uri| {
             with_current_document(state, uri, |document, snapshot| {
-                summarize_document(document, &snapshot.module, &snapshot.settings)
+                (snapshot.namespace.clone(), summarize_document(document, &snapshot.module, &snapshot.settings))
             })
         })
         .collect();
@@ -446,10 +494,9 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
 
 /// The nearest ancestor directory of a file that marks a Python project, if any: the filesystem above it is no project.
 fn project_root(file: &Path) -> Option<PathBuf> {
-    let markers = ["pyproject.toml", "setup.py", "setup.cfg", ".git"];
     file.ancestors()
         .skip(1)
-        .find(|directory| markers.iter().any(|marker| directory.join(marker).exists()))
+        .find(|directory| workspace::PROJECT_MARKERS.iter().any(|marker| directory.join(marker).exists()))
         .map(Path::to_path_buf)
 }
 
@@ -480,7 +527,8 @@ impl Backend {
     pub fn new(client: Client) -> Self {
         let state = State {
             documents: HashMap::new(),
-            index: Arc::new(ProjectIndex::default()),
+            indexes: HashMap::new(),
+            namespace_of_file: HashMap::new(),
             shapes: HashMap::new(),
             edited: HashSet::new(),
             edit_generation: 0,
@@ -564,23 +612,24 @@ impl Backend {
                             return None;
                         }
                         let root = roots.iter().find(|root| path.starts_with(root))?;
-                        let module = packages.module_of(path, root);
+                        let namespace = packages.namespace_of(path, root);
+                        let module = packages.module_of(path, &namespace);
                         let shown = path.display().to_string();
                         let cache = cache.as_deref();
                         let key = cache.map(|cache| cache.key(&settings, &module, &shown, &text));
                         if let Some((summary, entry)) = cache.zip(key).and_then(|(cache, key)| cache.lookup(path, key))
                         {
-                            return Some((summary, Some(entry)));
+                            return Some((namespace, summary, Some(entry)));
                         }
                         let summary = summarize_document(&Document::new(shown, text), &module, &settings);
                         let entry = key.and_then(|key| cache::Entry::fresh(path, key, &summary));
-                        Some((summary, entry))
+                        Some((namespace, summary, entry))
                     })
                     .collect::<Vec<_>>()
             })
             .await;
-            for (summary, entry) in summarised.unwrap_or_default() {
-                summaries.push(summary);
+            for (namespace, summary, entry) in summarised.unwrap_or_default() {
+                summaries.push((namespace, summary));
                 cache_entries.extend(entry);
             }
             if let Some(progress) = &progress {
@@ -591,10 +640,10 @@ impl Backend {
         }
         let uris = self.guarded("indexing", |state| {
             let open: Vec<String> = state.documents.values().map(|open| open.path.clone()).collect();
-            for summary in summaries.into_iter().filter(|summary| !open.contains(&summary.path)) {
-                state.store_summary(summary);
+            for (namespace, summary) in summaries.into_iter().filter(|(_, summary)| !open.contains(&summary.path)) {
+                state.store_summary(&namespace, summary);
             }
-            state.index_mut().refresh();
+            state.refresh_indexes();
             state.invalidate()
         });
         if let Some(progress) = progress {
@@ -618,15 +667,13 @@ impl Backend {
         let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
         match text {
             Some(text) if text.len() < MAX_ANALYSED_BYTES => {
-                let module = state.module_of(path);
+                let (namespace, module) = state.place_of(path);
                 let document = Document::new(shown, text);
                 let summary = summarize_document(&document, &module, &state.settings);
-                state.record_summary(summary)
+                state.record_summary(&namespace, summary)
             }
             _ => {
-                state.index_mut().remove(&shown);
-                state.shapes.remove(&shown);
-                state.index_mut().refresh();
+                state.remove_from_index(&shown);
                 true
             }
         }
@@ -882,9 +929,9 @@ impl LanguageServer for Backend {
                 state.roots.push(root);
                 state.rebuild_settings()
             });
-            let module = state.module_of(Path::new(&path));
+            let (namespace, module) = state.place_of(Path::new(&path));
             state.openings += 1;
-            let open = OpenDocument::new(state.openings, path, module, item.version, item.text, too_large);
+            let open = OpenDocument::new(state.openings, path, (namespace, module), item.version, item.text, too_large);
             state.documents.insert(item.uri.clone(), open);
             problem
         });

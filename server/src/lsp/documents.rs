@@ -3,6 +3,7 @@
 //! refresh) brings up to date from the queued changes, on the blocking pool and under the copy's own lock. No handler
 //! parses, and one document's parsing never waits for another's.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ropey::Rope;
@@ -23,6 +24,8 @@ pub struct OpenDocument {
     /// Tells this opening from an earlier one of the same URI, whose analyses may still be running.
     pub id: u64,
     pub path: String,
+    /// The root of the file's project, whose index it is checked against.
+    pub namespace: PathBuf,
     pub module: ModuleInfo,
     pub version: i32,
     pub too_large: bool,
@@ -39,10 +42,19 @@ pub struct OpenDocument {
 }
 
 impl OpenDocument {
-    pub fn new(id: u64, path: String, module: ModuleInfo, version: i32, text: String, too_large: bool) -> Self {
+    /// An opened document at `path`, named `module` in the project rooted at `namespace`.
+    pub fn new(
+        id: u64,
+        path: String,
+        (namespace, module): (PathBuf, ModuleInfo),
+        version: i32,
+        text: String,
+        too_large: bool,
+    ) -> Self {
         OpenDocument {
             id,
             path,
+            namespace,
             module,
             version,
             too_large,
