@@ -62,6 +62,16 @@ projects=(
   piccolo==1.38.0               # ORM
   channels==4.3.2               # Django async layer (asgiref)
   langgraph==1.2.24             # agent framework
+  aioesphomeapi==46.23.0        # device protocol library (ESPHome)
+  aiokafka==0.14.0              # Kafka client
+  grpclib==0.4.9                # gRPC
+  httpx==0.28.1                 # HTTP client (async and sync)
+  hypercorn==0.18.0             # ASGI server (asyncio and trio)
+  python-kasa==0.12.0           # device library (TP-Link)
+  temporalio==1.35.0            # workflow SDK
+  textual==8.2.8                # terminal UI framework
+  websockets==17.4              # WebSocket client and server (asyncio, trio, sync)
+  zigpy==2.4.0                  # Zigbee stack
 )
 
 fetch() { # NAME==VERSION
