@@ -14,7 +14,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: false,
-    equivalents: &["RUF006"],
+    equivalents: &["RUF006", "ASYNC300"],
 };
 
 const DOC: &str = r#"## What it does

@@ -14,7 +14,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: false,
-    equivalents: &["F841"],
+    equivalents: &["F841", "RUF006"],
 };
 
 const DOC: &str = r#"## What it does

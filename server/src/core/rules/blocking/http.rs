@@ -10,7 +10,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: true,
-    equivalents: &["ASYNC210", "ASYNC212"],
+    equivalents: &["ASYNC210", "ASYNC211", "ASYNC212"],
 };
 
 const DOC: &str = r#"## What it does
