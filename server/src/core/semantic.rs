@@ -437,28 +437,92 @@ impl<'t> SemanticModel<'t> {
         agreed.unwrap_or(Resolved::Unknown)
     }
 
-    /// `p: Path` and `p: Path | None` make `p` a `pathlib.Path`.
+    /// `p: Path`, `p: Path | None`, `Optional[Path]`, `Union[Path, None]`, `IO[str]` (a generic is its base) and
+    /// the string forms (`"httpx.Client | None"`) make `p` an instance of that class.
     fn resolve_annotation(&self, annotation: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
-        let annotation = if annotation.kind_name() == "type" { annotation.named_child(0) } else { Some(annotation) };
-        let Some(annotation) = annotation else {
+        if depth > MAX_INFERENCE_DEPTH {
             return Resolved::Unknown;
-        };
+        }
+        let fields = syntax::fields();
         match annotation.kind_name() {
+            "type" => match annotation.named_child(0) {
+                Some(inner) => self.resolve_annotation(inner, scope, depth + 1),
+                None => Resolved::Unknown,
+            },
             "identifier" | "attribute" => match self.resolve_at_depth(annotation, scope, depth) {
                 Resolved::Path(path) => Resolved::Instance(path),
                 _ => Resolved::Unknown,
             },
-            "binary_operator" => {
-                let sides = [
-                    annotation.child_by_field_id(syntax::fields().left),
-                    annotation.child_by_field_id(syntax::fields().right),
-                ];
-                let mut types = sides.into_iter().flatten().filter(|side| self.text(*side) != "None");
-                match (types.next(), types.next()) {
-                    (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
-                    _ => Resolved::Unknown,
-                }
+            "binary_operator" | "union_type" => {
+                let sides = syntax::named_children(annotation).filter(|side| side.kind_name() != "comment");
+                self.only_type(sides, scope, depth)
             }
+            "generic_type" => {
+                let mut children = syntax::named_children(annotation);
+                let (Some(base), Some(parameters)) = (children.next(), children.next()) else {
+                    return Resolved::Unknown;
+                };
+                self.resolve_generic(base, syntax::named_children(parameters), scope, depth)
+            }
+            "subscript" => {
+                let Some(base) = annotation.child_by_field_id(fields.value) else { return Resolved::Unknown };
+                // The parameters are the named children after the base (comments aside).
+                let parameters = syntax::named_children(annotation)
+                    .filter(move |child| child.id() != base.id() && child.kind_name() != "comment");
+                self.resolve_generic(base, parameters, scope, depth)
+            }
+            "string" => self.resolve_string_annotation(annotation, scope, depth),
+            _ => Resolved::Unknown,
+        }
+    }
+
+    /// The one type of a union besides `None`, when there is exactly one.
+    fn only_type(&self, types: impl Iterator<Item = Node<'t>>, scope: ScopeId, depth: u32) -> Resolved {
+        let mut types = types.filter(|side| !matches!(self.text(*side), "None" | "type(None)"));
+        match (types.next(), types.next()) {
+            (Some(only), None) => self.resolve_annotation(only, scope, depth + 1),
+            _ => Resolved::Unknown,
+        }
+    }
+
+    /// `Optional[X]` and `Union[X, None]` are `X`; any other generic (`IO[str]`, `list[int]`) is its base class.
+    fn resolve_generic(
+        &self,
+        base: Node<'t>,
+        parameters: impl Iterator<Item = Node<'t>>,
+        scope: ScopeId,
+        depth: u32,
+    ) -> Resolved {
+        let Resolved::Path(base) = self.resolve_at_depth(base, scope, depth + 1) else { return Resolved::Unknown };
+        match base.as_str() {
+            "typing.Optional" | "typing_extensions.Optional" | "typing.Union" | "typing_extensions.Union" => {
+                self.only_type(parameters, scope, depth)
+            }
+            _ => Resolved::Instance(base),
+        }
+    }
+
+    /// A string annotation of a dotted name, optionally `| None` (`"httpx.Client | None"`): the name is resolved in
+    /// the scope as if written bare. Other forms inside quotes are not parsed.
+    fn resolve_string_annotation(&self, annotation: Node<'t>, scope: ScopeId, depth: u32) -> Resolved {
+        let text = self.text(annotation);
+        let Some(inner) = text.strip_prefix(['"', '\'']).and_then(|rest| rest.strip_suffix(['"', '\''])) else {
+            return Resolved::Unknown;
+        };
+        let mut names = inner.split('|').map(str::trim).filter(|part| *part != "None");
+        let (Some(name), None) = (names.next(), names.next()) else { return Resolved::Unknown };
+        let is_dotted_name = !name.is_empty()
+            && name.split('.').all(|part| {
+                part.chars().next().is_some_and(|first| first.is_alphabetic() || first == '_')
+                    && part.chars().all(|character| character.is_alphanumeric() || character == '_')
+            });
+        if !is_dotted_name {
+            return Resolved::Unknown;
+        }
+        let (first, rest) = name.split_once('.').map_or((name, None), |(first, rest)| (first, Some(rest)));
+        match (self.resolve_name(first, scope, depth + 1), rest) {
+            (Resolved::Path(path), None) => Resolved::Instance(path),
+            (Resolved::Path(path), Some(rest)) => Resolved::Instance(format!("{path}.{rest}")),
             _ => Resolved::Unknown,
         }
     }
@@ -925,9 +989,10 @@ impl<'t> Builder<'t> {
         while let Some(inner) = right.filter(|value| value.kind_name() == "assignment") {
             right = inner.child_by_field_id(syntax::fields().right);
         }
+        // `c: httpx.Client = make_client()`: the declared type says what the value is.
         let source = match (right, node.child_by_field_id(syntax::fields().type_)) {
-            (Some(value), _) if value.kind_name() != "yield" => ValueSource::Expr(value),
-            (None, Some(annotation)) => ValueSource::Annotation(annotation),
+            (_, Some(annotation)) => ValueSource::Annotation(annotation),
+            (Some(value), None) if value.kind_name() != "yield" => ValueSource::Expr(value),
             _ => ValueSource::Opaque,
         };
         self.bind_target(left, source);

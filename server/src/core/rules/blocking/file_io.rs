@@ -10,14 +10,20 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: true,
-    equivalents: &["ASYNC230", "ASYNC240"],
+    equivalents: &["ASYNC230", "ASYNC231", "ASYNC232", "ASYNC240"],
 };
 
 const DOC: &str = r#"## What it does
 Flags file and file-system calls inside an `async def`: `open`, `io.open`, `codecs.open`, `tempfile` files,
 `pathlib.Path` reads, writes, `open`, `exists`, `stat`, `mkdir`, `glob` and friends, `shutil` copies, moves and
 `rmtree`, `os.walk`, `os.listdir`, `os.scandir`, `os.remove` and friends, `os.path.exists`/`isfile`/`isdir`/... and
-`glob.glob`. Pure path arithmetic (`os.path.join`, `Path.name`) is not flagged.
+`glob.glob`, and the reads and writes of a synchronous file object (`read`, `readline`, `readlines`, `write`,
+`writelines`, `flush`, `truncate` and the like) when the object comes from `open`, `io.open`, `os.fdopen` or
+`Path.open` (`with open(p) as f: f.read()`), or is annotated `io.TextIOWrapper`, `io.BufferedReader`,
+`io.BufferedWriter`, `io.BufferedRandom`, `io.FileIO`, `typing.IO`, `TextIO` or `BinaryIO` (`Optional[...]`, `X |
+None` and quoted annotations included). In-memory files (`io.BytesIO`, `io.StringIO`) and the files of aiofiles and
+anyio, whose methods are awaited, are other types. Iterating a file object (`for line in f`) is not flagged yet. Pure
+path arithmetic (`os.path.join`, `Path.name`) is not flagged.
 
 ## Why is this bad
 Disk and network file systems can stall for a long time, and the event loop stalls with them. A slow NFS mount or

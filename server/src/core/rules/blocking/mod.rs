@@ -14,8 +14,10 @@ pub mod subprocess;
 use crate::core::check::Checker;
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::fix;
+use crate::core::catalogue::Catalogue;
+use crate::core::semantic::{CallSite, SemanticModel};
 use crate::core::summary::blocking_entry;
-use crate::core::syntax;
+use crate::core::syntax::{self, KindName};
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
@@ -28,7 +30,7 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) else {
             continue;
         };
-        if !checker.enabled(entry.rule) {
+        if !checker.enabled(entry.rule) || receiver_made_by_blocking_call(model, call, catalogue) {
             continue;
         }
         let function_name = model.scope(call.scope).name;
@@ -63,4 +65,22 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         });
         diagnostics.push(diagnostic);
     }
+}
+
+/// `open(path).read()`: the call that made the receiver is reported, on the same expression, and one finding says
+/// it; a second one for the method would offer a fix that leaves `open` on the loop.
+fn receiver_made_by_blocking_call(model: &SemanticModel, call: &CallSite, catalogue: &Catalogue) -> bool {
+    let fields = syntax::fields();
+    let Some(receiver) = call
+        .node
+        .child_by_field_id(fields.function)
+        .filter(|function| function.kind_name() == "attribute")
+        .and_then(|function| function.child_by_field_id(fields.object))
+        .filter(|object| object.kind_name() == "call")
+    else {
+        return false;
+    };
+    model.calls_within(receiver).iter().find(|inner| inner.node.id() == receiver.id()).is_some_and(|inner| {
+        blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some()
+    })
 }
