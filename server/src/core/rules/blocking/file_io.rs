@@ -20,9 +20,11 @@ Flags file and file-system calls inside an `async def`: `open`, `io.open`, `code
 `glob.glob`, and the reads and writes of a synchronous file object (`read`, `readline`, `readlines`, `write`,
 `writelines`, `flush`, `truncate` and the like) when the object comes from `open`, `io.open`, `os.fdopen` or
 `Path.open` (`with open(p) as f: f.read()`), or is annotated `io.TextIOWrapper`, `io.BufferedReader`,
-`io.BufferedWriter`, `io.BufferedRandom`, `io.FileIO`, `typing.IO`, `TextIO` or `BinaryIO` (`Optional[...]`, `X |
-None` and quoted annotations included). In-memory files (`io.BytesIO`, `io.StringIO`) and the files of aiofiles and
-anyio, whose methods are awaited, are other types. Iterating a file object (`for line in f`) is not flagged yet. Pure
+`io.BufferedWriter`, `io.BufferedRandom` or `io.FileIO` (`Optional[...]`, `X | None` and quoted annotations
+included). In-memory files (`io.BytesIO`, `io.StringIO`) and the files of aiofiles and anyio, whose methods are
+awaited, are other types. So are the protocols `typing.IO`, `TextIO` and `BinaryIO`, which flake8-async's ASYNC232
+counts: an in-memory buffer or `sys.stdout` satisfies them as well as a file on disk does, and real code passes
+`io.BytesIO` where they are written. Iterating a file object (`for line in f`) is not flagged yet. Pure
 path arithmetic (`os.path.join`, `Path.name`) is not flagged.
 
 ## Why is this bad
