@@ -341,6 +341,45 @@ async fn related_locations_follow_lines_inserted_above_the_helper() {
     assert_eq!(related_line(&diagnostics), 7, "{diagnostics:?}");
 }
 
+/// Waits for diagnostics of `uri` at `version` whose first finding's first related location is on `line`.
+async fn related_line_published(client: &mut TestClient, uri: &str, version: i64, line: u64) -> Value {
+    client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == uri
+                && message["params"]["version"] == version
+                && message["params"]["diagnostics"][0]["relatedInformation"][0]["location"]["range"]["start"]["line"]
+                    == line
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_locations_in_the_edited_file_follow_a_line_inserted_above_its_helper() {
+    // Found by the soak test: the keystroke's analysis reads the chain from the summary the index held before, and
+    // the pause in typing re-analysed only the other files.
+    let app = "import time\n\n\ndef prepare():\n    time.sleep(1)\n\n\nasync def main():\n    prepare()\n";
+    let (_directory, uri, mut client) = open_clean_app("").await;
+    client.change(&uri, 2, &json!({ "text": app })).await;
+    related_line_published(&mut client, &uri, 2, 4).await;
+    client.change(&uri, 3, &newline_at_top()).await;
+    related_line_published(&mut client, &uri, 3, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_locations_follow_a_caller_and_its_helper_that_move_in_one_pause() {
+    // Found by the soak test: each of the two edited files was left out of the other's re-analysis.
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
+    related_line_published(&mut client, &app_uri, 1, 4).await;
+    client.open(&helper_uri, helper).await;
+    // Once the opened helper's summary is in the index, the two edits below are the only ones to reach it.
+    client.diagnostics(&helper_uri).await;
+    client.change(&helper_uri, 2, &newline_at_top()).await;
+    client.change(&app_uri, 2, &newline_at_top()).await;
+    related_line_published(&mut client, &app_uri, 2, 5).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_indexes_from_the_cache_and_sees_files_edited_in_between() {
     let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";

@@ -214,10 +214,11 @@ impl State {
         }
     }
 
-    /// Records a module's summary at once; true when other files need a re-check: what the module exports changed
-    /// (the index is refreshed, and every document is analysed again), or only its positions, which other files'
-    /// findings may show as related locations (the other documents are analysed again; the index's chains read
-    /// positions from the summaries, so it needs no refresh).
+    /// Records a module's summary at once; true when every open document needs analysing again (for a new
+    /// generation): what the module exports changed (the index is refreshed), or only its positions, which findings
+    /// may show as related locations (the index's chains read positions from the summaries, so it needs no refresh).
+    /// The module's own document counts too: a chain through one of its own functions was read from the summary the
+    /// index held before.
     fn record_summary(&mut self, namespace: &Path, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
@@ -227,24 +228,11 @@ impl State {
         self.index_mut(namespace).upsert(summary);
         if changed {
             self.index_mut(namespace).refresh();
+        }
+        if changed || moved {
             self.generation += 1;
-        } else if moved {
-            self.forget_analyses_except(&[path]);
         }
         changed || moved
-    }
-
-    /// Makes every open document but those at `paths` due for analysis again, without touching the generation (which
-    /// would make those at `paths` due too).
-    fn forget_analyses_except(&mut self, paths: &[String]) -> Vec<Uri> {
-        self.documents
-            .iter_mut()
-            .filter(|(_, open)| !paths.contains(&open.path))
-            .map(|(uri, open)| {
-                open.analysed = None;
-                uri.clone()
-            })
-            .collect()
     }
 
     /// What an analysis or a code action of `uri` needs from the state, taken under the lock.
@@ -275,20 +263,21 @@ impl State {
     }
 
     /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
-    /// is unchanged (positions only) goes in as it is, and the other open documents are returned, to be analysed again
-    /// for their related locations; if some shape changed, the index is refreshed and every open document returned.
+    /// is unchanged (positions only) goes in as it is; if some shape changed, the index is refreshed. Either way every
+    /// open document is returned, for a new generation, to be analysed again for its related locations: the edited
+    /// documents too, whose own chains (and each other's) were read from the summaries the index held before. A new
+    /// generation, rather than forgetting the last analysis, also makes an analysis still running against the old
+    /// index count as outdated when it finishes.
     fn take_summaries(&mut self, summaries: Vec<(PathBuf, ModuleSummary)>) -> Vec<Uri> {
         let mut reshaped = false;
-        let mut moved = Vec::new();
+        let mut moved = false;
         for (namespace, summary) in summaries {
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary))
                 && self.namespace_of_file.get(&summary.path) == Some(&namespace)
             {
                 // Positions only: the index needs no refresh (its chains read sites from the summaries), but findings
-                // of other files that show this file's positions as related locations must be published again.
-                if self.indexed_summary(&summary.path) != Some(&summary) {
-                    moved.push(summary.path.clone());
-                }
+                // that show this file's positions as related locations must be published again.
+                moved |= self.indexed_summary(&summary.path) != Some(&summary);
                 self.index_mut(&namespace).upsert(summary);
             } else {
                 self.store_summary(&namespace, summary);
@@ -297,12 +286,10 @@ impl State {
         }
         if reshaped {
             self.refresh_indexes();
-            return self.invalidate();
-        }
-        if moved.is_empty() {
+        } else if !moved {
             return Vec::new();
         }
-        self.forget_analyses_except(&moved)
+        self.invalidate()
     }
 }
 
@@ -341,11 +328,12 @@ fn with_current_document<T>(
     catch("a document", || work(document, &snapshot))
 }
 
-/// What analysing one document gives: the diagnostics to publish, and whether the others need analysing again.
+/// What analysing one document gives: the diagnostics to publish, and whether every open document (this one included)
+/// needs analysing again, its summary having changed the index.
 #[derive(Default)]
 struct Analysed {
     publish: Option<(Uri, Vec<lsp::Diagnostic>, i32)>,
-    others_changed: bool,
+    index_changed: bool,
 }
 
 /// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
@@ -396,8 +384,8 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
             return None;
         }
         open.analysed = Some((snapshot.version, snapshot.generation));
-        let others_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
-        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
+        let index_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
+        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), index_changed })
     })
     .flatten()
     .unwrap_or_default()
@@ -420,7 +408,7 @@ fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>)
             if let Some((uri, diagnostics, version)) = analysed.publish {
                 client.publish_diagnostics(uri, diagnostics, Some(version)).await;
             }
-            if analysed.others_changed {
+            if analysed.index_changed {
                 let uris = guarded(&state, "analysis", |state| state.documents.keys().cloned().collect());
                 schedule_analysis(&state, &client, uris.unwrap_or_default());
             }
