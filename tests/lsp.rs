@@ -381,6 +381,25 @@ async fn related_locations_follow_a_caller_and_its_helper_that_move_in_one_pause
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_blocking_call_from_the_editor_reaches_an_open_helper_s_callers() {
+    // Found by the soak test: the open helper's summary in the index kept the catalogue it was made with.
+    let helper = "import json\n\n\ndef prepare(text):\n    return json.loads(text)\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
+    client.open(&helper_uri, helper).await;
+    client.diagnostics(&helper_uri).await;
+    let settings =
+        json!({"extraBlockingCalls": [{"name": "json.loads", "rule": "blocking-file-io", "reason": "parses"}]});
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": settings })).await;
+    client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == app_uri
+                && message["params"]["diagnostics"][0]["code"] == "AL110"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_indexes_from_the_cache_and_sees_files_edited_in_between() {
     let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
     let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";

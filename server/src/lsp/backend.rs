@@ -631,6 +631,11 @@ impl Backend {
             for (namespace, summary) in summaries.into_iter().filter(|(_, summary)| !open.contains(&summary.path)) {
                 state.store_summary(&namespace, summary);
             }
+            // The open documents' summaries in the index were made with the settings of their last pause in typing:
+            // the next analysis of each makes them again with these (the catalogue may have changed).
+            for open in state.documents.values_mut() {
+                open.record_summary = !open.too_large;
+            }
             state.refresh_indexes();
             state.invalidate()
         });
