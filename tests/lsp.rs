@@ -400,6 +400,36 @@ async fn an_extra_blocking_call_from_the_editor_reaches_an_open_helper_s_callers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_changed_on_disk_while_the_workspace_is_indexed_again_keeps_its_new_text() {
+    // Found by the soak test: the indexing that a config change begins read the helper before it changed, then stored
+    // that summary over the newer one. The helper is in the first chunk of files indexed, and changes once that chunk
+    // is reported, while the other files are still being read.
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let others: Vec<String> = (0..500).map(|number| format!("others/m{number}.py")).collect();
+    let mut files = vec![("app.py", app), ("helpers.py", "def prepare():\n    return 1\n")];
+    files.extend(others.iter().map(|path| (path.as_str(), "def f(x):\n    return x\n")));
+    let directory = project(&files);
+    let (helper, config) = (directory.path().join("helpers.py"), directory.path().join("pyproject.toml"));
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&app_uri, app).await;
+    assert!(client.diagnostics(&app_uri).await.1.is_empty());
+    let changed = |path: &Path| json!({"changes": [{"uri": file_uri(path), "type": 2}]});
+    std::fs::write(&config, "[tool.asynclint]\nignore = [\"AL301\"]\n").unwrap();
+    // The handler returns once the indexing is done: it runs beside the rest, as over stdio.
+    let request = Request::build("workspace/didChangeWatchedFiles").params(changed(&config)).finish();
+    let indexing = tokio::spawn(client.service.ready().await.unwrap().call(request));
+    client.wait_for(|message| message["params"]["value"]["kind"] == "report").await;
+    std::fs::write(&helper, "import time\n\n\ndef prepare():\n    time.sleep(1)\n").unwrap();
+    client.notify("workspace/didChangeWatchedFiles", changed(&helper)).await;
+    client.wait_for(|message| message["params"]["value"]["kind"] == "end").await;
+    indexing.await.unwrap().unwrap();
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    let codes: Vec<&Value> = diagnostics.iter().map(|diagnostic| &diagnostic["code"]).collect();
+    assert_eq!(codes, ["AL110"], "once indexed again, the helper blocks: {diagnostics:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_indexes_from_the_cache_and_sees_files_edited_in_between() {
     let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
     let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";

@@ -113,6 +113,14 @@ struct State {
     resolve_supported: bool,
     /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
     cache_directory: Option<PathBuf>,
+    /// Counts the workspace indexings begun. One that finds a newer one begun leaves the storing to it: it read the
+    /// files, and the settings, later.
+    indexings: u64,
+    /// Counts the files brought into the index one at a time from disk (changed there, or closed in the editor).
+    reindexings: u64,
+    /// Each such file, with the count of its last reindexing: a workspace indexing that began before may have read
+    /// it before it changed, and must not store what it read.
+    reindexed: HashMap<String, u64>,
 }
 
 impl State {
@@ -530,6 +538,9 @@ impl Backend {
             progress_supported: false,
             resolve_supported: false,
             cache_directory: None,
+            indexings: 0,
+            reindexings: 0,
+            reindexed: HashMap::new(),
         };
         Backend { client, state: Arc::new(Mutex::new(state)) }
     }
@@ -557,13 +568,15 @@ impl Backend {
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
-    /// open documents against the full index.
+    /// open documents against the full index. Changes on disk reported meanwhile are kept.
     async fn index_workspace(&self) {
-        let Some((roots, settings, progress_supported, cache_directory)) = self.guarded("indexing", |state| {
-            (state.roots.clone(), state.settings.clone(), state.progress_supported, state.cache_directory.clone())
-        }) else {
-            return;
-        };
+        let begun = self.guarded("indexing", |state| {
+            state.indexings += 1;
+            let (roots, settings, cache_directory) =
+                (state.roots.clone(), state.settings.clone(), state.cache_directory.clone());
+            (state.indexings, state.reindexings, roots, settings, state.progress_supported, cache_directory)
+        });
+        let Some((run, reindexings, roots, settings, progress_supported, cache_directory)) = begun else { return };
         let token = NumberOrString::String("asynclint/indexing".to_owned());
         let progress = if progress_supported && self.client.create_work_done_progress(token.clone()).await.is_ok() {
             Some(self.client.progress(token, "asynclint: indexing").with_percentage(0).begin().await)
@@ -627,8 +640,18 @@ impl Backend {
             }
         }
         let uris = self.guarded("indexing", |state| {
+            // A newer indexing has begun (new settings): it reads the files later, and stores its own summaries.
+            if state.indexings != run {
+                return Vec::new();
+            }
+            // Open documents have summaries of their own text, and a file reindexed since this indexing began has a
+            // newer summary than the text read here.
             let open: Vec<String> = state.documents.values().map(|open| open.path.clone()).collect();
-            for (namespace, summary) in summaries.into_iter().filter(|(_, summary)| !open.contains(&summary.path)) {
+            let current = |path: &String| {
+                !open.contains(path) && state.reindexed.get(path).is_none_or(|&reindexing| reindexing <= reindexings)
+            };
+            let summaries: Vec<_> = summaries.into_iter().filter(|(_, summary)| current(&summary.path)).collect();
+            for (namespace, summary) in summaries {
                 state.store_summary(&namespace, summary);
             }
             // The open documents' summaries in the index were made with the settings of their last pause in typing:
@@ -657,6 +680,8 @@ impl Backend {
         if state.documents.values().any(|open| open.path == shown) {
             return false;
         }
+        state.reindexings += 1;
+        state.reindexed.insert(shown.clone(), state.reindexings);
         let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
         match text {
             Some(text) if text.len() < MAX_ANALYSED_BYTES => {
