@@ -324,16 +324,22 @@ fn with_current_document<T>(
     uri: &Uri,
     work: impl FnOnce(&Document, &Snapshot) -> T,
 ) -> Option<T> {
-    let parsed = guarded(state, "a document", |state| state.documents.get(uri).map(OpenDocument::parsed))??;
+    let (id, parsed) = guarded(state, "a document", |state| state.documents.get(uri).map(parsed_copy))??;
     let mut parsed = documents::lock(&parsed);
     let (changes, snapshot) = guarded(state, "a document", |state| {
-        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued.
-        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
+        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued. A document
+        // closed and opened again since the copy was taken has a copy of its own.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active && snapshot.id == id)?;
         let changes = state.documents.get_mut(uri)?.take_pending(&parsed);
         Some((changes, snapshot))
     })??;
     let document = parsed.catch_up(&snapshot.path, changes)?;
     catch("a document", || work(document, &snapshot))
+}
+
+/// An opening of a document, and its parsed copy.
+fn parsed_copy(open: &OpenDocument) -> (u64, Arc<Mutex<documents::Parsed>>) {
+    (open.id, open.parsed())
 }
 
 /// What analysing one document gives: the diagnostics to publish, and whether every open document (this one included)
@@ -347,13 +353,13 @@ struct Analysed {
 /// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
 /// newer version arrived meanwhile (whose change has queued its own analysis).
 fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
-    let Some(Some(parsed)) = guarded(state, "analysis", |state| state.documents.get(uri).map(OpenDocument::parsed))
-    else {
+    let Some(Some((id, parsed))) = guarded(state, "analysis", |state| state.documents.get(uri).map(parsed_copy)) else {
         return Analysed::default();
     };
     let mut parsed = documents::lock(&parsed);
     let job = guarded(state, "analysis", |state| {
-        let snapshot = state.snapshot(uri)?;
+        // A document closed and opened again since the copy was taken has a copy of its own, and its own analysis.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.id == id)?;
         let open = state.documents.get_mut(uri)?;
         // From here on, a change needs an analysis after this one.
         open.queued = false;
