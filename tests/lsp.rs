@@ -589,6 +589,35 @@ async fn a_large_file_does_not_hold_up_a_small_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_published_for_a_document_after_its_close_clears_it() {
+    // Found by the soak test: an analysis that found the document open could publish after the close had cleared
+    // it, and its diagnostics stayed for a closed file. The race is narrow, so it is run many times over: an edit
+    // just before each close, and a reopening with a clean text to end each round.
+    let source = "import asyncio\n\n\nasync def start(work):\n    asyncio.create_task(work())\n".repeat(20);
+    let (_directory, uri, mut client) = open_clean_app("").await;
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+    while client.diagnostics(&uri).await.0 != Value::Null {}
+    for round in 0..200 {
+        let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": source});
+        client.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
+        client.change(&uri, 2, &newline_at_top()).await;
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+        while client.diagnostics(&uri).await.0 != Value::Null {}
+        let item = json!({"uri": uri, "languageId": "python", "version": 3, "text": ""});
+        client.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
+        loop {
+            let (version, diagnostics) = client.diagnostics(&uri).await;
+            assert!(diagnostics.is_empty(), "round {round}: version {version} published after the close");
+            if version == 3 {
+                break;
+            }
+        }
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+        while client.diagnostics(&uri).await.0 != Value::Null {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_changes_is_analysed_once_for_its_newest_version() {
     let large = large_module();
     let directory = project(&[("large.py", &large)]);

@@ -346,8 +346,41 @@ fn parsed_copy(open: &OpenDocument) -> (u64, Arc<Mutex<documents::Parsed>>) {
 /// needs analysing again, its summary having changed the index.
 #[derive(Default)]
 struct Analysed {
-    publish: Option<(Uri, Vec<lsp::Diagnostic>, i32)>,
+    publish: Option<Publish>,
     index_changed: bool,
+}
+
+/// The diagnostics of one analysis, and which it was: of the opening `id`, for (version, generation) `analysed`.
+struct Publish {
+    uri: Uri,
+    id: u64,
+    analysed: (i32, u64),
+    diagnostics: Vec<lsp::Diagnostic>,
+}
+
+/// The way to the client for diagnostics: each publish is decided on (is it still the newest?) and sent under one
+/// lock, which a closing document takes too, so that they reach the client in the order they were decided on. An
+/// analysis that found its document current, but got to publishing after a newer analysis or after the document's
+/// close, would otherwise have the last word.
+#[derive(Clone)]
+struct Outbox {
+    client: Client,
+    order: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Outbox {
+    /// Publishes an analysis' diagnostics unless the document was closed, or a newer analysis of it has finished.
+    async fn publish(&self, state: &Mutex<State>, publish: Publish) {
+        let _order = self.order.lock().await;
+        let current = guarded(state, "publishing", |state| {
+            let open = state.documents.get(&publish.uri);
+            open.is_some_and(|open| open.id == publish.id && open.analysed == Some(publish.analysed))
+        });
+        if current == Some(true) {
+            let version = Some(publish.analysed.0);
+            self.client.publish_diagnostics(publish.uri, publish.diagnostics, version).await;
+        }
+    }
 }
 
 /// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
@@ -397,9 +430,11 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         if open.version != snapshot.version {
             return None;
         }
-        open.analysed = Some((snapshot.version, snapshot.generation));
+        let analysed = (snapshot.version, snapshot.generation);
+        open.analysed = Some(analysed);
         let index_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
-        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), index_changed })
+        let publish = Publish { uri: uri.clone(), id: snapshot.id, analysed, diagnostics };
+        Some(Analysed { publish: Some(publish), index_changed })
     })
     .flatten()
     .unwrap_or_default()
@@ -407,7 +442,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
 
 /// Queues an analysis of each document, unless one is queued already (it will see the newest version), and
 /// publishes what it finds.
-fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>) {
+fn schedule_analysis(state: &Arc<Mutex<State>>, outbox: &Outbox, uris: Vec<Uri>) {
     for uri in uris {
         let start = guarded(state, "analysis", |state| {
             state.documents.get_mut(&uri).is_some_and(|open| !std::mem::replace(&mut open.queued, true))
@@ -415,16 +450,16 @@ fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>)
         if start != Some(true) {
             continue;
         }
-        let (state, client) = (state.clone(), client.clone());
+        let (state, outbox) = (state.clone(), outbox.clone());
         tokio::spawn(async move {
             let worker = state.clone();
             let Ok(analysed) = tokio::task::spawn_blocking(move || analyse(&worker, &uri)).await else { return };
-            if let Some((uri, diagnostics, version)) = analysed.publish {
-                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            if let Some(publish) = analysed.publish {
+                outbox.publish(&state, publish).await;
             }
             if analysed.index_changed {
                 let uris = guarded(&state, "analysis", |state| state.documents.keys().cloned().collect());
-                schedule_analysis(&state, &client, uris.unwrap_or_default());
+                schedule_analysis(&state, &outbox, uris.unwrap_or_default());
             }
         });
     }
@@ -523,6 +558,7 @@ fn guarded<T>(state: &Mutex<State>, what: &str, work: impl FnOnce(&mut State) ->
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    outbox: Outbox,
 }
 
 impl Backend {
@@ -548,7 +584,8 @@ impl Backend {
             reindexings: 0,
             reindexed: HashMap::new(),
         };
-        Backend { client, state: Arc::new(Mutex::new(state)) }
+        let outbox = Outbox { client: client.clone(), order: Arc::default() };
+        Backend { client, state: Arc::new(Mutex::new(state)), outbox }
     }
 
     /// Runs `work` on the state, catching a panic: it is logged to stderr and the server stays up.
@@ -560,17 +597,17 @@ impl Backend {
     /// analyses again what that may change (in the edited file and in the other open files).
     fn schedule_index_refresh(&self, generation: u64) {
         let state = self.state.clone();
-        let client = self.client.clone();
+        let outbox = self.outbox.clone();
         tokio::spawn(async move {
             tokio::time::sleep(INDEX_REFRESH_DELAY).await;
             let worker = state.clone();
             let uris = tokio::task::spawn_blocking(move || refresh_edited(&worker, generation)).await;
-            schedule_analysis(&state, &client, uris.unwrap_or_default());
+            schedule_analysis(&state, &outbox, uris.unwrap_or_default());
         });
     }
 
     fn analyse_again(&self, uris: Vec<Uri>) {
-        schedule_analysis(&self.state, &self.client, uris);
+        schedule_analysis(&self.state, &self.outbox, uris);
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
@@ -1019,7 +1056,13 @@ impl LanguageServer for Backend {
                 Vec::new()
             }
         });
-        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        // Cleared under the publishing lock (see [`Outbox`]), unless opened again meanwhile: an analysis that found the
+        // document open publishes before this, never after.
+        let order = self.outbox.order.lock().await;
+        if self.guarded("didClose", |state| !state.documents.contains_key(&uri)) == Some(true) {
+            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        }
+        drop(order);
         self.analyse_again(uris.unwrap_or_default());
     }
 
