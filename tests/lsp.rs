@@ -341,6 +341,94 @@ async fn related_locations_follow_lines_inserted_above_the_helper() {
     assert_eq!(related_line(&diagnostics), 7, "{diagnostics:?}");
 }
 
+/// Waits for diagnostics of `uri` at `version` whose first finding's first related location is on `line`.
+async fn related_line_published(client: &mut TestClient, uri: &str, version: i64, line: u64) -> Value {
+    client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == uri
+                && message["params"]["version"] == version
+                && message["params"]["diagnostics"][0]["relatedInformation"][0]["location"]["range"]["start"]["line"]
+                    == line
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_locations_in_the_edited_file_follow_a_line_inserted_above_its_helper() {
+    // Found by the soak test: the keystroke's analysis reads the chain from the summary the index held before, and
+    // the pause in typing re-analysed only the other files.
+    let app = "import time\n\n\ndef prepare():\n    time.sleep(1)\n\n\nasync def main():\n    prepare()\n";
+    let (_directory, uri, mut client) = open_clean_app("").await;
+    client.change(&uri, 2, &json!({ "text": app })).await;
+    related_line_published(&mut client, &uri, 2, 4).await;
+    client.change(&uri, 3, &newline_at_top()).await;
+    related_line_published(&mut client, &uri, 3, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_locations_follow_a_caller_and_its_helper_that_move_in_one_pause() {
+    // Found by the soak test: each of the two edited files was left out of the other's re-analysis.
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
+    related_line_published(&mut client, &app_uri, 1, 4).await;
+    client.open(&helper_uri, helper).await;
+    // Once the opened helper's summary is in the index, the two edits below are the only ones to reach it.
+    client.diagnostics(&helper_uri).await;
+    client.change(&helper_uri, 2, &newline_at_top()).await;
+    client.change(&app_uri, 2, &newline_at_top()).await;
+    related_line_published(&mut client, &app_uri, 2, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_blocking_call_from_the_editor_reaches_an_open_helper_s_callers() {
+    // Found by the soak test: the open helper's summary in the index kept the catalogue it was made with.
+    let helper = "import json\n\n\ndef prepare(text):\n    return json.loads(text)\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
+    client.open(&helper_uri, helper).await;
+    client.diagnostics(&helper_uri).await;
+    let settings =
+        json!({"extraBlockingCalls": [{"name": "json.loads", "rule": "blocking-file-io", "reason": "parses"}]});
+    client.notify("workspace/didChangeConfiguration", json!({ "settings": settings })).await;
+    client
+        .wait_for(|message| {
+            message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == app_uri
+                && message["params"]["diagnostics"][0]["code"] == "AL110"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_changed_on_disk_while_the_workspace_is_indexed_again_keeps_its_new_text() {
+    // Found by the soak test: the indexing that a config change begins read the helper before it changed, then stored
+    // that summary over the newer one. The helper is in the first chunk of files indexed, and changes once that chunk
+    // is reported, while the other files are still being read.
+    let app = "from helpers import prepare\n\n\nasync def main():\n    prepare()\n";
+    let others: Vec<String> = (0..500).map(|number| format!("others/m{number}.py")).collect();
+    let mut files = vec![("app.py", app), ("helpers.py", "def prepare():\n    return 1\n")];
+    files.extend(others.iter().map(|path| (path.as_str(), "def f(x):\n    return x\n")));
+    let directory = project(&files);
+    let (helper, config) = (directory.path().join("helpers.py"), directory.path().join("pyproject.toml"));
+    let app_uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    client.open(&app_uri, app).await;
+    assert!(client.diagnostics(&app_uri).await.1.is_empty());
+    let changed = |path: &Path| json!({"changes": [{"uri": file_uri(path), "type": 2}]});
+    std::fs::write(&config, "[tool.asynclint]\nignore = [\"AL301\"]\n").unwrap();
+    // The handler returns once the indexing is done: it runs beside the rest, as over stdio.
+    let request = Request::build("workspace/didChangeWatchedFiles").params(changed(&config)).finish();
+    let indexing = tokio::spawn(client.service.ready().await.unwrap().call(request));
+    client.wait_for(|message| message["params"]["value"]["kind"] == "report").await;
+    std::fs::write(&helper, "import time\n\n\ndef prepare():\n    time.sleep(1)\n").unwrap();
+    client.notify("workspace/didChangeWatchedFiles", changed(&helper)).await;
+    client.wait_for(|message| message["params"]["value"]["kind"] == "end").await;
+    indexing.await.unwrap().unwrap();
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    let codes: Vec<&Value> = diagnostics.iter().map(|diagnostic| &diagnostic["code"]).collect();
+    assert_eq!(codes, ["AL110"], "once indexed again, the helper blocks: {diagnostics:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_session_indexes_from_the_cache_and_sees_files_edited_in_between() {
     let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
@@ -498,6 +586,35 @@ async fn a_large_file_does_not_hold_up_a_small_one() {
         }
     }
     assert_eq!(order, [app_uri, large_uri]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_published_for_a_document_after_its_close_clears_it() {
+    // Found by the soak test: an analysis that found the document open could publish after the close had cleared
+    // it, and its diagnostics stayed for a closed file. The race is narrow, so it is run many times over: an edit
+    // just before each close, and a reopening with a clean text to end each round.
+    let source = "import asyncio\n\n\nasync def start(work):\n    asyncio.create_task(work())\n".repeat(20);
+    let (_directory, uri, mut client) = open_clean_app("").await;
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+    while client.diagnostics(&uri).await.0 != Value::Null {}
+    for round in 0..200 {
+        let item = json!({"uri": uri, "languageId": "python", "version": 1, "text": source});
+        client.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
+        client.change(&uri, 2, &newline_at_top()).await;
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+        while client.diagnostics(&uri).await.0 != Value::Null {}
+        let item = json!({"uri": uri, "languageId": "python", "version": 3, "text": ""});
+        client.notify("textDocument/didOpen", json!({ "textDocument": item })).await;
+        loop {
+            let (version, diagnostics) = client.diagnostics(&uri).await;
+            assert!(diagnostics.is_empty(), "round {round}: version {version} published after the close");
+            if version == 3 {
+                break;
+            }
+        }
+        client.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}})).await;
+        while client.diagnostics(&uri).await.0 != Value::Null {}
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

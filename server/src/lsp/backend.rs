@@ -113,6 +113,14 @@ struct State {
     resolve_supported: bool,
     /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
     cache_directory: Option<PathBuf>,
+    /// Counts the workspace indexings begun. One that finds a newer one begun leaves the storing to it: it read the
+    /// files, and the settings, later.
+    indexings: u64,
+    /// Counts the files brought into the index one at a time from disk (changed there, or closed in the editor).
+    reindexings: u64,
+    /// Each such file, with the count of its last reindexing: a workspace indexing that began before may have read
+    /// it before it changed, and must not store what it read.
+    reindexed: HashMap<String, u64>,
 }
 
 impl State {
@@ -214,10 +222,11 @@ impl State {
         }
     }
 
-    /// Records a module's summary at once; true when other files need a re-check: what the module exports changed
-    /// (the index is refreshed, and every document is analysed again), or only its positions, which other files'
-    /// findings may show as related locations (the other documents are analysed again; the index's chains read
-    /// positions from the summaries, so it needs no refresh).
+    /// Records a module's summary at once; true when every open document needs analysing again (for a new
+    /// generation): what the module exports changed (the index is refreshed), or only its positions, which findings
+    /// may show as related locations (the index's chains read positions from the summaries, so it needs no refresh).
+    /// The module's own document counts too: a chain through one of its own functions was read from the summary the
+    /// index held before.
     fn record_summary(&mut self, namespace: &Path, summary: ModuleSummary) -> bool {
         let shape = shape_of(&summary);
         let changed = self.shapes.insert(summary.path.clone(), shape) != Some(shape);
@@ -227,24 +236,11 @@ impl State {
         self.index_mut(namespace).upsert(summary);
         if changed {
             self.index_mut(namespace).refresh();
+        }
+        if changed || moved {
             self.generation += 1;
-        } else if moved {
-            self.forget_analyses_except(&[path]);
         }
         changed || moved
-    }
-
-    /// Makes every open document but those at `paths` due for analysis again, without touching the generation (which
-    /// would make those at `paths` due too).
-    fn forget_analyses_except(&mut self, paths: &[String]) -> Vec<Uri> {
-        self.documents
-            .iter_mut()
-            .filter(|(_, open)| !paths.contains(&open.path))
-            .map(|(uri, open)| {
-                open.analysed = None;
-                uri.clone()
-            })
-            .collect()
     }
 
     /// What an analysis or a code action of `uri` needs from the state, taken under the lock.
@@ -275,20 +271,21 @@ impl State {
     }
 
     /// Takes the summaries of documents edited since the last pause in typing into the index. A summary whose shape
-    /// is unchanged (positions only) goes in as it is, and the other open documents are returned, to be analysed again
-    /// for their related locations; if some shape changed, the index is refreshed and every open document returned.
+    /// is unchanged (positions only) goes in as it is; if some shape changed, the index is refreshed. Either way every
+    /// open document is returned, for a new generation, to be analysed again for its related locations: the edited
+    /// documents too, whose own chains (and each other's) were read from the summaries the index held before. A new
+    /// generation, rather than forgetting the last analysis, also makes an analysis still running against the old
+    /// index count as outdated when it finishes.
     fn take_summaries(&mut self, summaries: Vec<(PathBuf, ModuleSummary)>) -> Vec<Uri> {
         let mut reshaped = false;
-        let mut moved = Vec::new();
+        let mut moved = false;
         for (namespace, summary) in summaries {
             if self.shapes.get(&summary.path) == Some(&shape_of(&summary))
                 && self.namespace_of_file.get(&summary.path) == Some(&namespace)
             {
                 // Positions only: the index needs no refresh (its chains read sites from the summaries), but findings
-                // of other files that show this file's positions as related locations must be published again.
-                if self.indexed_summary(&summary.path) != Some(&summary) {
-                    moved.push(summary.path.clone());
-                }
+                // that show this file's positions as related locations must be published again.
+                moved |= self.indexed_summary(&summary.path) != Some(&summary);
                 self.index_mut(&namespace).upsert(summary);
             } else {
                 self.store_summary(&namespace, summary);
@@ -297,12 +294,10 @@ impl State {
         }
         if reshaped {
             self.refresh_indexes();
-            return self.invalidate();
-        }
-        if moved.is_empty() {
+        } else if !moved {
             return Vec::new();
         }
-        self.forget_analyses_except(&moved)
+        self.invalidate()
     }
 }
 
@@ -329,11 +324,12 @@ fn with_current_document<T>(
     uri: &Uri,
     work: impl FnOnce(&Document, &Snapshot) -> T,
 ) -> Option<T> {
-    let parsed = guarded(state, "a document", |state| state.documents.get(uri).map(OpenDocument::parsed))??;
+    let (id, parsed) = guarded(state, "a document", |state| state.documents.get(uri).map(parsed_copy))??;
     let mut parsed = documents::lock(&parsed);
     let (changes, snapshot) = guarded(state, "a document", |state| {
-        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued.
-        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
+        // A file too large to analyse (or with analysis off) is not parsed either: its changes stay queued. A document
+        // closed and opened again since the copy was taken has a copy of its own.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active && snapshot.id == id)?;
         let changes = state.documents.get_mut(uri)?.take_pending(&parsed);
         Some((changes, snapshot))
     })??;
@@ -341,23 +337,62 @@ fn with_current_document<T>(
     catch("a document", || work(document, &snapshot))
 }
 
-/// What analysing one document gives: the diagnostics to publish, and whether the others need analysing again.
+/// An opening of a document, and its parsed copy.
+fn parsed_copy(open: &OpenDocument) -> (u64, Arc<Mutex<documents::Parsed>>) {
+    (open.id, open.parsed())
+}
+
+/// What analysing one document gives: the diagnostics to publish, and whether every open document (this one included)
+/// needs analysing again, its summary having changed the index.
 #[derive(Default)]
 struct Analysed {
-    publish: Option<(Uri, Vec<lsp::Diagnostic>, i32)>,
-    others_changed: bool,
+    publish: Option<Publish>,
+    index_changed: bool,
+}
+
+/// The diagnostics of one analysis, and which it was: of the opening `id`, for (version, generation) `analysed`.
+struct Publish {
+    uri: Uri,
+    id: u64,
+    analysed: (i32, u64),
+    diagnostics: Vec<lsp::Diagnostic>,
+}
+
+/// The way to the client for diagnostics: each publish is decided on (is it still the newest?) and sent under one
+/// lock, which a closing document takes too, so that they reach the client in the order they were decided on. An
+/// analysis that found its document current, but got to publishing after a newer analysis or after the document's
+/// close, would otherwise have the last word.
+#[derive(Clone)]
+struct Outbox {
+    client: Client,
+    order: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Outbox {
+    /// Publishes an analysis' diagnostics unless the document was closed, or a newer analysis of it has finished.
+    async fn publish(&self, state: &Mutex<State>, publish: Publish) {
+        let _order = self.order.lock().await;
+        let current = guarded(state, "publishing", |state| {
+            let open = state.documents.get(&publish.uri);
+            open.is_some_and(|open| open.id == publish.id && open.analysed == Some(publish.analysed))
+        });
+        if current == Some(true) {
+            let version = Some(publish.analysed.0);
+            self.client.publish_diagnostics(publish.uri, publish.diagnostics, version).await;
+        }
+    }
 }
 
 /// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
 /// newer version arrived meanwhile (whose change has queued its own analysis).
 fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
-    let Some(Some(parsed)) = guarded(state, "analysis", |state| state.documents.get(uri).map(OpenDocument::parsed))
-    else {
+    let Some(Some((id, parsed))) = guarded(state, "analysis", |state| state.documents.get(uri).map(parsed_copy)) else {
         return Analysed::default();
     };
     let mut parsed = documents::lock(&parsed);
     let job = guarded(state, "analysis", |state| {
-        let snapshot = state.snapshot(uri)?;
+        // A document closed and opened again since the copy was taken has a copy of its own, and its own analysis.
+        let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.id == id)?;
         let open = state.documents.get_mut(uri)?;
         // From here on, a change needs an analysis after this one.
         open.queued = false;
@@ -395,9 +430,11 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         if open.version != snapshot.version {
             return None;
         }
-        open.analysed = Some((snapshot.version, snapshot.generation));
-        let others_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
-        Some(Analysed { publish: Some((uri.clone(), diagnostics, snapshot.version)), others_changed })
+        let analysed = (snapshot.version, snapshot.generation);
+        open.analysed = Some(analysed);
+        let index_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
+        let publish = Publish { uri: uri.clone(), id: snapshot.id, analysed, diagnostics };
+        Some(Analysed { publish: Some(publish), index_changed })
     })
     .flatten()
     .unwrap_or_default()
@@ -405,7 +442,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
 
 /// Queues an analysis of each document, unless one is queued already (it will see the newest version), and
 /// publishes what it finds.
-fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>) {
+fn schedule_analysis(state: &Arc<Mutex<State>>, outbox: &Outbox, uris: Vec<Uri>) {
     for uri in uris {
         let start = guarded(state, "analysis", |state| {
             state.documents.get_mut(&uri).is_some_and(|open| !std::mem::replace(&mut open.queued, true))
@@ -413,16 +450,16 @@ fn schedule_analysis(state: &Arc<Mutex<State>>, client: &Client, uris: Vec<Uri>)
         if start != Some(true) {
             continue;
         }
-        let (state, client) = (state.clone(), client.clone());
+        let (state, outbox) = (state.clone(), outbox.clone());
         tokio::spawn(async move {
             let worker = state.clone();
             let Ok(analysed) = tokio::task::spawn_blocking(move || analyse(&worker, &uri)).await else { return };
-            if let Some((uri, diagnostics, version)) = analysed.publish {
-                client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+            if let Some(publish) = analysed.publish {
+                outbox.publish(&state, publish).await;
             }
-            if analysed.others_changed {
+            if analysed.index_changed {
                 let uris = guarded(&state, "analysis", |state| state.documents.keys().cloned().collect());
-                schedule_analysis(&state, &client, uris.unwrap_or_default());
+                schedule_analysis(&state, &outbox, uris.unwrap_or_default());
             }
         });
     }
@@ -521,6 +558,7 @@ fn guarded<T>(state: &Mutex<State>, what: &str, work: impl FnOnce(&mut State) ->
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    outbox: Outbox,
 }
 
 impl Backend {
@@ -542,8 +580,12 @@ impl Backend {
             progress_supported: false,
             resolve_supported: false,
             cache_directory: None,
+            indexings: 0,
+            reindexings: 0,
+            reindexed: HashMap::new(),
         };
-        Backend { client, state: Arc::new(Mutex::new(state)) }
+        let outbox = Outbox { client: client.clone(), order: Arc::default() };
+        Backend { client, state: Arc::new(Mutex::new(state)), outbox }
     }
 
     /// Runs `work` on the state, catching a panic: it is logged to stderr and the server stays up.
@@ -555,27 +597,29 @@ impl Backend {
     /// analyses again what that may change (in the edited file and in the other open files).
     fn schedule_index_refresh(&self, generation: u64) {
         let state = self.state.clone();
-        let client = self.client.clone();
+        let outbox = self.outbox.clone();
         tokio::spawn(async move {
             tokio::time::sleep(INDEX_REFRESH_DELAY).await;
             let worker = state.clone();
             let uris = tokio::task::spawn_blocking(move || refresh_edited(&worker, generation)).await;
-            schedule_analysis(&state, &client, uris.unwrap_or_default());
+            schedule_analysis(&state, &outbox, uris.unwrap_or_default());
         });
     }
 
     fn analyse_again(&self, uris: Vec<Uri>) {
-        schedule_analysis(&self.state, &self.client, uris);
+        schedule_analysis(&self.state, &self.outbox, uris);
     }
 
     /// Summarises every Python file of the workspace in the background, reporting `$/progress`, then re-checks the
-    /// open documents against the full index.
+    /// open documents against the full index. Changes on disk reported meanwhile are kept.
     async fn index_workspace(&self) {
-        let Some((roots, settings, progress_supported, cache_directory)) = self.guarded("indexing", |state| {
-            (state.roots.clone(), state.settings.clone(), state.progress_supported, state.cache_directory.clone())
-        }) else {
-            return;
-        };
+        let begun = self.guarded("indexing", |state| {
+            state.indexings += 1;
+            let (roots, settings, cache_directory) =
+                (state.roots.clone(), state.settings.clone(), state.cache_directory.clone());
+            (state.indexings, state.reindexings, roots, settings, state.progress_supported, cache_directory)
+        });
+        let Some((run, reindexings, roots, settings, progress_supported, cache_directory)) = begun else { return };
         let token = NumberOrString::String("asynclint/indexing".to_owned());
         let progress = if progress_supported && self.client.create_work_done_progress(token.clone()).await.is_ok() {
             Some(self.client.progress(token, "asynclint: indexing").with_percentage(0).begin().await)
@@ -639,9 +683,24 @@ impl Backend {
             }
         }
         let uris = self.guarded("indexing", |state| {
+            // A newer indexing has begun (new settings): it reads the files later, and stores its own summaries.
+            if state.indexings != run {
+                return Vec::new();
+            }
+            // Open documents have summaries of their own text, and a file reindexed since this indexing began has a
+            // newer summary than the text read here.
             let open: Vec<String> = state.documents.values().map(|open| open.path.clone()).collect();
-            for (namespace, summary) in summaries.into_iter().filter(|(_, summary)| !open.contains(&summary.path)) {
+            let current = |path: &String| {
+                !open.contains(path) && state.reindexed.get(path).is_none_or(|&reindexing| reindexing <= reindexings)
+            };
+            let summaries: Vec<_> = summaries.into_iter().filter(|(_, summary)| current(&summary.path)).collect();
+            for (namespace, summary) in summaries {
                 state.store_summary(&namespace, summary);
+            }
+            // The open documents' summaries in the index were made with the settings of their last pause in typing:
+            // the next analysis of each makes them again with these (the catalogue may have changed).
+            for open in state.documents.values_mut() {
+                open.record_summary = !open.too_large;
             }
             state.refresh_indexes();
             state.invalidate()
@@ -664,6 +723,8 @@ impl Backend {
         if state.documents.values().any(|open| open.path == shown) {
             return false;
         }
+        state.reindexings += 1;
+        state.reindexed.insert(shown.clone(), state.reindexings);
         let text = if deleted { None } else { std::fs::read_to_string(path).ok() };
         match text {
             Some(text) if text.len() < MAX_ANALYSED_BYTES => {
@@ -995,7 +1056,13 @@ impl LanguageServer for Backend {
                 Vec::new()
             }
         });
-        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        // Cleared under the publishing lock (see [`Outbox`]), unless opened again meanwhile: an analysis that found the
+        // document open publishes before this, never after.
+        let order = self.outbox.order.lock().await;
+        if self.guarded("didClose", |state| !state.documents.contains_key(&uri)) == Some(true) {
+            self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        }
+        drop(order);
         self.analyse_again(uris.unwrap_or_default());
     }
 

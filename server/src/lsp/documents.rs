@@ -33,7 +33,8 @@ pub struct OpenDocument {
     pub queued: bool,
     /// The version and analysis generation last published.
     pub analysed: Option<(i32, u64)>,
-    /// The next analysis puts the file's summary into the index at once (an opened file counts for the others).
+    /// The next analysis puts the file's summary into the index at once: an opened file counts for the others, and
+    /// so does every open file after the workspace is indexed again (with settings that may have changed).
     pub record_summary: bool,
     text: String,
     rope: Rope,
