@@ -11,10 +11,10 @@ pub mod sleep;
 pub mod socket;
 pub mod subprocess;
 
+use crate::core::catalogue::Catalogue;
 use crate::core::check::Checker;
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::fix;
-use crate::core::catalogue::Catalogue;
 use crate::core::semantic::{CallSite, SemanticModel};
 use crate::core::summary::blocking_entry;
 use crate::core::syntax::{self, KindName};
@@ -80,7 +80,9 @@ fn receiver_made_by_blocking_call(model: &SemanticModel, call: &CallSite, catalo
     else {
         return false;
     };
-    model.calls_within(receiver).iter().find(|inner| inner.node.id() == receiver.id()).is_some_and(|inner| {
-        blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some()
-    })
+    model
+        .calls_within(receiver)
+        .iter()
+        .find(|inner| inner.node.id() == receiver.id())
+        .is_some_and(|inner| blocking_entry(model, inner, model.callee_path(inner).as_deref(), catalogue).is_some())
 }
