@@ -56,7 +56,7 @@ proptest! {
         }
         let fresh = Document::new("p.py", expected.clone());
         prop_assert_eq!(document.text(), expected.as_str());
-        prop_assert_eq!(document.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
+        prop_assert_eq!(document.describe_trees(), fresh.describe_trees());
     }
 
     #[test]

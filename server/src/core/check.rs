@@ -19,8 +19,18 @@ pub struct Checker<'a> {
     pub model: &'a SemanticModel<'a>,
     pub index: &'a ProjectIndex,
     pub settings: &'a Settings,
-    /// Whether to build fixes: publishing diagnostics needs none, code actions and `--fix` do.
-    pub with_fixes: bool,
+    /// Which findings get their fixes built: publishing diagnostics needs none, `--fix` all, a code action those in
+    /// its range.
+    pub fixes: FixScope,
+}
+
+/// Which findings a check builds fixes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixScope {
+    None,
+    All,
+    /// The findings that overlap the range.
+    Within(TextRange),
 }
 
 impl Checker<'_> {
@@ -28,11 +38,16 @@ impl Checker<'_> {
     /// make the parse worse in ways no local check sees (a call inside an unclosed bracket), so the fix is offered
     /// only if its result re-parses no worse.
     pub fn offer(&self, diagnostic: &mut Diagnostic, build: impl FnOnce() -> Option<Fix>) {
-        if !self.with_fixes {
+        let wanted = match self.fixes {
+            FixScope::None => false,
+            FixScope::All => true,
+            FixScope::Within(range) => diagnostic.range.intersects(range),
+        };
+        if !wanted {
             return;
         }
         let Some(fix) = build() else { return };
-        if self.document.tree().root_node().has_error() && fix::apply_checked(self.document, &fix).is_none() {
+        if self.document.has_syntax_error() && fix::apply_checked(self.document, &fix).is_none() {
             return;
         }
         diagnostic.fixes.push(fix);
@@ -67,19 +82,34 @@ pub struct ModuleInfo {
 pub fn check(document: &Document, module: &ModuleInfo, index: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
     let catalogue = settings.catalogue();
     let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
-    check_model(document, &model, index, settings, true)
+    check_model(document, &model, index, settings, FixScope::All)
+}
+
+/// The findings that overlap `range`, with their fixes: what a code action offers. Only their fixes are built (and,
+/// in a file with syntax errors, checked by re-parsing the units they touch), so the cost follows the range.
+pub fn check_range(
+    document: &Document,
+    module: &ModuleInfo,
+    index: &ProjectIndex,
+    settings: &Settings,
+    range: TextRange,
+) -> Vec<Diagnostic> {
+    let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
+    let mut found = check_model(document, &model, index, settings, FixScope::Within(range));
+    found.retain(|finding| finding.range.intersects(range));
+    found
 }
 
 /// [`check`] on a model the caller already built (the language server builds one per edit, for the summary and the
-/// check alike). Without `with_fixes` the diagnostics carry no fixes, which publishing does not need.
+/// check alike), building the fixes `fixes` asks for: publishing needs none.
 pub fn check_model(
     document: &Document,
     model: &SemanticModel,
     index: &ProjectIndex,
     settings: &Settings,
-    with_fixes: bool,
+    fixes: FixScope,
 ) -> Vec<Diagnostic> {
-    let checker = Checker { document, model, index, settings, with_fixes };
+    let checker = Checker { document, model, index, settings, fixes };
     let mut diagnostics = Vec::new();
     run_rules(&checker, &mut diagnostics);
     diagnostics
@@ -216,7 +246,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
     {
         // With an empty index the rules report exactly what this file shows on its own.
         let empty_index = ProjectIndex::default();
-        let checker = Checker { document, model: &model, index: &empty_index, settings, with_fixes: true };
+        let checker = Checker { document, model: &model, index: &empty_index, settings, fixes: FixScope::All };
         run_rules(&checker, &mut analysis.local_diagnostics);
         analysis.blocking_candidates = rules::transitive_blocking::candidate_callees(&model, catalogue);
         analysis.coroutine_candidates = rules::unawaited_coroutine::candidate_callees(&model);
@@ -266,4 +296,45 @@ fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
 
 fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| (a.range.start, a.code, a.range.end).cmp(&(b.range.start, b.code, b.range.end)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BROKEN: &str = "import time\n\n\nasync def first():\n    time.sleep(1)\n    x = (\n\n\nasync def second():\n    \"\"\"Sleeps.\"\"\"\n    time.sleep(2)\n";
+
+    fn range_of(text: &str, needle: &str) -> TextRange {
+        let start = text.find(needle).unwrap();
+        TextRange::new(start, start + needle.len())
+    }
+
+    #[test]
+    fn a_range_gets_the_fixes_of_its_findings_even_beside_a_syntax_error() {
+        let (settings, module, index) = (Settings::default(), ModuleInfo::default(), ProjectIndex::default());
+        let broken = Document::new("t.py", BROKEN);
+        let found = check_range(&broken, &module, &index, &settings, range_of(BROKEN, "time.sleep(2)"));
+        assert_eq!(found.len(), 1);
+        let repaired_text = BROKEN.replace("    x = (\n", "    x = ()\n");
+        let repaired = Document::new("t.py", repaired_text.as_str());
+        let expected = check_range(&repaired, &module, &index, &settings, range_of(&repaired_text, "time.sleep(2)"));
+        let titles = |finding: &Diagnostic| finding.fixes.iter().map(|fix| fix.title.clone()).collect::<Vec<_>>();
+        assert!(!found[0].fixes.is_empty());
+        assert_eq!(titles(&found[0]), titles(&expected[0]));
+        // Nothing overlaps an empty line.
+        let nowhere = range_of(BROKEN, "\n\n\nasync def second");
+        assert!(check_range(&broken, &module, &index, &settings, TextRange::empty(nowhere.start)).is_empty());
+    }
+
+    #[test]
+    fn only_the_findings_in_the_range_get_fixes() {
+        let (settings, index) = (Settings::default(), ProjectIndex::default());
+        let text = "import time\n\n\nasync def a():\n    time.sleep(1)\n\n\nasync def b():\n    time.sleep(2)\n";
+        let document = Document::new("t.py", text);
+        let model = SemanticModel::build(&document, "t", false, settings.catalogue());
+        let range = range_of(text, "time.sleep(2)");
+        let found = check_model(&document, &model, &index, &settings, FixScope::Within(range));
+        let with_fixes: Vec<bool> = found.iter().map(|finding| !finding.fixes.is_empty()).collect();
+        assert_eq!(with_fixes, [false, true]);
+    }
 }

@@ -1,18 +1,32 @@
 //! The document model: the text, a rope for line arithmetic and edits, and the tree-sitter-python tree.
 
 use ropey::Rope;
-use tree_sitter::{InputEdit, Parser, Point, Tree};
+use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
 
 use super::diagnostic::TextRange;
 use super::positions::{self, LineCol, Span};
+use super::syntax;
 
+#[derive(Clone)]
 pub struct Document {
     /// How the project index and the user know this file (a path as given, or a URI's path).
     pub path: String,
     text: String,
     rope: Rope,
+    /// The units (see `units`), in order, covering the text.
+    units: Vec<Unit>,
+}
+
+/// A top-level statement with its decorators and trailing comments, parsed on its own: its tree's nodes carry
+/// offsets into the whole text.
+#[derive(Clone)]
+struct Unit {
+    start: usize,
+    end: usize,
+    /// The row of `start`, counted in `\n` as tree-sitter counts.
+    row: usize,
     tree: Tree,
-    /// False when the text nests too deeply to parse safely: the tree is then an empty module.
+    /// False when the unit nests too deeply to parse safely: its tree is then an empty module.
     parsed: bool,
 }
 
@@ -34,18 +48,56 @@ fn new_parser() -> Parser {
 /// whole process from C (no unwinding can catch it). Python itself allows 100 indentation levels.
 const MAX_SAFE_NESTING: usize = 256;
 
-/// Parses `text`, or, when its nesting could overflow the grammar's scanner, an empty module (so the file yields no
-/// findings instead of killing the process). Returns whether the text itself was parsed.
-fn parse(text: &str, old: Option<&Tree>) -> (Tree, bool) {
-    let safe = nesting_is_safe(text);
+/// Parses `text[start..end]` alone, with nodes at their offsets in `text` (`start` is at the start of row `row`), or,
+/// when its nesting could overflow the grammar's scanner, an empty module (so the unit yields no findings instead of
+/// killing the process). With `old`, the unit's previous tree already told of the edit, the parse is incremental.
+fn parse_unit(text: &str, start: usize, end: usize, row: usize, old: Option<&Tree>) -> Unit {
+    let unit_text = &text[start..end];
+    let parsed = nesting_is_safe(unit_text);
+    let end_row = row + memchr::memchr_iter(b'\n', unit_text.as_bytes()).count();
+    let end_column = end - memchr::memrchr(b'\n', unit_text.as_bytes()).map_or(start, |index| start + index + 1);
+    let range = tree_sitter::Range {
+        start_byte: start,
+        end_byte: end,
+        start_point: Point { row, column: 0 },
+        end_point: Point { row: end_row, column: end_column },
+    };
     let tree = PARSER.with(|parser| {
         let mut parser = parser.borrow_mut();
         parser.reset();
-        let (source, old) = if safe { (text, old) } else { ("", None) };
+        // No included ranges means the whole source: the empty one.
+        let (source, ranges) = if parsed { (text, std::slice::from_ref(&range)) } else { ("", &[][..]) };
+        parser.set_included_ranges(ranges).expect("one range within the text is a valid set of included ranges");
         // `parse` only returns None on cancellation or a missing language; neither is possible here.
-        parser.parse(source, old).expect("parsing without a timeout or cancellation flag always yields a tree")
+        let parse = |parser: &mut Parser, old| {
+            parser.parse(source, old).expect("parsing without a timeout or cancellation flag always yields a tree")
+        };
+        let tree = parse(&mut parser, old.filter(|_| parsed));
+        // Tree-sitter's error recovery depends on the subtrees it reuses: an incremental parse of broken code can
+        // recover differently from a fresh parse (found by fuzzing). A broken unit is parsed afresh, so a document's
+        // trees never depend on its edit history; valid text keeps the speed of incremental parsing.
+        if old.is_some() && tree.root_node().has_error() {
+            parser.reset();
+            return parse(&mut parser, None);
+        }
+        tree
     });
-    (tree, safe)
+    Unit { start, end, row, tree, parsed }
+}
+
+/// Parses the units of `text` that start at `starts` (the first at row `row`), the last ending at `end`.
+fn parse_units(text: &str, starts: &[usize], end: usize, row: usize) -> Vec<Unit> {
+    let mut row = row;
+    let ends = starts.iter().skip(1).copied().chain(std::iter::once(end));
+    starts
+        .iter()
+        .zip(ends)
+        .map(|(&start, end)| {
+            let unit = parse_unit(text, start, end, row, None);
+            row += memchr::memchr_iter(b'\n', &text.as_bytes()[start..end]).count();
+            unit
+        })
+        .collect()
 }
 
 /// Whether the indentation stack and the nesting of f-strings stay well inside what the scanner can serialise.
@@ -82,16 +134,16 @@ fn nesting_is_safe(text: &str) -> bool {
 impl Document {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let (tree, parsed) = parse(&text, None);
+        let units = whole_text_units(&text);
         let rope = Rope::from_str(&text);
-        Self { path: path.into(), text, rope, tree, parsed }
+        Self { path: path.into(), text, rope, units }
     }
 
     pub fn text(&self) -> &str {
         &self.text
     }
 
-    /// Gives up the text, dropping the tree.
+    /// Gives up the text, dropping the trees.
     pub fn into_text(self) -> String {
         self.text
     }
@@ -100,14 +152,38 @@ impl Document {
         &self.rope
     }
 
-    pub fn tree(&self) -> &Tree {
-        &self.tree
+    /// The root (`module`) node of each unit, in order: together they hold every top-level statement.
+    pub fn roots(&self) -> impl Iterator<Item = Node<'_>> {
+        self.units.iter().map(|unit| unit.tree.root_node())
     }
 
-    /// False when the text nests too deeply (indentation or f-strings) to be parsed safely; it is then analysed as
-    /// an empty module.
+    /// The named top-level nodes of the module (statements and comments), in order.
+    pub fn top_level_nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.roots().flat_map(syntax::named_children)
+    }
+
+    /// Walks every unit's tree in order, as one walk over the module.
+    pub fn walk<'t>(&'t self, visitor: &mut impl syntax::Visitor<'t>) {
+        for root in self.roots() {
+            syntax::walk_node(root, visitor);
+        }
+    }
+
+    /// Whether some unit has an `ERROR` or `MISSING` node.
+    pub fn has_syntax_error(&self) -> bool {
+        self.roots().any(|root| root.has_error())
+    }
+
+    /// The smallest node that spans `offset`, in the unit holding it.
+    pub fn node_at(&self, offset: usize) -> Option<Node<'_>> {
+        let unit = &self.units[self.unit_at(offset)];
+        unit.tree.root_node().descendant_for_byte_range(offset, offset)
+    }
+
+    /// False when some part of the text nests too deeply (indentation or f-strings) to be parsed safely; that part is
+    /// then analysed as empty.
     pub fn parsed(&self) -> bool {
-        self.parsed
+        self.units.iter().all(|unit| unit.parsed)
     }
 
     pub fn line_col(&self, offset: usize) -> LineCol {
@@ -118,8 +194,50 @@ impl Document {
         positions::span(&self.rope, &self.text, range.start, range.end)
     }
 
-    /// Replaces `range` (bytes) with `new_text`: edits the rope, tells the old tree, and re-parses incrementally.
-    /// Out-of-range or mid-character offsets are clamped to the nearest valid boundary.
+    /// Every unit's range and every node of its tree with its place, one per line: two documents that describe
+    /// alike have the same trees. For tests and fuzzing, which compare an edited document with a fresh parse.
+    pub fn describe_trees(&self) -> String {
+        struct Describe(String, usize);
+        impl<'t> syntax::Visitor<'t> for Describe {
+            fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+                use std::fmt::Write;
+                let (start, end) = (node.start_position(), node.end_position());
+                let _ = writeln!(
+                    self.0,
+                    "{:indent$}{} {}..{} {}:{}-{}:{}",
+                    "",
+                    syntax::KindName::kind_name(&node),
+                    node.start_byte(),
+                    node.end_byte(),
+                    start.row,
+                    start.column,
+                    end.row,
+                    end.column,
+                    indent = self.1
+                );
+                self.1 += 1;
+                true
+            }
+            fn leave(&mut self, _node: Node<'t>) {
+                self.1 -= 1;
+            }
+        }
+        let mut describe = Describe(String::new(), 0);
+        for unit in &self.units {
+            describe.0.push_str(&format!("unit {}..{} row {}\n", unit.start, unit.end, unit.row));
+            syntax::walk_node(unit.tree.root_node(), &mut describe);
+        }
+        describe.0
+    }
+
+    /// The index of the unit that holds `offset` (the last one for the end of the text).
+    fn unit_at(&self, offset: usize) -> usize {
+        self.units.partition_point(|unit| unit.start <= offset).saturating_sub(1)
+    }
+
+    /// Replaces `range` (bytes) with `new_text`, re-parsing only the units the edit touches: the scanner re-splits
+    /// from the unit before the edit until its split points meet the old ones again, and the later units keep their
+    /// trees, moved. Out-of-range or mid-character offsets are clamped to the nearest valid boundary.
     pub fn edit(&mut self, range: TextRange, new_text: &str) {
         let start = clamp_to_boundary(&self.text, range.start);
         let end = clamp_to_boundary(&self.text, range.end.max(start));
@@ -139,35 +257,118 @@ impl Document {
             new_end_byte: new_end,
             start_position,
             old_end_position,
-            new_end_position: self.point(new_end),
+            new_end_position: self.point_after_edit(start, start_position, new_end),
         };
-        if self.parsed {
-            self.tree.edit(&edit);
+        self.resplit(&edit);
+    }
+
+    /// Brings the units up to date with the text after `edit`.
+    fn resplit(&mut self, edit: &InputEdit) {
+        let touched = self.unit_at(edit.start_byte);
+        let first = touched.saturating_sub(1);
+        let from = self.units[first].start;
+        let grows = edit.new_end_byte as isize - edit.old_end_byte as isize;
+        let row_shift = edit.new_end_position.row as isize - edit.old_end_position.row as isize;
+        // Old unit starts after the edit, as they stand in the new text.
+        let later_starts: Vec<usize> = self.units[first + 1..]
+            .iter()
+            .filter(|unit| unit.start >= edit.old_end_byte && unit.start > edit.start_byte)
+            .map(|unit| unit.start.wrapping_add_signed(grows))
+            .collect();
+        let mut starts = vec![from];
+        let mut resumes_at = None;
+        for split in super::units::split_points(&self.text, from) {
+            if split >= edit.new_end_byte && later_starts.binary_search(&split).is_ok() {
+                resumes_at = Some(split);
+                break;
+            }
+            starts.push(split);
         }
-        let old = self.parsed.then_some(&self.tree);
-        let (tree, parsed) = parse(&self.text, old);
-        // Tree-sitter's error recovery depends on the subtrees it reuses: an incremental parse of broken code can
-        // recover differently from a fresh parse (found by fuzzing). Broken text is parsed afresh, so a document's
-        // tree never depends on its edit history; valid text keeps the speed of incremental parsing.
-        (self.tree, self.parsed) =
-            if parsed && tree.root_node().has_error() { parse(&self.text, None) } else { (tree, parsed) };
+        let end = resumes_at.unwrap_or(self.text.len());
+        let mut kept: Vec<Unit> = self.units.drain(first..).collect();
+        // Units before the edit whose text and place are unchanged keep their trees.
+        let mut redone = Vec::with_capacity(starts.len());
+        let mut row = kept[0].row;
+        let ends: Vec<usize> = starts.iter().skip(1).copied().chain(std::iter::once(end)).collect();
+        for (&unit_start, &unit_end) in starts.iter().zip(&ends) {
+            let unchanged = kept
+                .iter()
+                .find(|unit| unit.start == unit_start && unit.end == unit_end && unit_end <= edit.start_byte);
+            // The unit the edit fell in, when the edit moved no split point around it, re-parses incrementally.
+            let edited = kept.iter().find(|unit| {
+                unit.start == unit_start
+                    && unit.end.wrapping_add_signed(grows) == unit_end
+                    && unit.start <= edit.start_byte
+                    && edit.old_end_byte <= unit.end
+                    && unit.parsed
+            });
+            let unit = match (unchanged, edited) {
+                (Some(unit), _) => unit.clone(),
+                (None, Some(unit)) => {
+                    let mut tree = unit.tree.clone();
+                    tree.edit(edit);
+                    parse_unit(&self.text, unit_start, unit_end, row, Some(&tree))
+                }
+                (None, None) => parse_unit(&self.text, unit_start, unit_end, row, None),
+            };
+            row += memchr::memchr_iter(b'\n', &self.text.as_bytes()[unit_start..unit_end]).count();
+            redone.push(unit);
+        }
+        self.units.extend(redone);
+        if let Some(resume) = resumes_at {
+            let old_resume = resume.wrapping_add_signed(-grows);
+            let position =
+                kept.iter().position(|unit| unit.start == old_resume).expect("the resumed unit was an old unit");
+            for mut unit in kept.drain(position..) {
+                unit.start = unit.start.wrapping_add_signed(grows);
+                unit.end = unit.end.wrapping_add_signed(grows);
+                unit.row = unit.row.wrapping_add_signed(row_shift);
+                if unit.tree.root_node().has_error() {
+                    // Error recovery weighs the whitespace before a unit, which here is the whole text before it: a
+                    // broken unit is parsed again where it now stands, as a fresh parse of the text would.
+                    unit = parse_unit(&self.text, unit.start, unit.end, unit.row, None);
+                } else {
+                    unit.tree.edit(edit);
+                }
+                self.units.push(unit);
+            }
+        }
     }
 
     /// Replaces the whole text (full sync), re-parsing from scratch.
     pub fn set_text(&mut self, text: String) {
-        (self.tree, self.parsed) = parse(&text, None);
+        self.units = whole_text_units(&text);
         self.rope = Rope::from_str(&text);
         self.text = text;
     }
 
     /// A tree-sitter point for an offset of the current text. Tree-sitter counts rows by `\n` only and columns in
-    /// bytes, so this is computed from the text rather than from the rope's line model.
+    /// bytes, so this is counted from the start of the offset's unit, whose row is known.
     fn point(&self, offset: usize) -> Point {
-        let before = &self.text.as_bytes()[..offset];
-        let row = memchr::memchr_iter(b'\n', before).count();
-        let line_start = memchr::memrchr(b'\n', before).map_or(0, |index| index + 1);
+        let unit = &self.units[self.unit_at(offset)];
+        let within = &self.text.as_bytes()[unit.start..offset];
+        let row = unit.row + memchr::memchr_iter(b'\n', within).count();
+        let line_start = memchr::memrchr(b'\n', within).map_or(unit.start, |index| unit.start + index + 1);
         Point { row, column: offset - line_start }
     }
+
+    /// The point of `offset` in the edited text, counted from the edit's start (whose point is `start_position`).
+    fn point_after_edit(&self, start: usize, start_position: Point, offset: usize) -> Point {
+        let inserted = &self.text.as_bytes()[start..offset];
+        match memchr::memrchr(b'\n', inserted) {
+            Some(last) => Point {
+                row: start_position.row + memchr::memchr_iter(b'\n', inserted).count(),
+                column: offset - (start + last + 1),
+            },
+            None => Point { row: start_position.row, column: start_position.column + inserted.len() },
+        }
+    }
+}
+
+/// The units of a whole text, parsed afresh.
+fn whole_text_units(text: &str) -> Vec<Unit> {
+    let starts: Vec<usize> = std::iter::once(0).chain(super::units::split_points(text, 0)).collect();
+    parse_units(text, &starts, text.len(), 0)
 }
 
 fn clamp_to_boundary(text: &str, offset: usize) -> usize {
@@ -189,14 +390,40 @@ mod tests {
         let mut document = Document::new("m.py", initial);
         document.edit(TextRange::empty(initial.len()), "e");
         let fresh = Document::new("m.py", format!("{initial}e"));
-        assert_eq!(document.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
+        assert_eq!(nodes(&document), nodes(&fresh));
+    }
+
+    /// Every node of every unit, with its place in bytes and in tree-sitter's points.
+    fn nodes(document: &Document) -> Vec<(&'static str, usize, usize, Point, Point)> {
+        struct Collect(Vec<(&'static str, usize, usize, Point, Point)>);
+        impl<'t> syntax::Visitor<'t> for Collect {
+            fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+                use syntax::KindName;
+                self.0.push((
+                    node.kind_name(),
+                    node.start_byte(),
+                    node.end_byte(),
+                    node.start_position(),
+                    node.end_position(),
+                ));
+                true
+            }
+            fn leave(&mut self, _node: Node<'t>) {}
+        }
+        let mut collect = Collect(Vec::new());
+        document.walk(&mut collect);
+        let units: Vec<_> = document.units.iter().map(|unit| (unit.start, unit.end, unit.row)).collect();
+        let fresh: Vec<_> =
+            whole_text_units(document.text()).iter().map(|unit| (unit.start, unit.end, unit.row)).collect();
+        assert_eq!(units, fresh, "the units of an edited document are those of its text");
+        collect.0
     }
 
     fn assert_same_tree(edited: &Document, text: &str) {
         let fresh = Document::new("x.py", text);
         assert_eq!(edited.text(), text);
         assert_eq!(edited.rope().to_string(), text);
-        assert_eq!(edited.tree().root_node().to_sexp(), fresh.tree().root_node().to_sexp());
+        assert_eq!(nodes(edited), nodes(&fresh));
     }
 
     #[test]
@@ -223,7 +450,7 @@ mod tests {
         deep.push_str("pass\n");
         let document = Document::new("deep.py", deep);
         assert!(!document.parsed());
-        assert_eq!(document.tree().root_node().child_count(), 0);
+        assert_eq!(document.top_level_nodes().count(), 0);
         let fstrings = format!("x = {}\n", "f'{f\"{".repeat(400));
         assert!(!Document::new("f.py", fstrings).parsed());
         let mut edited = Document::new("ok.py", "x = 1\n");
@@ -239,5 +466,112 @@ mod tests {
         let mut doc = Document::new("x.py", "é");
         doc.edit(TextRange::new(1, 99), "a");
         assert_same_tree(&doc, "a");
+    }
+
+    fn python_files(folder: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                python_files(&path, found);
+            } else if path.extension().is_some_and(|extension| extension == "py") {
+                found.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn units_hold_exactly_the_nodes_of_a_whole_file_parse() {
+        let mut files = Vec::new();
+        python_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"), &mut files);
+        assert!(files.len() > 40, "the fixtures are found");
+        let mut compared = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let whole = PARSER.with(|parser| {
+                let mut parser = parser.borrow_mut();
+                parser.set_included_ranges(&[]).unwrap();
+                parser.parse(&text, None).unwrap()
+            });
+            if whole.root_node().has_error() || !nesting_is_safe(&text) {
+                continue;
+            }
+            let document = Document::new("m.py", text.as_str());
+            let mut from_units = nodes(&document);
+            from_units.retain(|node| node.0 != "module");
+            struct Collect(Vec<(&'static str, usize, usize, Point, Point)>);
+            impl<'t> syntax::Visitor<'t> for Collect {
+                fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+                    use syntax::KindName;
+                    if node.kind_name() != "module" {
+                        self.0.push((
+                            node.kind_name(),
+                            node.start_byte(),
+                            node.end_byte(),
+                            node.start_position(),
+                            node.end_position(),
+                        ));
+                    }
+                    true
+                }
+                fn leave(&mut self, _node: Node<'t>) {}
+            }
+            let mut from_whole = Collect(Vec::new());
+            syntax::walk_node(whole.root_node(), &mut from_whole);
+            assert_eq!(from_units, from_whole.0, "{}", file.display());
+            compared += 1;
+        }
+        assert!(compared > 30);
+    }
+
+    #[test]
+    fn random_edits_give_the_units_and_trees_of_a_fresh_parse() {
+        let pieces = [
+            "import asyncio\n",
+            "\n",
+            "@decorator\n",
+            "def f(x):\n",
+            "    return x\n",
+            "async def g():\n",
+            "    await asyncio.sleep(1)\n",
+            "class C:\n",
+            "    def m(self):\n",
+            "        pass\n",
+            "# comment\n",
+            "else:\n",
+            "x = (\n",
+            ")\n",
+            "\"\"\"\n",
+            "s = f\"{x:#x}\"\n",
+            "'",
+            "\\\n",
+            "try:\n",
+            "except E:\n",
+            "é",
+            "\r\n",
+            "def",
+            " ",
+            "(",
+            "\"",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        for _ in 0..40 {
+            let initial: String = (0..30).map(|_| pieces[next(pieces.len())]).collect();
+            let mut document = Document::new("m.py", initial.as_str());
+            for _ in 0..25 {
+                let length = document.text().len();
+                let start = clamp_to_boundary(document.text(), next(length + 1));
+                let end = clamp_to_boundary(document.text(), (start + next(12)).min(length));
+                let insert: String = (0..next(3)).map(|_| pieces[next(pieces.len())]).collect();
+                document.edit(TextRange::new(start, end), &insert);
+                let fresh = Document::new("m.py", document.text());
+                assert_eq!(nodes(&document), nodes(&fresh), "after an edit, the text being {:?}", document.text());
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod summary;
 pub mod suppressions;
 pub mod syntax;
+pub mod units;
 
 pub use check::check;
 pub use diagnostic::{Applicability, Diagnostic, Edit, Fix, Related, Severity, TextRange};

@@ -57,10 +57,12 @@ mod tests {
     fn documents_parse_and_drop_with_the_installed_allocator() {
         let mut document = Document::new("m.py", "async def f():\n    await g()\n".repeat(200));
         document.edit(crate::core::diagnostic::TextRange::empty(0), "import asyncio\n");
-        assert!(!document.tree().root_node().has_error());
+        assert!(!document.has_syntax_error());
         let handles: Vec<_> = (0..4)
             .map(|n| {
-                std::thread::spawn(move || Document::new("t.py", format!("x = {n}\n")).tree().root_node().kind_id())
+                std::thread::spawn(move || {
+                    Document::new("t.py", format!("x = {n}\n")).roots().next().map(|root| root.kind_id())
+                })
             })
             .collect();
         for handle in handles {

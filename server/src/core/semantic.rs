@@ -230,7 +230,7 @@ impl<'t> SemanticModel<'t> {
             has_wildcard_import: false,
             attributes: HashMap::new(),
         };
-        syntax::walk(document.tree(), &mut builder);
+        document.walk(&mut builder);
         let mut scopes_by_qualname = HashMap::new();
         for (id, scope) in builder.scopes.iter().enumerate().skip(1) {
             scopes_by_qualname.entry(scope.qualname.clone()).or_insert(id);

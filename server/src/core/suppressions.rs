@@ -110,7 +110,7 @@ fn end_of_noqa_codes(line: &str) -> usize {
 
 /// Whether `offset` falls strictly inside a string literal (a line end inside a triple-quoted string).
 fn inside_string(document: &Document, offset: usize) -> bool {
-    let mut node = document.tree().root_node().descendant_for_byte_range(offset, offset);
+    let mut node = document.node_at(offset);
     while let Some(current) = node {
         if current.kind_name() == "string" && current.start_byte() < offset && offset < current.end_byte() {
             return true;

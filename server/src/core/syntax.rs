@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use tree_sitter::{Language, Node, Tree, TreeCursor};
+use tree_sitter::{Language, Node, TreeCursor};
 
 use super::diagnostic::TextRange;
 
@@ -215,11 +215,7 @@ impl Field<'_, '_> {
     }
 }
 
-/// Walks the whole tree with a cursor: no recursion, so deeply nested input cannot overflow the stack.
-pub fn walk<'t>(tree: &'t Tree, visitor: &mut impl Visitor<'t>) {
-    walk_node(tree.root_node(), visitor);
-}
-
+/// Walks the tree under `root` with a cursor: no recursion, so deeply nested input cannot overflow the stack.
 pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
     let mut cursor = root.walk();
     loop {
@@ -259,8 +255,8 @@ mod tests {
             }
             fn leave(&mut self, _node: Node<'t>) {}
         }
-        assert!(document.tree().root_node().has_error());
-        walk(document.tree(), &mut Compare);
+        assert!(document.has_syntax_error());
+        document.walk(&mut Compare);
     }
     use crate::core::document::Document;
 
@@ -288,7 +284,7 @@ mod tests {
     fn walk_enters_and_leaves_every_node_once() {
         let doc = Document::new("x.py", "async def f(a, b=1):\n    return [x for x in g(a)]\n");
         let mut counter = Counter { entered: 0, left: 0, depth: 0, max_depth: 0 };
-        walk(doc.tree(), &mut counter);
+        doc.walk(&mut counter);
         assert_eq!(counter.entered, counter.left);
         assert_eq!(counter.depth, 0);
         assert!(counter.entered > 20);
@@ -299,7 +295,7 @@ mod tests {
         let source = format!("x = {}1{}\n", "(".repeat(5000), ")".repeat(5000));
         let doc = Document::new("x.py", source);
         let mut counter = Counter { entered: 0, left: 0, depth: 0, max_depth: 0 };
-        walk(doc.tree(), &mut counter);
+        doc.walk(&mut counter);
         assert_eq!(counter.entered, counter.left);
         assert!(counter.max_depth > 1000);
     }
@@ -307,8 +303,7 @@ mod tests {
     #[test]
     fn async_functions_are_recognised() {
         let doc = Document::new("x.py", "async def a(): pass\ndef b(): pass\n");
-        let root = doc.tree().root_node();
-        let kinds: Vec<bool> = named_children(root).map(is_async_function).collect();
+        let kinds: Vec<bool> = doc.top_level_nodes().map(is_async_function).collect();
         assert_eq!(kinds, vec![true, false]);
     }
 }

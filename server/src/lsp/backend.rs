@@ -25,7 +25,7 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use crate::cache::{self, AnalysisCache};
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check_model, fix_all, summarize_document, ModuleInfo};
+use crate::core::check::{check_model, check_range, fix_all, summarize_document, FixScope, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 
@@ -36,8 +36,8 @@ use crate::core::settings::{Config, Settings};
 use crate::core::summary::{summarize, ModuleSummary};
 use crate::workspace::{self, Exclusions, PackageCache};
 
+use super::convert;
 use super::documents::{self, OpenDocument};
-use super::{convert, focus};
 
 /// Files at least this large are not analysed: the editor stays responsive and the user is told why.
 const MAX_ANALYSED_BYTES: usize = 5 * 1024 * 1024;
@@ -302,6 +302,7 @@ impl State {
 }
 
 /// A document's context for work done off the lock.
+#[derive(Clone)]
 struct Snapshot {
     id: u64,
     version: i32,
@@ -412,7 +413,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
             let module = &snapshot.module;
             let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
             // Publishing needs no fixes: code actions build them when asked.
-            let found = check_model(document, &model, &snapshot.index, settings, false);
+            let found = check_model(document, &model, &snapshot.index, settings, FixScope::None);
             let converted: Vec<lsp::Diagnostic> =
                 found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
             (converted, record.then(|| summarize(document, &model, settings.catalogue())))
@@ -742,21 +743,20 @@ impl Backend {
 
     /// The quick fixes for the requested range, computed at once (see [`focus`]), and what fix-all needs: a snapshot
     /// to compute it now, when asked for by kind, or the data that lets `codeAction/resolve` compute it later. Runs on
-    /// the blocking pool, on its own parse of the editor's text: taking the document's parsed copy would make the
-    /// analysis of the next keystroke wait for the code action. `version` is the document's version when the request
-    /// came.
+    /// the blocking pool, on a copy of the document's parsed copy: the copy is taken under the parsed copy's lock in
+    /// well under a millisecond (its trees are shared), so the analysis of the next keystroke does not wait for the
+    /// code action. `version` is the document's version when the request came.
     fn code_actions(state: &Mutex<State>, params: &CodeActionParams, version: i32) -> Option<Result<CodeActionPlan>> {
         let uri = &params.text_document.uri;
-        let (snapshot, text, resolve_supported) = guarded(state, "codeAction", |state| {
-            let snapshot = state.snapshot(uri).filter(|snapshot| snapshot.active)?;
-            Some((snapshot, state.documents.get(uri)?.text().to_owned(), state.resolve_supported))
-        })??;
+        let resolve_supported = guarded(state, "codeAction", |state| state.resolve_supported)?;
+        let (document, snapshot) =
+            with_current_document(state, uri, |document, snapshot| (document.clone(), snapshot.clone()))?;
         catch("codeAction", || {
             // The request's positions are in the version it was sent for.
             if snapshot.version != version {
                 return Err(Error::content_modified());
             }
-            let document = &Document::new(snapshot.path.clone(), text);
+            let document = &document;
             let snapshot = &snapshot;
             let mut plan = CodeActionPlan { actions: Vec::new(), fix_all: None };
             let encoding = snapshot.encoding;
@@ -765,7 +765,7 @@ impl Backend {
             let quickfix = CodeActionKind::QUICKFIX;
             if only.is_none_or(|only| only.iter().any(|wanted| quickfix.as_str().starts_with(wanted.as_str()))) {
                 let (module, index, settings) = (&snapshot.module, &snapshot.index, &snapshot.settings);
-                let findings = focus::findings_with_fixes(document, module, index, settings, requested);
+                let findings = check_range(document, module, index, settings, requested);
                 for finding in &findings {
                     for fix in &finding.fixes {
                         let action = convert::quick_fix(document, uri, finding, fix, encoding);

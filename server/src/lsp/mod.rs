@@ -3,7 +3,6 @@
 mod backend;
 mod convert;
 mod documents;
-mod focus;
 mod frames;
 
 pub use backend::Backend;
