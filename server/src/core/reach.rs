@@ -157,9 +157,14 @@ pub fn is_non_blocking_attempt(model: &SemanticModel, call: Node, scope: ScopeId
     else {
         return false;
     };
-    let function = model.scope(scope).node.map(|node| node.id());
+    let definition = model.scope(scope).node;
+    // Most functions name none of these: their text says so faster than climbing the tree from every call.
+    let mentions =
+        |names: &[&str]| definition.is_none_or(|node| names.iter().any(|name| model.text(node).contains(name)));
+    let function = definition.map(|node| node.id());
     let mut node = call;
-    while let Some(parent) = node.parent() {
+    let may_catch = mentions(NON_BLOCKING_ERRORS);
+    while let Some(parent) = node.parent().filter(|_| may_catch) {
         if Some(parent.id()) == function {
             break;
         }
@@ -179,15 +184,23 @@ pub fn is_non_blocking_attempt(model: &SemanticModel, call: Node, scope: ScopeId
         node = parent;
     }
     let receiver = model.text(receiver);
-    let Some(function) = model.scope(scope).node else { return false };
+    let Some(function) = definition.filter(|_| mentions(&["setblocking", "settimeout"])) else { return false };
+    // Compared by their nodes' text, without building each callee's text: a function makes many calls.
     model.calls_within(function).iter().any(|other| {
-        other.scope == scope && {
-            let callee = syntax::callee_text(other.node, model.source);
-            let argument = syntax::first_positional_argument(other.node).map(|argument| model.text(argument));
-            callee.strip_suffix(".setblocking").is_some_and(|object| object == receiver)
-                && matches!(argument, Some("False" | "0"))
-                || callee.strip_suffix(".settimeout").is_some_and(|object| object == receiver)
-                    && matches!(argument, Some("0" | "0.0"))
+        let Some(callee) = other.node.child_by_field_id(fields.function).filter(|f| f.kind_name() == "attribute")
+        else {
+            return false;
+        };
+        let method = callee.child_by_field_id(fields.attribute).map(|attribute| model.text(attribute));
+        let object = callee.child_by_field_id(fields.object).map(|object| model.text(object));
+        if other.scope != scope || object != Some(receiver) {
+            return false;
+        }
+        let argument = syntax::first_positional_argument(other.node).map(|argument| model.text(argument));
+        match method {
+            Some("setblocking") => matches!(argument, Some("False" | "0")),
+            Some("settimeout") => matches!(argument, Some("0" | "0.0")),
+            _ => false,
         }
     })
 }
@@ -452,13 +465,13 @@ pub fn offloads_first_parameter(model: &SemanticModel, scope: ScopeId) -> bool {
         _ => None,
     });
     let Some(first) = first.map(|first| model.text(first)) else { return false };
+    // The arguments first: comparing their text is cheaper than resolving every callee.
     model.calls_within(function).iter().any(|call| {
-        is_within(model, call.scope, scope) && is_offload_call(model, call.node, call.scope) && {
-            let arguments = call.node.child_by_field_id(syntax::fields().arguments);
-            arguments.is_some_and(|arguments| {
-                syntax::named_children(arguments).any(|argument| passes(model, argument, first))
-            })
-        }
+        let arguments = call.node.child_by_field_id(syntax::fields().arguments);
+        arguments
+            .is_some_and(|arguments| syntax::named_children(arguments).any(|argument| passes(model, argument, first)))
+            && is_within(model, call.scope, scope)
+            && is_offload_call(model, call.node, call.scope)
     })
 }
 

@@ -198,6 +198,7 @@ pub struct SemanticModel<'t> {
     /// Each call's callee path, by call id, resolved on first use: the summary, the candidates and several rules all
     /// ask for it, and resolving allocates a string per dotted part.
     callee_paths: Vec<std::cell::OnceCell<Option<String>>>,
+    event_loop: EventLoop,
 }
 
 impl<'t> SemanticModel<'t> {
@@ -236,6 +237,7 @@ impl<'t> SemanticModel<'t> {
             scopes_by_qualname.entry(scope.qualname.clone()).or_insert(id);
         }
         SemanticModel {
+            event_loop: Self::imported_event_loop(&builder.scopes[MODULE_SCOPE]),
             scopes_by_qualname,
             module: module.to_owned(),
             source,
@@ -583,10 +585,14 @@ impl<'t> SemanticModel<'t> {
     }
 
     /// The event loop library of the module: anyio or trio when it imports them (or something from them), else
-    /// asyncio.
+    /// asyncio. Worked out once, when the model is built: every finding's message and fix asks.
     pub fn event_loop(&self) -> EventLoop {
+        self.event_loop
+    }
+
+    fn imported_event_loop(module_scope: &Scope) -> EventLoop {
         let imports = |library: &str| {
-            self.scopes[MODULE_SCOPE].bindings.values().any(|binding| match binding {
+            module_scope.bindings.values().any(|binding| match binding {
                 Binding::Import(qualified) => {
                     qualified == library || qualified.strip_prefix(library).is_some_and(|rest| rest.starts_with('.'))
                 }
