@@ -480,8 +480,11 @@ fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
         .unwrap_or_default()
         .iter()
         .filter_map(|uri| {
-            with_current_document(state, uri, |document, snapshot| {
-                (snapshot.namespace.clone(), summarize_document(document, &snapshot.module, &snapshot.settings))
+            // Summarised on a copy (its trees are shared), so that the next keystroke's analysis need not wait.
+            let (document, snapshot) =
+                with_current_document(state, uri, |document, snapshot| (document.clone(), snapshot.clone()))?;
+            catch("index refresh", || {
+                (snapshot.namespace.clone(), summarize_document(&document, &snapshot.module, &snapshot.settings))
             })
         })
         .collect();
