@@ -18,7 +18,7 @@ Flags file and file-system calls inside an `async def`: `open`, `io.open`, `code
 `pathlib.Path` reads, writes, `open`, `exists`, `stat`, `mkdir`, `glob` and friends, `shutil` copies, moves and
 `rmtree`, `os.walk`, `os.listdir`, `os.scandir`, `os.remove` and friends, `os.path.exists`/`isfile`/`isdir`/... and
 `glob.glob`, and the reads and writes of a synchronous file object (`read`, `readline`, `readlines`, `write`,
-`writelines`, `flush`, `truncate` and the like) when the object comes from `open`, `io.open`, `os.fdopen` or
+`writelines`, `flush`, `truncate` and the like, and iterating it: `for line in f`) when the object comes from `open`, `io.open`, `os.fdopen` or
 `Path.open` (`with open(p) as f: f.read()`), or is annotated `io.TextIOWrapper`, `io.BufferedReader`,
 `io.BufferedWriter`, `io.BufferedRandom` or `io.FileIO` (`Optional[...]`, `X | None` and quoted annotations
 included). In-memory files (`io.BytesIO`, `io.StringIO`) and the files of aiofiles and anyio, whose methods are
