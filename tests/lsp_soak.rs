@@ -62,7 +62,7 @@ fn random_editing_sessions_publish_what_check_reports() {
     eprintln!(
         "lsp_soak: seed {seed}, {steps} steps, {} quiet points, {} messages sent, in {:.1} s",
         soak.quiet_points,
-        soak.server.transcript.len(),
+        soak.server.transcript.iter().filter(|entry| entry.get("send").is_some()).count(),
         started.elapsed().as_secs_f64()
     );
 }
@@ -395,8 +395,8 @@ struct Server {
     progress: i64,
     last_activity: Instant,
     started: Instant,
-    /// Every message sent, and every file written on disk, in order and with the milliseconds since the start: what a
-    /// failure leaves to replay.
+    /// Every message sent, every file written on disk, and what the server published and reported as progress, in
+    /// order and with the milliseconds since the start: what a failure leaves to replay and to read.
     transcript: Vec<Value>,
     /// The current version of each document the client has open, for judging "content modified" answers.
     versions: HashMap<String, i64>,
@@ -523,14 +523,22 @@ impl Server {
                 let params = &message["params"];
                 let uri = params["uri"].as_str().unwrap().to_owned();
                 let diagnostics = params["diagnostics"].as_array().unwrap().clone();
+                let codes: Vec<&Value> = diagnostics.iter().map(|diagnostic| &diagnostic["code"]).collect();
+                let at = self.started.elapsed().as_millis();
+                let published = json!({"uri": uri, "version": params["version"], "codes": codes});
+                self.transcript.push(json!({ "at_ms": at, "published": published }));
                 self.published.insert(uri, (params["version"].clone(), diagnostics));
                 self.publishes += 1;
             }
-            (None, Some("$/progress")) => match message["params"]["value"]["kind"].as_str() {
-                Some("begin") => self.progress += 1,
-                Some("end") => self.progress -= 1,
-                _ => {}
-            },
+            (None, Some("$/progress")) => {
+                let kind = message["params"]["value"]["kind"].as_str();
+                self.transcript.push(json!({ "at_ms": self.started.elapsed().as_millis(), "progress": kind }));
+                match kind {
+                    Some("begin") => self.progress += 1,
+                    Some("end") => self.progress -= 1,
+                    _ => {}
+                }
+            }
             (None, Some("window/showMessage")) => {
                 // Every config this test writes is valid, so the server has nothing to complain about.
                 assert_ne!(message["params"]["type"], 1, "the server shows an error: {message}");
@@ -628,7 +636,11 @@ struct Soak {
     seed: u64,
     steps: usize,
     step: usize,
+    /// Chooses every step, drawing the same numbers whatever the server answers, so that a seed replays the same
+    /// steps (though an applied code action may have left other texts to apply them to).
     rng: Rng,
+    /// Chooses among what the server offered: which finding to ask code actions for, which action to apply.
+    reactions: Rng,
     server: Server,
     /// Held for its lifetime: the project is deleted when the session ends.
     _project: tempfile::TempDir,
@@ -670,6 +682,7 @@ impl Soak {
             steps,
             step: 0,
             rng: Rng::new(seed),
+            reactions: Rng::new(!seed),
             server: Server::start(),
             _project: project,
             root,
@@ -849,8 +862,8 @@ impl Soak {
     /// Goes back to the text before an earlier edit, as the editor's undo does: the whole text, or the one span that
     /// differs.
     fn undo(&mut self, index: usize) {
-        let Some(previous) = self.docs[index].history.pop() else { return };
         let whole = self.rng.chance(30);
+        let Some(previous) = self.docs[index].history.pop() else { return };
         self.note(format!("undo in {} ({})", self.docs[index].path, if whole { "whole text" } else { "incremental" }));
         if whole {
             let doc = &mut self.docs[index];
@@ -1042,12 +1055,10 @@ impl Soak {
             Some((at, diagnostics)) if at == &json!(version) => diagnostics.clone(),
             _ => Vec::new(),
         };
+        let at = random_offset(text, &mut self.rng);
         let requested = match self.rng.below(3) {
-            0 if !published.is_empty() => self.rng.pick(&published)["range"].clone(),
-            0 | 1 => {
-                let at = random_offset(text, &mut self.rng);
-                range(text, at, at)
-            }
+            0 if !published.is_empty() => self.reactions.pick(&published)["range"].clone(),
+            0 | 1 => range(text, at, at),
             _ => range(text, 0, text.len()),
         };
         let only = match self.rng.below(6) {
@@ -1072,7 +1083,7 @@ impl Soak {
                 let response = self.server.response(id);
                 let actions = response["result"].as_array().cloned().unwrap_or_default();
                 if !actions.is_empty() {
-                    let action = self.rng.pick(&actions).clone();
+                    let action = self.reactions.pick(&actions).clone();
                     self.apply_action(index, action);
                 }
             }

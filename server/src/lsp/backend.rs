@@ -425,8 +425,9 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
     } else {
         (Vec::new(), None)
     };
-    drop(parsed);
-    guarded(state, "analysis", |state| {
+    // Recorded while the parsed copy is still held: the next analysis of the document, against a newer index, must
+    // not finish before this one, whose older result would then overwrite it and be published last.
+    let analysed = guarded(state, "analysis", |state| {
         let open = state.documents.get_mut(uri).filter(|open| open.id == snapshot.id)?;
         if open.version != snapshot.version {
             return None;
@@ -436,9 +437,9 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         let index_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
         let publish = Publish { uri: uri.clone(), id: snapshot.id, analysed, diagnostics };
         Some(Analysed { publish: Some(publish), index_changed })
-    })
-    .flatten()
-    .unwrap_or_default()
+    });
+    drop(parsed);
+    analysed.flatten().unwrap_or_default()
 }
 
 /// Queues an analysis of each document, unless one is queued already (it will see the newest version), and
