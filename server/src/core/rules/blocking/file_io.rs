@@ -17,7 +17,7 @@ const DOC: &str = r#"## What it does
 Flags file and file-system calls inside an `async def`: `open`, `io.open`, `codecs.open`, `tempfile` files,
 `pathlib.Path` reads, writes, `open`, `exists`, `stat`, `mkdir`, `glob` and friends, `shutil` copies, moves and
 `rmtree`, `os.walk`, `os.listdir`, `os.scandir`, `os.remove` and friends, `os.path.exists`/`isfile`/`isdir`/... and
-`glob.glob`, `mimetypes.guess_type` (its first call reads the MIME tables), and the reads and writes of a synchronous file object (`read`, `readline`, `readlines`, `write`,
+`glob.glob`, and the reads and writes of a synchronous file object (`read`, `readline`, `readlines`, `write`,
 `writelines`, `flush`, `truncate` and the like, and iterating it: `for line in f`) when the object comes from `open`, `io.open`, `os.fdopen` or
 `Path.open` (`with open(p) as f: f.read()`), or is annotated `io.TextIOWrapper`, `io.BufferedReader`,
 `io.BufferedWriter`, `io.BufferedRandom` or `io.FileIO` (`Optional[...]`, `X | None` and quoted annotations
