@@ -393,30 +393,41 @@ mod tests {
         assert_eq!(nodes(&document), nodes(&fresh));
     }
 
-    /// Every node of every unit, with its place in bytes and in tree-sitter's points.
-    fn nodes(document: &Document) -> Vec<(&'static str, usize, usize, Point, Point)> {
-        struct Collect(Vec<(&'static str, usize, usize, Point, Point)>);
-        impl<'t> syntax::Visitor<'t> for Collect {
+    type Place = (&'static str, usize, usize, Point, Point);
+
+    /// Every node under `root`, with its place in bytes and in tree-sitter's points, but the `module` roots.
+    fn places(root: Node, into: &mut Vec<Place>) {
+        struct Collect<'v>(&'v mut Vec<Place>);
+        impl<'t> syntax::Visitor<'t> for Collect<'_> {
             fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
                 use syntax::KindName;
-                self.0.push((
-                    node.kind_name(),
-                    node.start_byte(),
-                    node.end_byte(),
-                    node.start_position(),
-                    node.end_position(),
-                ));
+                if node.kind_name() != "module" {
+                    self.0.push((
+                        node.kind_name(),
+                        node.start_byte(),
+                        node.end_byte(),
+                        node.start_position(),
+                        node.end_position(),
+                    ));
+                }
                 true
             }
             fn leave(&mut self, _node: Node<'t>) {}
         }
-        let mut collect = Collect(Vec::new());
-        document.walk(&mut collect);
+        syntax::walk_node(root, &mut Collect(into));
+    }
+
+    /// Every node of every unit with its place; asserts that the units are those of a fresh split of the text.
+    fn nodes(document: &Document) -> Vec<Place> {
+        let mut found = Vec::new();
+        for root in document.roots() {
+            places(root, &mut found);
+        }
         let units: Vec<_> = document.units.iter().map(|unit| (unit.start, unit.end, unit.row)).collect();
         let fresh: Vec<_> =
             whole_text_units(document.text()).iter().map(|unit| (unit.start, unit.end, unit.row)).collect();
         assert_eq!(units, fresh, "the units of an edited document are those of its text");
-        collect.0
+        found
     }
 
     fn assert_same_tree(edited: &Document, text: &str) {
@@ -496,28 +507,10 @@ mod tests {
                 continue;
             }
             let document = Document::new("m.py", text.as_str());
-            let mut from_units = nodes(&document);
-            from_units.retain(|node| node.0 != "module");
-            struct Collect(Vec<(&'static str, usize, usize, Point, Point)>);
-            impl<'t> syntax::Visitor<'t> for Collect {
-                fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
-                    use syntax::KindName;
-                    if node.kind_name() != "module" {
-                        self.0.push((
-                            node.kind_name(),
-                            node.start_byte(),
-                            node.end_byte(),
-                            node.start_position(),
-                            node.end_position(),
-                        ));
-                    }
-                    true
-                }
-                fn leave(&mut self, _node: Node<'t>) {}
-            }
-            let mut from_whole = Collect(Vec::new());
-            syntax::walk_node(whole.root_node(), &mut from_whole);
-            assert_eq!(from_units, from_whole.0, "{}", file.display());
+            let from_units = nodes(&document);
+            let mut from_whole = Vec::new();
+            places(whole.root_node(), &mut from_whole);
+            assert_eq!(from_units, from_whole, "{}", file.display());
             compared += 1;
         }
         assert!(compared > 30);
