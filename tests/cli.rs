@@ -515,8 +515,8 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
         fix_mode: FixMode::Safe,
         fix_output: FixOutput::Files,
         stdin: None,
-        cache: None,
-        project_cache: None,
+        cache_directory: None,
+        hash_files: false,
     };
     let outcome = run(&files, &files, &root, &Settings::default(), options);
     assert_eq!(outcome.reports.len(), 1);
@@ -774,18 +774,104 @@ fn changed_settings_are_not_served_from_the_cache() {
     assert!(stdout(&output).contains("await asyncio.sleep(1)"), "{}", stdout(&output));
 }
 
+/// Sets every file's modification time under `directory` an hour back, as for a tree checked out long ago: only
+/// then does a file's metadata vouch for its text.
+fn age_files(directory: &Path) {
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            age_files(&path);
+        } else {
+            std::fs::File::options().write(true).open(&path).unwrap().set_modified(an_hour_ago).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_unchanged_tree_is_answered_from_the_run_cache_warnings_included() {
+    let directory = project(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n"),
+        ("pkg/app.py", HELPER_CALLER),
+        ("pkg/tasks.py", "import asyncio\n\n\nasync def main(work):\n    asyncio.create_task(work())\n"),
+    ]);
+    std::fs::write(directory.path().join("latin1.py"), b"# caf\xe9\n").unwrap();
+    age_files(directory.path());
+    let arguments = ["check", "--output-format", "concise"];
+    let uncached = asynclint(directory.path(), &["check", "--output-format", "concise", "--no-cache"]);
+    let first = asynclint(directory.path(), &arguments);
+    let run_file = directory.path().join(".asynclint_cache/run.bin");
+    let written = std::fs::metadata(&run_file).unwrap().modified().unwrap();
+    let second = asynclint(directory.path(), &arguments);
+    for output in [&first, &second] {
+        assert_eq!(stdout(output), stdout(&uncached));
+        assert_eq!(stderr(output), stderr(&uncached));
+        assert_eq!(output.status.code(), Some(1));
+    }
+    assert!(stdout(&second).contains("pkg/app.py:5:5: AL110"), "{}", stdout(&second));
+    assert!(stderr(&second).contains("latin1.py: skipped: not valid UTF-8"), "{}", stderr(&second));
+    assert_eq!(std::fs::metadata(&run_file).unwrap().modified().unwrap(), written, "a hit leaves it as it is");
+    // The run cache holds a run's result, not its output: another format is served from it too.
+    let json = asynclint(directory.path(), &["check", "--output-format", "json"]);
+    assert_eq!(
+        stdout(&json),
+        stdout(&asynclint(directory.path(), &["check", "--output-format", "json", "--no-cache"]))
+    );
+}
+
+#[test]
+fn a_file_rewritten_with_its_size_and_modification_time_kept_is_seen_to_change() {
+    // Its change time moved (no program can set it back), and the stamp holds it.
+    let helper = "import subprocess\n\n\ndef deploy():\n    subprocess.run(['make'])\n";
+    let directory = project(&[("pkg/__init__.py", ""), ("pkg/helpers.py", helper), ("pkg/app.py", HELPER_CALLER)]);
+    age_files(directory.path());
+    let helpers = directory.path().join("pkg/helpers.py");
+    let modified = std::fs::metadata(&helpers).unwrap().modified().unwrap();
+    let arguments = ["check", "--output-format", "concise"];
+    assert!(stdout(&asynclint(directory.path(), &arguments)).contains("AL110"));
+    let quiet = helper.replace("subprocess.run", "subprocess.str");
+    std::fs::write(&helpers, &quiet).unwrap();
+    std::fs::File::options().write(true).open(&helpers).unwrap().set_modified(modified).unwrap();
+    let output = asynclint(directory.path(), &arguments);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&asynclint(directory.path(), &["check", "--output-format", "concise", "--hash-files"])),
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_reported_file_whose_text_is_not_the_one_cached_is_checked_again() {
+    // Its findings are shown with its text, so the text is read and compared even when the metadata vouches for it.
+    let directory = project(&[("app.py", BLOCKING)]);
+    age_files(directory.path());
+    let arguments = ["check", "--output-format", "concise"];
+    assert!(stdout(&asynclint(directory.path(), &arguments)).contains("app.py:5:5: AL101"));
+    std::fs::write(directory.path().join("app.py"), format!("\n\n{BLOCKING}")).unwrap();
+    age_files(directory.path());
+    let output = stdout(&asynclint(directory.path(), &arguments));
+    assert!(output.contains("app.py:7:5: AL101") && !output.contains("app.py:5:5"), "{output}");
+}
+
 #[test]
 fn a_damaged_cache_is_ignored_and_replaced() {
     let directory = project(&[("app.py", BLOCKING)]);
     let cache = directory.path().join(".asynclint_cache");
     let expected = stdout(&asynclint(directory.path(), &["check", "--output-format", "json"]));
-    let stored = std::fs::read(cache.join("analysis.bin")).unwrap();
-    let damaged = [stored[..stored.len() / 2].to_vec(), b"ALCACHE1".repeat(9), vec![0xff; 64]];
-    for bytes in damaged {
-        std::fs::write(cache.join("analysis.bin"), &bytes).unwrap();
-        let output = asynclint(directory.path(), &["check", "--output-format", "json"]);
-        assert_eq!(stdout(&output), expected, "{}", stderr(&output));
-        assert_eq!(std::fs::read(cache.join("analysis.bin")).unwrap(), stored, "rewritten whole");
+    for file in ["analysis.bin", "run.bin"] {
+        let stored = std::fs::read(cache.join(file)).unwrap();
+        let damaged = [stored[..stored.len() / 2].to_vec(), b"ALCACHE2".repeat(9), vec![0xff; 64]];
+        for bytes in damaged {
+            std::fs::write(cache.join(file), &bytes).unwrap();
+            if file == "analysis.bin" {
+                // Else the run cache answers, and the analyses are not read.
+                std::fs::remove_file(cache.join("run.bin")).unwrap();
+            }
+            let output = asynclint(directory.path(), &["check", "--output-format", "json"]);
+            assert_eq!(stdout(&output), expected, "{file}: {}", stderr(&output));
+            assert_eq!(std::fs::read(cache.join(file)).unwrap(), stored, "{file} is rewritten whole");
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! Python files (`.gitignore`-aware), and each file's module name.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -176,17 +177,21 @@ pub const PROJECT_MARKERS: &[&str] = &["pyproject.toml", "setup.py", "setup.cfg"
 /// [`PROJECT_MARKERS`]), remembering each answer.
 #[derive(Default)]
 pub struct PackageCache {
-    packages: Mutex<HashMap<PathBuf, bool>>,
-    project_roots: Mutex<HashMap<PathBuf, bool>>,
+    packages: Mutex<DirectoryAnswers>,
+    project_roots: Mutex<DirectoryAnswers>,
 }
 
+/// Answers by directory, keyed by the path's bytes: `Path`'s own hash walks its components, which cost a large
+/// project's warm run more than the answers themselves.
+type DirectoryAnswers = HashMap<OsString, bool, foldhash::fast::RandomState>;
+
 /// A remembered answer about a directory, computed once.
-fn remembered(known: &Mutex<HashMap<PathBuf, bool>>, directory: &Path, compute: impl FnOnce() -> bool) -> bool {
-    if let Some(known) = known.lock().expect("no panics while holding the lock").get(directory) {
+fn remembered(known: &Mutex<DirectoryAnswers>, directory: &Path, compute: impl FnOnce() -> bool) -> bool {
+    if let Some(known) = known.lock().expect("no panics while holding the lock").get(directory.as_os_str()) {
         return *known;
     }
     let answer = compute();
-    known.lock().expect("no panics while holding the lock").insert(directory.to_path_buf(), answer);
+    known.lock().expect("no panics while holding the lock").insert(directory.as_os_str().to_owned(), answer);
     answer
 }
 
@@ -201,11 +206,26 @@ impl PackageCache {
         })
     }
 
-    /// The root of the project a file belongs to, whose module namespace it is named in: its nearest ancestor
-    /// below `root` with a project marker, else `root`. Two projects under one parent, each with an `app` package,
-    /// are two namespaces: `asynclint check PARENT` must not resolve one project's `app.b` to the other's file.
-    pub fn namespace_of(&self, file: &Path, root: &Path) -> PathBuf {
+    /// The root of the project a file belongs to (see [`PackageCache::namespace_of`]) and the module it is there.
+    pub fn locate(&self, file: &Path, root: &Path) -> (PathBuf, ModuleInfo) {
         let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+        self.locate_canonical(&absolute, root)
+    }
+
+    /// [`PackageCache::locate`] for a path that is canonical already (absolute, without symlinks or `..`), as
+    /// `check`'s discovery yields them: resolving each of a large project's paths again costs a system call per path
+    /// component.
+    pub fn locate_canonical(&self, file: &Path, root: &Path) -> (PathBuf, ModuleInfo) {
+        let namespace = self.namespace_of(file, root);
+        let module = self.module_of(file, &namespace);
+        (namespace, module)
+    }
+
+    /// The root of the project a file (a canonical path) belongs to, whose module namespace it is named in: its
+    /// nearest ancestor below `root` with a project marker, else `root`. Two projects under one parent, each with an
+    /// `app` package, are two namespaces: `asynclint check PARENT` must not resolve one project's `app.b` to the
+    /// other's file.
+    fn namespace_of(&self, absolute: &Path, root: &Path) -> PathBuf {
         absolute
             .ancestors()
             .skip(1)
@@ -214,9 +234,8 @@ impl PackageCache {
             .map_or_else(|| root.to_path_buf(), Path::to_path_buf)
     }
 
-    /// The module a file is, climbing package directories but never above `root`.
-    pub fn module_of(&self, file: &Path, root: &Path) -> ModuleInfo {
-        let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    /// The module a file (a canonical path) is, climbing package directories but never above `root`.
+    fn module_of(&self, absolute: &Path, root: &Path) -> ModuleInfo {
         let (base, relative) = match absolute.strip_prefix(root) {
             Ok(relative) => (root.to_path_buf(), relative.to_path_buf()),
             // Outside the root (a file named on the command line from another project): its own packages still

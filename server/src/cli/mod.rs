@@ -94,6 +94,10 @@ struct CheckArgs {
     /// `cache-dir` setting).
     #[arg(long)]
     cache_dir: Option<PathBuf>,
+    /// Tell which files changed since the last run by reading and hashing them all, not by their size, times and
+    /// inode (for file systems whose timestamps cannot be trusted).
+    #[arg(long)]
+    hash_files: bool,
 }
 
 /// Exit statuses: 0 clean, 1 findings, 2 usage, config or I/O errors.
@@ -186,15 +190,16 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
     // The index spans the whole project, so helpers in files not being checked still count.
     // Problems elsewhere in the project are not the user's question here, so its walk's warnings are not shown.
-    let (mut index_files, _) = if paths.len() == 1 && paths[0] == root && stdin.is_none() {
+    let index_files = if paths.len() == 1 && paths[0] == root && stdin.is_none() {
         // Checking the project root itself: the walk above already found every project file.
-        (checked.clone(), Vec::new())
+        checked.clone()
     } else {
-        workspace::discover(std::slice::from_ref(&root), &root, &exclusions)
+        let (mut index_files, _) = workspace::discover(std::slice::from_ref(&root), &root, &exclusions);
+        index_files.extend(checked.iter().cloned());
+        index_files.sort();
+        index_files.dedup();
+        index_files
     };
-    index_files.extend(checked.iter().cloned());
-    index_files.sort();
-    index_files.dedup();
 
     let fix_mode = match (arguments.fix || arguments.diff, arguments.unsafe_fixes) {
         (false, _) => FixMode::None,
@@ -208,13 +213,8 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         Some(directory) => Some(directory.clone()),
         None => Some(crate::cache::directory(&root, config.cache_dir.as_deref(), loaded.path.as_deref())),
     };
-    let cache = cache_directory
-        .as_deref()
-        .and_then(|directory| crate::cache::AnalysisCache::open(directory, crate::cache::CHECK_FILE));
-    let project_cache = cache_directory
-        .as_deref()
-        .and_then(|directory| crate::cache::AnalysisCache::open(directory, crate::cache::PROJECT_FILE));
-    let options = RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache, project_cache };
+    let options =
+        RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache_directory, hash_files: arguments.hash_files };
     let outcome = run::run(&index_files, &checked, &root, &settings, options);
     warnings.extend(outcome.warnings);
     for warning in &warnings {

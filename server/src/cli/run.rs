@@ -1,14 +1,18 @@
 //! One `asynclint check` run: read and summarise every project file in parallel, build the index, check the
-//! requested files in parallel, and apply fixes when asked.
+//! requested files in parallel, and apply fixes when asked. A run where no file changed since the last is answered
+//! from the run cache.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rayon::prelude::*;
-
-use std::collections::HashSet;
-
 use ropey::Rope;
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo, MAX_FIX_ROUNDS};
 use crate::core::diagnostic::{Applicability, Diagnostic};
@@ -125,6 +129,38 @@ struct Analysed {
     key: Option<u128>,
 }
 
+/// The files a run reports on, by path (as bytes: `Path`'s own hash walks its components).
+type CheckedFiles<'a> = HashSet<&'a std::ffi::OsStr, foldhash::fast::RandomState>;
+
+/// What a run knows of a file before reading it: where it sits, its settings, and what its metadata says.
+struct Located<'s> {
+    namespace: PathBuf,
+    module: ModuleInfo,
+    display: String,
+    settings: Cow<'s, Settings>,
+    /// Its size in bytes (0 when it cannot be read).
+    size: u64,
+    /// The check cache's key of its metadata, when the cache is on and the metadata can vouch for its text.
+    stamp_key: Option<u128>,
+}
+
+/// The finished result of a run without fixes, as the run cache keeps it.
+#[derive(Serialize, Deserialize)]
+struct StoredRun {
+    reports: Vec<StoredReport>,
+    warnings: Vec<String>,
+    files_checked: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredReport {
+    path: PathBuf,
+    display: String,
+    /// A hash of the text the diagnostics were found in: the text is read again to show them, and must be that one.
+    text_hash: u128,
+    diagnostics: Vec<Diagnostic>,
+}
+
 /// Whether standard input stands in for the file at `path`.
 fn is_stdin(stdin: Option<&(PathBuf, String)>, path: &Path) -> bool {
     stdin.is_some_and(|(stdin_path, _)| stdin_path == path)
@@ -149,11 +185,10 @@ pub struct RunOptions<'a> {
     pub fix_output: FixOutput,
     /// Source read from standard input, and the path it stands for.
     pub stdin: Option<&'a (PathBuf, String)>,
-    /// Where files' analyses are kept between runs; None to analyse every file afresh. [`run`] drops it once it has
-    /// saved it, before the index is built.
-    pub cache: Option<AnalysisCache>,
-    /// The findings of files that depend on other files, from the run before ([`cache::PROJECT_FILE`]).
-    pub project_cache: Option<AnalysisCache>,
+    /// Where files' analyses and the last run's result are kept between runs; None to analyse every file afresh.
+    pub cache_directory: Option<PathBuf>,
+    /// Read and hash every file to tell whether it changed, instead of trusting unchanged metadata.
+    pub hash_files: bool,
 }
 
 pub fn run(
@@ -161,46 +196,103 @@ pub fn run(
     checked: &[PathBuf],
     root: &Path,
     settings: &Settings,
-    mut options: RunOptions,
+    options: RunOptions,
 ) -> RunOutcome {
-    let cache = options.cache.take();
+    let run_started = SystemTime::now();
     let packages = PackageCache::default();
-    let checked: HashSet<&PathBuf> = checked.iter().collect();
+    let checked: CheckedFiles = checked.iter().map(|path| path.as_os_str()).collect();
     let cwd = std::env::current_dir().ok().and_then(|cwd| cwd.canonicalize().ok());
-    let analyse = |path: &PathBuf| -> Result<Analysed, String> {
-        let text = read_source(path, options.stdin)?;
-        let namespace = packages.namespace_of(path, root);
-        let module = packages.module_of(path, &namespace);
-        let display = display_path(path, cwd.as_deref());
-        let settings = settings.for_file(relative_to(path, root));
+    let uses_stamps = options.cache_directory.is_some() && !options.hash_files;
+    let located: Vec<Located> = index_files
+        .par_iter()
+        .map(|path| {
+            // Discovery's paths are canonical; the one standard input stands for may not be.
+            let (namespace, module) = if is_stdin(options.stdin, path) {
+                packages.locate(path, root)
+            } else {
+                packages.locate_canonical(path, root)
+            };
+            let display = display_path(path, cwd.as_deref());
+            let settings = settings.for_file(relative_to(path, root));
+            let metadata = std::fs::metadata(path).ok();
+            let size = metadata.as_ref().map_or(0, std::fs::Metadata::len);
+            let stamp_key = metadata
+                .filter(|_| uses_stamps && !is_stdin(options.stdin, path))
+                .and_then(|metadata| AnalysisCache::stamp_key(&settings, &module, &display, &metadata, run_started));
+            Located { namespace, module, display, settings, size, stamp_key }
+        })
+        .collect();
+    // A run without fixes or standard input whose files all look as they did is the last run again.
+    let run_key = match &options.cache_directory {
+        Some(_) if options.fix_mode == FixMode::None && options.stdin.is_none() => {
+            Some(run_key(index_files, &located, &checked))
+        }
+        _ => None,
+    };
+    if let (Some(directory), Some(key)) = (&options.cache_directory, run_key) {
+        if let Some(outcome) = cache::load_run(directory, key).and_then(replay) {
+            return outcome;
+        }
+    }
+    let mut cache_warnings = Vec::new();
+    let open_cache = |file_name| options.cache_directory.as_deref().and_then(|dir| AnalysisCache::open(dir, file_name));
+    let cache = open_cache(cache::CHECK_FILE);
+    let analyse = |position: usize| -> Result<Analysed, String> {
+        let path = &index_files[position];
+        let Located { namespace, module, display, settings, stamp_key, .. } = &located[position];
+        let checked = checked.contains(path.as_os_str());
+        let analysed = |text, analysis: FileAnalysis, cache_entry, key| {
+            let text = (checked && !analysis.local_diagnostics.is_empty()).then_some(text);
+            let (path, display, namespace, module) = (path.clone(), display.clone(), namespace.clone(), module.clone());
+            Analysed { path, display, namespace, module, checked, text, analysis, cache_entry, key }
+        };
+        // Unchanged going by its metadata: the file is read only if its findings are to be shown, and must then be
+        // the text they were found in.
+        let stamped =
+            cache.as_ref().zip(*stamp_key).and_then(|(cache, stamp_key)| cache.lookup_stamped(path, stamp_key));
+        let mut text = None;
+        if let Some((analysis, key, entry)) = stamped {
+            let analysis: FileAnalysis = analysis;
+            if !checked || analysis.local_diagnostics.is_empty() {
+                return Ok(analysed(String::new(), analysis, Some(entry), Some(key)));
+            }
+            let current = read_source(path, options.stdin)?;
+            if cache.as_ref().is_some_and(|cache| cache.key(settings, module, display, &current) == key) {
+                return Ok(analysed(current, analysis, Some(entry), Some(key)));
+            }
+            text = Some(current);
+        }
+        let text = match text {
+            Some(text) => text,
+            None => read_source(path, options.stdin)?,
+        };
         let from_stdin = is_stdin(options.stdin, path);
-        let key = cache.as_ref().map(|cache| cache.key(&settings, &module, &display, &text));
+        let key = cache.as_ref().map(|cache| cache.key(settings, module, display, &text));
         let cached = cache.as_ref().zip(key).and_then(|(cache, key)| cache.lookup(path, key));
-        let (analysis, text, cache_entry) = match cached {
-            Some((analysis, entry)) => (analysis, text, Some(entry)),
+        Ok(match cached {
+            Some((analysis, entry)) => analysed(text, analysis, Some(entry.stamped(*stamp_key)), key),
             None => {
                 let document = Document::new(display.clone(), text);
-                let analysis = analyze(&document, &module, &settings);
+                let analysis = analyze(&document, module, settings);
                 let entry = match (&cache, key) {
                     // The file on disk was not analysed: its entry stays as it is.
                     (Some(cache), _) if from_stdin => cache.keep(path),
-                    (Some(_), Some(key)) => cache::Entry::fresh(path, key, &analysis),
+                    (Some(_), Some(key)) => {
+                        cache::Entry::fresh(path, key, &analysis).map(|entry| entry.stamped(*stamp_key))
+                    }
                     _ => None,
                 };
-                (analysis, document.into_text(), entry)
+                analysed(document.into_text(), analysis, entry, key)
             }
-        };
-        let checked = checked.contains(path);
-        let text = (checked && !analysis.local_diagnostics.is_empty()).then_some(text);
-        Ok(Analysed { path: path.clone(), display, namespace, module, checked, text, analysis, cache_entry, key })
+        })
     };
-    let order = largest_first(index_files);
+    let order = largest_first(&located);
     let mut analysed: Vec<(usize, Result<Analysed, String>)> = order
         .into_par_iter()
         // Pieces of at most 4 files: rayon otherwise splits the list into a few large pieces, and with the largest
         // files first one piece holds most of the bytes and one thread works alone at the end.
         .with_max_len(4)
-        .map(|position| (position, analyse(&index_files[position])))
+        .map(|position| (position, analyse(position)))
         .collect();
     // Back in path order, so that warnings and the index do not depend on file sizes.
     analysed.sort_unstable_by_key(|(position, _)| *position);
@@ -220,7 +312,7 @@ pub fn run(
     if let Some(cache) = cache {
         let entries: Vec<cache::Entry> = files.iter_mut().filter_map(|file| file.cache_entry.take()).collect();
         if let Err(warning) = cache.save(&entries) {
-            warnings.push(warning);
+            cache_warnings.push(warning);
         }
         // The cache file as read (33 MB for the benchmark corpus) is not needed past this point; freed now, it is
         // not part of the peak that building the index makes.
@@ -240,7 +332,7 @@ pub fn run(
 
     let files_checked = files.iter().filter(|file| file.checked).count();
     // Fixing runs neither use nor rewrite it: what they report depends on the fixes applied.
-    let project_cache = options.project_cache.take().filter(|_| options.fix_mode == FixMode::None);
+    let project_cache = open_cache(cache::PROJECT_FILE).filter(|_| options.fix_mode == FixMode::None);
     // Files this run does not report on, and a file whose text came from standard input, keep their entries as they
     // are: a run over a few files (a pre-commit hook's) must not drop what a run over the project found.
     let mut project_entries: Vec<cache::Entry> = match &project_cache {
@@ -278,23 +370,90 @@ pub fn run(
     }
     if let Some(cache) = project_cache {
         if let Err(warning) = cache.save(&project_entries) {
-            warnings.push(warning);
+            cache_warnings.push(warning);
         }
     }
     reports.sort_by(|a, b| a.path.cmp(&b.path));
     // The process ends soon after a run: freeing the index's millions of small strings one by one took 70 ms of a
     // 700 ms warm run on the benchmark corpus, for memory the exit returns anyway.
     std::mem::forget(indexes);
+    if let (Some(directory), Some(key)) = (&options.cache_directory, run_key) {
+        let stored = StoredRun {
+            reports: reports
+                .iter()
+                .map(|report| StoredReport {
+                    path: report.path.clone(),
+                    display: report.source.display.clone(),
+                    text_hash: xxh3_128(report.source.text.as_bytes()),
+                    diagnostics: report.diagnostics.clone(),
+                })
+                .collect(),
+            warnings: warnings.clone(),
+            files_checked,
+        };
+        if let Err(warning) = cache::save_run(directory, key, &stored) {
+            cache_warnings.push(warning);
+        }
+    }
+    warnings.append(&mut cache_warnings);
     RunOutcome { reports, warnings, files_checked }
+}
+
+/// The key of a run without fixes: per file, its path, whether it is checked, its project, and its stamp key, or,
+/// where its metadata cannot vouch for its text, a hash of the text (its settings, module and displayed path are in
+/// either).
+fn run_key(index_files: &[PathBuf], located: &[Located], checked: &CheckedFiles) -> u128 {
+    let identities: Vec<u128> = index_files
+        .par_iter()
+        .zip(located)
+        .map(|(path, located)| {
+            if let Some(stamp_key) = located.stamp_key {
+                return stamp_key;
+            }
+            match read_source(path, None) {
+                Ok(text) => cache::file_key(&located.settings, &located.module, &located.display, text.as_bytes()),
+                // What it could not read, and why: the warning is part of the result.
+                Err(warning) => xxh3_128(warning.as_bytes()),
+            }
+        })
+        .collect();
+    let mut hasher = Xxh3::new();
+    hasher.write_usize(index_files.len());
+    for ((path, located), identity) in index_files.iter().zip(located).zip(identities) {
+        let path_bytes = path.as_os_str().as_encoded_bytes();
+        hasher.write_usize(path_bytes.len());
+        hasher.write(path_bytes);
+        let namespace = located.namespace.as_os_str().as_encoded_bytes();
+        hasher.write_usize(namespace.len());
+        hasher.write(namespace);
+        hasher.write_u8(u8::from(checked.contains(path.as_os_str())));
+        hasher.write_u128(identity);
+    }
+    hasher.digest128()
+}
+
+/// The last run's result, with each reported file's text read again; None (run afresh) when one of those texts is not
+/// the one its findings were found in.
+fn replay(stored: StoredRun) -> Option<RunOutcome> {
+    let reports = stored
+        .reports
+        .into_par_iter()
+        .map(|report| {
+            let text =
+                read_source(&report.path, None).ok().filter(|text| xxh3_128(text.as_bytes()) == report.text_hash)?;
+            Some(FileReport::unfixed(report.path, report.display, text, report.diagnostics))
+        })
+        .collect::<Option<Vec<Option<FileReport>>>>()?;
+    let reports = reports.into_iter().flatten().collect();
+    Some(RunOutcome { reports, warnings: stored.warnings, files_checked: stored.files_checked })
 }
 
 /// Positions in `files`, largest file first. A file's parse tree is the largest thing a run holds (about 60 MB for a
 /// 2.9 MB module), and the summaries of the files done so far grow through the run: parsing the largest files while
 /// few summaries exist lowers the peak (224 to 157 MB on the benchmark corpus, in the same time).
-fn largest_first(files: &[PathBuf]) -> Vec<usize> {
-    let sizes: Vec<u64> = files.par_iter().map(|path| std::fs::metadata(path).map_or(0, |meta| meta.len())).collect();
+fn largest_first(files: &[Located]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&position| std::cmp::Reverse(sizes[position]));
+    order.sort_by_key(|&position| std::cmp::Reverse(files[position].size));
     order
 }
 

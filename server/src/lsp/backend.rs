@@ -198,10 +198,7 @@ impl State {
             .max_by_key(|root| root.as_os_str().len())
             .cloned()
             .unwrap_or_else(|| workspace::project_root(path));
-        let packages = PackageCache::default();
-        let namespace = packages.namespace_of(path, &root);
-        let module = packages.module_of(path, &namespace);
-        (namespace, module)
+        PackageCache::default().locate(path, &root)
     }
 
     /// Puts a summary in its project's index and remembers its shape; the caller refreshes the index once for a
@@ -661,8 +658,7 @@ impl Backend {
                             return None;
                         }
                         let root = roots.iter().find(|root| path.starts_with(root))?;
-                        let namespace = packages.namespace_of(path, root);
-                        let module = packages.module_of(path, &namespace);
+                        let (namespace, module) = packages.locate(path, root);
                         let shown = path.display().to_string();
                         let cache = cache.as_deref();
                         let key = cache.map(|cache| cache.key(&settings, &module, &shown, &text));
