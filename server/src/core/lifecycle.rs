@@ -56,7 +56,7 @@ pub fn enclosing_function<'t>(model: &SemanticModel<'t>, scope: ScopeId) -> Opti
 
 /// Whether `name` appears in the function other than as `target` (the assignment that binds it): read, passed,
 /// returned, stored, captured by a nested function. Any such use may keep or await the value, so the rules that
-/// ask this stay quiet then.
+/// ask this stay quiet then. Being assigned again (`task = None` in another branch) is no use: it holds nothing.
 pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, target: Node) -> bool {
     struct Finder<'a> {
         source: &'a str,
@@ -69,6 +69,7 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
             if node.kind_name() == "identifier"
                 && node.id() != self.target_id
                 && syntax::text(node, self.source) == self.name
+                && !is_assigned_to(node)
             {
                 self.found = true;
             }
@@ -82,6 +83,34 @@ pub fn name_used_elsewhere(model: &SemanticModel, function: Node, name: &str, ta
     let mut finder = Finder { source: model.source, name, target_id: target.id(), found: false };
     syntax::walk_node(body, &mut finder);
     finder.found
+}
+
+/// Whether `identifier` is the whole left side of a plain assignment (`name = ...`), which stores into it without
+/// reading it.
+fn is_assigned_to(identifier: Node) -> bool {
+    identifier.parent().is_some_and(|parent| {
+        parent.kind_name() == "assignment"
+            && parent.child_by_field_id(syntax::fields().left).is_some_and(|left| left.id() == identifier.id())
+    })
+}
+
+/// The other targets of a chained assignment the call's value is bound by (`task = other = create_task(...)`: `task`
+/// besides `other`), outermost first.
+pub fn chained_targets<'t>(call: Node<'t>) -> Vec<Node<'t>> {
+    let mut targets = Vec::new();
+    let mut value = call.parent();
+    while let Some(assignment) = value.filter(|node| node.kind_name() == "assignment") {
+        let Some(outer) = assignment.parent().filter(|outer| {
+            outer.kind_name() == "assignment"
+                && outer.child_by_field_id(syntax::fields().right).is_some_and(|right| right.id() == assignment.id())
+        }) else {
+            break;
+        };
+        targets.extend(outer.child_by_field_id(syntax::fields().left));
+        value = Some(outer);
+    }
+    targets.reverse();
+    targets
 }
 
 /// What a root coroutine waits for: the names and attribute paths that appear inside its `await` expressions, and

@@ -73,8 +73,19 @@ pub enum ValueSource<'t> {
     Expr(Node<'t>),
     /// `name: <annotation>` on a parameter or an assignment.
     Annotation(Node<'t>),
-    /// Something the analysis does not follow: loop targets, unpacking, `except ... as`, plain parameters.
-    Opaque,
+    /// Something the analysis does not follow: loop targets, unpacking, `except ... as`, plain parameters; bound
+    /// at this byte offset.
+    Opaque(usize),
+}
+
+impl ValueSource<'_> {
+    /// The offset from which the binding holds: after its value (`path = path.parent` reads the old `path`).
+    fn bound_at(&self) -> usize {
+        match self {
+            ValueSource::Expr(node) | ValueSource::Annotation(node) => node.end_byte(),
+            ValueSource::Opaque(at) => *at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +134,16 @@ pub struct Scope<'t> {
     /// Its own code may suspend: it has an `await`, `async for` or `async with` (in a comprehension too).
     pub may_suspend: bool,
     pub bindings: HashMap<&'t str, Binding<'t>>,
+    /// Its own loops: what a loop's statement binds may reach code that runs again on the next iteration.
+    loops: Vec<Loop>,
+}
+
+/// A `for` or `while` loop, by byte ranges.
+#[derive(Debug)]
+struct Loop {
+    statement: std::ops::Range<usize>,
+    /// What runs again on each iteration: a `for`'s body, a `while`'s condition and body.
+    repeated: std::ops::Range<usize>,
 }
 
 impl Scope<'_> {
@@ -155,6 +176,9 @@ pub struct CallSite<'t> {
     pub in_generator: bool,
     /// The call is a whole expression statement: its result is dropped.
     pub statement: bool,
+    /// The result is dropped inside a larger expression statement (`[call(...)]`, `call(...) if c else None`), or
+    /// used as a `with` item.
+    pub dropped_inside: bool,
     /// `name = call(...)`: the simple name the result is bound to.
     pub assigned_to: Option<Node<'t>>,
 }
@@ -221,6 +245,7 @@ impl<'t> SemanticModel<'t> {
                 is_generator: false,
                 may_suspend: false,
                 bindings: HashMap::new(),
+                loops: Vec::new(),
             }],
             frames: vec![Frame { scope: MODULE_SCOPE, body_id: usize::MAX, generator_depth: 0 }],
             pending_bodies: Vec::new(),
@@ -295,7 +320,7 @@ impl<'t> SemanticModel<'t> {
             return Resolved::Unknown;
         }
         match node.kind_name() {
-            "identifier" => self.resolve_name(self.text(node), scope, depth),
+            "identifier" => self.resolve_name_used_at(self.text(node), scope, depth, Some(node.start_byte())),
             "attribute" => {
                 let (Some(object), Some(attribute)) = (
                     node.child_by_field_id(syntax::fields().object),
@@ -321,7 +346,7 @@ impl<'t> SemanticModel<'t> {
                     // `sqlite3.connect(":memory:")` is harmless, and so is what it returns: no method of an
                     // in-memory connection touches a file.
                     Resolved::Path(path) if self.harmless_for_arguments(&path, node) => Resolved::Unknown,
-                    Resolved::Path(path) => self.instance_of_call(&path),
+                    Resolved::Path(path) => self.instance_of_call(&path, depth),
                     _ => Resolved::Unknown,
                 }
             }
@@ -332,7 +357,7 @@ impl<'t> SemanticModel<'t> {
                 match function.map(|function| self.resolve_at_depth(function, scope, depth + 1)) {
                     Some(Resolved::Path(path)) => match self.catalogue.returns(&path) {
                         Some(returned) => Resolved::Instance(returned.to_owned()),
-                        None => Resolved::Unknown,
+                        None => self.declared_return(&path, true, depth),
                     },
                     _ => Resolved::Unknown,
                 }
@@ -355,6 +380,21 @@ impl<'t> SemanticModel<'t> {
         }
     }
 
+    /// What one of this file's functions says it returns (`def open_log() -> io.TextIOWrapper`), read in the scope the
+    /// function is defined in: for a sync function what calling it gives, for an `async def` what awaiting its call
+    /// gives (`awaited`). A generator's annotation is what it yields, not what the call gives.
+    fn declared_return(&self, path: &str, awaited: bool, depth: u32) -> Resolved {
+        let Some(function) = self.scope_named(path).map(|id| &self.scopes[id]) else { return Resolved::Unknown };
+        let is_callable_as_asked = matches!(function.kind, ScopeKind::Function { is_async } if is_async == awaited);
+        let annotation = function.node.and_then(|node| node.child_by_field_id(syntax::fields().return_type));
+        match (annotation, function.parent) {
+            (Some(annotation), Some(parent)) if is_callable_as_asked && !function.is_generator => {
+                self.resolve_annotation(annotation, parent, depth + 1)
+            }
+            _ => Resolved::Unknown,
+        }
+    }
+
     /// Whether the catalogue says that calling `path` with this call's first argument does no blocking work.
     fn harmless_for_arguments(&self, path: &str, call: Node<'t>) -> bool {
         let Some(entry) = self.catalogue.lookup(path).filter(|entry| !entry.harmless_first_arguments.is_empty()) else {
@@ -367,9 +407,12 @@ impl<'t> SemanticModel<'t> {
 
     /// The result of calling `path`: an instance when the catalogue knows what it returns, or when the path names a
     /// class (a catalogue type, or a capitalised name such as a project's own `Client`).
-    fn instance_of_call(&self, path: &str) -> Resolved {
+    fn instance_of_call(&self, path: &str, depth: u32) -> Resolved {
         if let Some(returned) = self.catalogue.returns(path) {
             return Resolved::Instance(returned.to_owned());
+        }
+        if let declared @ Resolved::Instance(_) = self.declared_return(path, false, depth) {
+            return declared;
         }
         let last = path.rsplit('.').next().unwrap_or(path);
         let looks_like_class =
@@ -382,7 +425,19 @@ impl<'t> SemanticModel<'t> {
     }
 
     fn resolve_name(&self, name: &str, scope: ScopeId, depth: u32) -> Resolved {
+        self.resolve_name_used_at(name, scope, depth, None)
+    }
+
+    /// What `name` refers to where it is used (at byte `used_at`, when known). In the scope that binds it, only the
+    /// bindings that may reach the use count: those before it, and those in a loop that runs the use again, so
+    /// `path.stat()` before a later `for path in paths:` sees the `path = Path(...)` above it.
+    fn resolve_name_used_at(&self, name: &str, scope: ScopeId, depth: u32, used_at: Option<usize>) -> Resolved {
         match self.lookup(scope, name) {
+            Some((found_in, Binding::Value(sources))) if found_in == scope && used_at.is_some() => {
+                let used_at = used_at.unwrap_or_default();
+                let reaching = sources.iter().filter(|source| self.may_reach(scope, source.bound_at(), used_at));
+                self.agree(reaching.map(|source| (source, scope)), depth)
+            }
             Some((_, Binding::Import(qualified))) => Resolved::Path(qualified.clone()),
             Some((_, Binding::Function { qualname, .. })) | Some((_, Binding::Class { qualname })) => {
                 Resolved::Path(qualname.clone())
@@ -394,6 +449,19 @@ impl<'t> SemanticModel<'t> {
             // Not bound anywhere in the file: a builtin such as `open` or `input`.
             None => Resolved::Path(name.to_owned()),
         }
+    }
+
+    /// Whether a binding that holds from `bound_at` may be what a use at `used_at` in the same scope sees.
+    fn may_reach(&self, scope: ScopeId, bound_at: usize, used_at: usize) -> bool {
+        bound_at <= used_at
+            || self.scopes[scope]
+                .loops
+                .iter()
+                // `bound_at` is where a value ends, which may be where the loop ends too.
+                .any(|loop_| {
+                    (loop_.statement.start + 1..=loop_.statement.end).contains(&bound_at)
+                        && loop_.repeated.contains(&used_at)
+                })
     }
 
     /// A data attribute of an instance of one of this file's classes: what `self.<attribute> = ...` assigned in its
@@ -422,7 +490,7 @@ impl<'t> SemanticModel<'t> {
         let mut agreed: Option<Resolved> = None;
         for (source, scope) in sources {
             let meaning = match source {
-                ValueSource::Opaque => return Resolved::Unknown,
+                ValueSource::Opaque(_) => return Resolved::Unknown,
                 ValueSource::Expr(expr) if expr.kind_name() == "none" => continue,
                 ValueSource::Expr(expr) => self.resolve_at_depth(*expr, scope, depth + 1),
                 ValueSource::Annotation(annotation) => self.resolve_annotation(*annotation, scope, depth + 1),
@@ -772,6 +840,7 @@ impl<'t> Builder<'t> {
             decorators: self.decorators_of_current_definition(),
             is_generator: false,
             may_suspend: false,
+            loops: Vec::new(),
             bindings: HashMap::new(),
         });
         self.scopes.len() - 1
@@ -833,7 +902,7 @@ impl<'t> Builder<'t> {
             let binding = match (self_class.take(), annotation) {
                 (Some(class), _) => Binding::SelfRef { class },
                 (None, Some(annotation)) => Binding::Value(vec![ValueSource::Annotation(annotation)]),
-                (None, None) => Binding::Value(vec![ValueSource::Opaque]),
+                (None, None) => Binding::Value(vec![ValueSource::Opaque(parameter.end_byte())]),
             };
             self.bind(scope, name, binding);
         }
@@ -958,8 +1027,19 @@ impl<'t> Builder<'t> {
             | "as_pattern_target" => {
                 let single = target.named_child_count() == 1
                     && matches!(target.kind_name(), "parenthesized_expression" | "as_pattern_target");
-                for element in syntax::named_children(target) {
-                    let element_source = if single { source.clone() } else { ValueSource::Opaque };
+                let elements: Vec<Node<'t>> =
+                    syntax::named_children(target).filter(|element| element.kind_name() != "comment").collect();
+                // `p1, p2 = Path("a"), Path("b")`: each name gets its own value.
+                let values = match &source {
+                    ValueSource::Expr(value) if !single => unpacked_values(*value, elements.len()),
+                    _ => None,
+                };
+                for (position, element) in elements.into_iter().enumerate() {
+                    let element_source = match &values {
+                        _ if single => source.clone(),
+                        Some(values) => ValueSource::Expr(values[position]),
+                        None => ValueSource::Opaque(source.bound_at()),
+                    };
                     self.bind_target(element, element_source);
                 }
             }
@@ -999,7 +1079,7 @@ impl<'t> Builder<'t> {
         let source = match (right, node.child_by_field_id(syntax::fields().type_)) {
             (_, Some(annotation)) => ValueSource::Annotation(annotation),
             (Some(value), None) if value.kind_name() != "yield" => ValueSource::Expr(value),
-            _ => ValueSource::Opaque,
+            _ => ValueSource::Opaque(node.end_byte()),
         };
         self.bind_target(left, source);
     }
@@ -1026,6 +1106,28 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// Whether the value of `call` (the innermost node of the walk) is thrown away by what encloses it: displays and
+    /// branches of conditional expressions, up to an expression statement; or a `with` item.
+    fn result_dropped(&self, call: Node<'t>) -> bool {
+        let mut child = call;
+        for ancestor in self.ancestors.iter().rev() {
+            match ancestor.kind_name() {
+                "list" | "tuple" | "set" | "parenthesized_expression" | "expression_list" | "as_pattern" => {}
+                // Its condition is tested, not dropped.
+                "conditional_expression" if ancestor.named_child(1).is_some_and(|test| test.id() == child.id()) => {
+                    return false;
+                }
+                "conditional_expression" => {}
+                "expression_statement" => return ancestor.named_child_count() == 1,
+                // A task is no context manager: the `with` fails, and the task runs on unheld.
+                "with_item" => return true,
+                _ => return false,
+            }
+            child = *ancestor;
+        }
+        false
+    }
+
     fn record_call(&mut self, node: Node<'t>) {
         if !self.type_checking_blocks.is_empty() {
             return;
@@ -1041,6 +1143,7 @@ impl<'t> Builder<'t> {
             })
             .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
             .filter(|left| left.kind_name() == "identifier");
+        let dropped_inside = !statement && self.result_dropped(node);
         self.calls.push(CallSite {
             id: self.calls.len(),
             node,
@@ -1048,12 +1151,24 @@ impl<'t> Builder<'t> {
             awaited,
             in_generator: frame.generator_depth > 0,
             statement,
+            dropped_inside,
             assigned_to,
         });
     }
 }
 
 /// `await`, `async for` or `async with`: where a coroutine may give up the thread.
+/// The `count` values of `a, b = x, y` (a tuple, list or bare expression list of that many plain values), to pair
+/// with the targets; None when they do not pair up (a starred value, another count, anything else).
+fn unpacked_values(value: Node, count: usize) -> Option<Vec<Node>> {
+    if !matches!(value.kind_name(), "expression_list" | "tuple" | "list") {
+        return None;
+    }
+    let values: Vec<Node> = syntax::named_children(value).filter(|element| element.kind_name() != "comment").collect();
+    let plain = values.iter().all(|element| !matches!(element.kind_name(), "list_splat" | "dictionary_splat"));
+    (plain && values.len() == count).then_some(values)
+}
+
 fn suspends(node: Node) -> bool {
     match node.kind_name() {
         "await" => true,
@@ -1092,7 +1207,7 @@ impl<'t> Visitor<'t> for Builder<'t> {
             "assignment" => self.bind_assignment(node),
             "augmented_assignment" => {
                 if let Some(left) = node.child_by_field_id(syntax::fields().left) {
-                    self.bind_target(left, ValueSource::Opaque);
+                    self.bind_target(left, ValueSource::Opaque(node.end_byte()));
                 }
             }
             "named_expression" => {
@@ -1104,14 +1219,24 @@ impl<'t> Visitor<'t> for Builder<'t> {
             }
             "for_statement" | "for_in_clause" => {
                 if let Some(left) = node.child_by_field_id(syntax::fields().left) {
-                    self.bind_target(left, ValueSource::Opaque);
+                    self.bind_target(left, ValueSource::Opaque(left.end_byte()));
                 }
+                if let Some(body) =
+                    node.child_by_field_id(syntax::fields().body).filter(|_| node.kind_name() == "for_statement")
+                {
+                    let scope = self.current();
+                    self.scopes[scope].loops.push(Loop { statement: node.byte_range(), repeated: body.byte_range() });
+                }
+            }
+            "while_statement" => {
+                let scope = self.current();
+                self.scopes[scope].loops.push(Loop { statement: node.byte_range(), repeated: node.byte_range() });
             }
             "with_item" => self.bind_with_item(node),
             "except_clause" => {
                 for alias in syntax::named_children(node).filter(|child| child.kind_name() == "as_pattern") {
                     if let Some(target) = alias.child_by_field_id(syntax::fields().alias) {
-                        self.bind_target(target, ValueSource::Opaque);
+                        self.bind_target(target, ValueSource::Opaque(target.end_byte()));
                     }
                 }
             }

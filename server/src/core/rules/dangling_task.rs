@@ -5,6 +5,7 @@ use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::fix;
 use crate::core::lifecycle;
 use crate::core::rules::{root_exits_with_pending_tasks, RuleMeta};
+use crate::core::semantic::CallSite;
 use crate::core::syntax;
 
 pub const RULE: RuleMeta = RuleMeta {
@@ -20,7 +21,9 @@ pub const RULE: RuleMeta = RuleMeta {
 const DOC: &str = r#"## What it does
 Flags a call to `asyncio.create_task(...)`, `asyncio.ensure_future(...)` or `loop.create_task(...)` (on any event
 loop, e.g. `asyncio.get_running_loop().create_task(...)`) whose result is thrown away: the call is a statement of its
-own. `TaskGroup.create_task` and anyio/trio `start_soon` are not flagged: the group or nursery keeps its tasks.
+own, or it stands in a list, tuple or set display or a branch of a conditional expression that is itself a statement
+(`[asyncio.create_task(job())]`, `asyncio.create_task(job()) if ready else None`), or it is a `with` item (a task is
+no context manager: the `with` raises, and the task runs on, unheld). `TaskGroup.create_task` and anyio/trio `start_soon` are not flagged: the group or nursery keeps its tasks.
 
 ## Why is this bad
 The event loop keeps only a weak reference to a task. A task nobody holds can be garbage-collected in the middle of
@@ -47,7 +50,8 @@ async def handle(event):
 ```
 
 ## Fix safety
-Two fixes are offered. Keeping a reference in a module-level set, removed by a done callback, is safe: the task runs
+Inside a display, a conditional expression or a `with` item no fix is offered: which rewrite is meant depends on why
+the code is written that way. For a task call that is a statement of its own, two fixes are offered. Keeping a reference in a module-level set, removed by a done callback, is safe: the task runs
 exactly as before, it just cannot be collected. Binding the task and awaiting it before the function returns is
 unsafe: the function now waits for the task, which changes timing. It is offered only when the task's coroutine
 function is in this file and has no `while` loop, since awaiting a worker that runs until told to stop never returns.
@@ -57,12 +61,18 @@ there awaiting it is the preferred fix.
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
-    for call in model.calls.iter().filter(|call| call.statement && lifecycle::spawns_task(model, call)) {
+    let dropped = |call: &&CallSite| call.statement || call.dropped_inside;
+    for call in model.calls.iter().filter(dropped).filter(|call| lifecycle::spawns_task(model, call)) {
         let written = syntax::callee_text(call.node, model.source);
         let message = format!(
             "The task from `{written}(...)` is not kept: the event loop holds tasks weakly, so it may be garbage-collected before it finishes and its errors are lost"
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
+        // The fixes rewrite a statement that is the call; inside a display or a branch there is none to rewrite.
+        if !call.statement {
+            diagnostics.push(diagnostic);
+            continue;
+        }
         let document = checker.document;
         let keep = || fix::keep_reference_fix(document, model, call, checker.settings.target_version);
         let await_it = || fix::bind_and_await_fix(document, model, call);

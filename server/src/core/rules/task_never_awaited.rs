@@ -5,7 +5,7 @@ use crate::core::diagnostic::{Diagnostic, Severity};
 use crate::core::fix;
 use crate::core::lifecycle;
 use crate::core::rules::{root_exits_with_pending_tasks, RuleMeta};
-use crate::core::syntax;
+use crate::core::syntax::{self, KindName};
 
 pub const RULE: RuleMeta = RuleMeta {
     code: "AL202",
@@ -21,7 +21,9 @@ const DOC: &str = r#"## What it does
 Flags `name = asyncio.create_task(...)` (or `ensure_future`, `loop.create_task`) inside a function when `name` is
 never used again in that function: never awaited, gathered, waited on, returned, stored in an attribute or a
 container, passed to a call, cancelled, or given a done callback. Any such use, on any path, keeps the rule quiet: it
-reports only tasks that are certainly abandoned.
+reports only tasks that are certainly abandoned. Assigning the name again (`task = None` in the other branch) is not
+a use. In a chained assignment (`task = other = asyncio.create_task(...)`) every name holds the task, so a use of any
+of them counts.
 
 ## Why is this bad
 Binding the task to a local name only holds it until the function returns. After that the task is as unowned as a
@@ -65,6 +67,15 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         }
         let name = model.text(target);
         if lifecycle::name_used_elsewhere(model, function, name, target) {
+            continue;
+        }
+        // `task = other = create_task(...)`: each name holds the same task, and any of them may await it.
+        let others = lifecycle::chained_targets(call.node);
+        let held_otherwise = others.iter().any(|other| {
+            other.kind_name() != "identifier"
+                || lifecycle::name_used_elsewhere(model, function, model.text(*other), *other)
+        });
+        if held_otherwise {
             continue;
         }
         if root_exits_with_pending_tasks::reports(checker, call) {
