@@ -81,7 +81,7 @@ fn projects() -> Vec<Project> {
 fn module_of(file: &Path, root: &Path) -> ModuleInfo {
     let relative = file.strip_prefix(root).unwrap();
     let (name, is_package) = module_name(relative, |dir| root.join(dir).join("__init__.py").is_file());
-    ModuleInfo { name, is_package }
+    ModuleInfo { name, is_package, notebook: false }
 }
 
 fn relative_name(file: &Path) -> String {
