@@ -1,5 +1,5 @@
 //! Finding things on disk for both front ends (CLI and language server): the project root, the config file, the
-//! Python files (`.gitignore`-aware), and each file's module name.
+//! Python files and Jupyter notebooks (`.gitignore`-aware), and each file's module name.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -132,9 +132,9 @@ pub fn is_notebook(path: &Path) -> bool {
     path.extension().is_some_and(|extension| extension == "ipynb")
 }
 
-/// Python files and notebooks under `paths`, sorted. Directories are walked `.gitignore`-aware, skipping the default excluded
-/// directories and the settings' `exclude`; files named explicitly are always included. Problems (unreadable
-/// directories, symlink loops) are returned as warnings, not errors.
+/// Python files and notebooks under `paths`, sorted. Directories are walked `.gitignore`-aware, skipping the default
+/// excluded directories and the settings' `exclude`; files named explicitly are always included. Problems
+/// (unreadable directories, symlink loops) are returned as warnings, not errors.
 pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec<PathBuf>, Vec<String>) {
     let files = Mutex::new(Vec::new());
     let warnings = Mutex::new(Vec::new());
@@ -160,7 +160,8 @@ pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec
                     Ok(entry) => {
                         let path = entry.path();
                         let is_python = entry.file_type().is_some_and(|kind| kind.is_file())
-                            && path.extension().is_some_and(|extension| extension == "py" || extension == "pyi");
+                            && (path.extension().is_some_and(|extension| extension == "py" || extension == "pyi")
+                                || is_notebook(path));
                         let relative = path.strip_prefix(root).unwrap_or(path);
                         if is_python && !exclusions.excludes(relative) {
                             files.lock().expect("no panics while holding the lock").push(path.to_path_buf());

@@ -256,7 +256,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
             .reports
             .iter()
             .find(|report| report.path == *path)
-            .map_or(text.as_str(), |report| report.source.text.as_str());
+            .map_or(text.as_str(), |report| report.source.written());
         out.write_all(fixed_text.as_bytes()).map_err(write_failed)?;
         out.flush().map_err(write_failed)?;
         let mut errors = io::stderr().lock();

@@ -632,7 +632,10 @@ impl Backend {
             let mut files = Vec::new();
             for root in &roots {
                 let Ok(exclusions) = Exclusions::new(&discovery_settings) else { continue };
-                files.extend(workspace::discover(std::slice::from_ref(root), root, &exclusions).0);
+                // No import reaches a notebook, and the server does not open notebook documents: only `check` reads
+                // them.
+                let found = workspace::discover(std::slice::from_ref(root), root, &exclusions).0;
+                files.extend(found.into_iter().filter(|path| !workspace::is_notebook(path)));
             }
             let cache = cache_directory.and_then(|directory| AnalysisCache::open(&directory, cache::SERVER_FILE));
             (files, roots, cache.map(Arc::new))
