@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check Python files or directories (default: the current directory).
+    /// Check Python files, Jupyter notebooks or directories (default: the current directory).
     Check(CheckArgs),
     /// Serve the Language Server Protocol on stdin/stdout, for editors.
     Server,
