@@ -898,3 +898,224 @@ fn the_cache_goes_where_it_is_told_or_nowhere() {
     assert!(stdout(&output).contains("AL101"));
     assert!(stderr(&output).contains("warning: cannot write the cache in app.py/cache"), "{}", stderr(&output));
 }
+
+/// A notebook in Jupyter's own layout (indent 1, sources as lists of lines), with an output on every code cell.
+fn notebook(cells: &[(&str, &str)]) -> String {
+    let cells: Vec<serde_json::Value> = cells
+        .iter()
+        .enumerate()
+        .map(|(position, (kind, source))| {
+            let lines: Vec<&str> = source.split_inclusive('\n').collect();
+            let mut cell = serde_json::json!({
+                "cell_type": kind, "id": format!("c{position}"), "metadata": {"tags": []}, "source": lines,
+            });
+            if *kind == "code" {
+                cell["execution_count"] = (position + 1).into();
+                cell["outputs"] = serde_json::json!([{"name": "stdout", "output_type": "stream", "text": ["ok\n"]}]);
+            }
+            cell
+        })
+        .collect();
+    let value = serde_json::json!({
+        "cells": cells,
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    });
+    let mut text = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut text, serde_json::ser::PrettyFormatter::with_indent(b" "));
+    serde::Serialize::serialize(&value, &mut serializer).unwrap();
+    String::from_utf8(text).unwrap() + "\n"
+}
+
+/// Markdown, imports, a coroutine that sleeps (cell 3, row 2) and a cell that starts a loop (cell 4, row 2).
+fn demo_notebook() -> String {
+    notebook(&[
+        ("markdown", "# Demo\n"),
+        ("code", "import asyncio\nimport time"),
+        ("code", "async def main():\n    time.sleep(1)\n    return 1"),
+        ("code", "# Run it\nresult = asyncio.run(main())"),
+    ])
+}
+
+#[test]
+fn notebooks_are_found_like_python_files_and_every_format_names_the_cell() {
+    let checkpoint = notebook(&[("code", "import time\nasync def f():\n    time.sleep(1)")]);
+    let directory = project(&[
+        (".gitignore", "ignored.ipynb\n"),
+        ("nb/demo.ipynb", &demo_notebook()),
+        ("nb/.ipynb_checkpoints/demo-checkpoint.ipynb", &checkpoint),
+        ("ignored.ipynb", &checkpoint),
+    ]);
+    let run = |format: &str| {
+        let output = asynclint(directory.path(), &["check", "--no-cache", "--output-format", format]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let concise = run("concise");
+    let lines: Vec<&str> = concise.lines().filter(|line| line.contains(": AL")).collect();
+    assert_eq!(lines.len(), 2, "the checkpoint and the ignored notebook are skipped: {concise}");
+    assert!(lines[0].starts_with("nb/demo.ipynb:cell 3:2:5: AL101 [*] "), "{concise}");
+    assert!(lines[1].starts_with("nb/demo.ipynb:cell 4:2:10: AL112 [*] "), "{concise}");
+
+    let full = run("full");
+    assert!(
+        full.contains(" --> nb/demo.ipynb:cell 3:2:5\n  |\n2 |     time.sleep(1)\n  |     ^^^^^^^^^^^^^"),
+        "{full}"
+    );
+    assert!(full.contains(" --> nb/demo.ipynb:cell 4:2:10\n  |\n2 | result = asyncio.run(main())\n"), "{full}");
+
+    let items: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let sleep = &items[0];
+    assert_eq!((sleep["cell"].as_u64(), sleep["code"].as_str()), (Some(3), Some("AL101")));
+    assert_eq!(sleep["location"], serde_json::json!({"row": 2, "column": 5}));
+    assert_eq!(sleep["end_location"], serde_json::json!({"row": 2, "column": 18}));
+    assert_eq!(sleep["noqa_row"], 2);
+    assert_eq!(sleep["fix"]["edits"][0]["location"], serde_json::json!({"row": 2, "column": 5}));
+    assert_eq!((items[1]["cell"].as_u64(), items[1]["location"]["row"].as_u64()), (Some(4), Some(2)));
+    let lines: Vec<serde_json::Value> =
+        run("json-lines").lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.iter().map(|item| item["cell"].as_u64()).collect::<Vec<_>>(), [Some(3), Some(4)]);
+
+    let github = run("github");
+    assert!(github.contains("file=nb/demo.ipynb,line=2,col=5,endLine=2,endColumn=18::cell 3: AL101 "), "{github}");
+    let gitlab: serde_json::Value = serde_json::from_str(&run("gitlab")).unwrap();
+    assert!(gitlab[0]["description"].as_str().unwrap().starts_with("cell 3: AL101 "), "{gitlab}");
+    assert_eq!(gitlab[0]["location"]["lines"], serde_json::json!({"begin": 2, "end": 2}));
+    let junit = run("junit");
+    roxmltree::Document::parse(&junit).expect("JUnit output is XML");
+    assert!(junit.contains(r#"line="2" column="5""#) && junit.contains(">cell 3, line 2, col 5, "), "{junit}");
+
+    let log: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::draft4::new(&schema).unwrap();
+    assert!(validator.is_valid(&log), "SARIF with cells is valid SARIF");
+    let result = &log["runs"][0]["results"][1];
+    assert_eq!(result["properties"]["cell"], 4);
+    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+}
+
+#[test]
+fn magics_top_level_await_and_noqa_in_cells_give_no_findings() {
+    let quiet = notebook(&[
+        ("code", "import asyncio\nimport time\n%load_ext autoreload\n!pip install 'aiohttp>=3' (\nfiles = !ls\n"),
+        ("code", "async def main():\n    %time x = 1\n    time.sleep(1)  # noqa: AL101\n    return 1"),
+        ("code", "%%time\nvalue = await main()\nasync with asyncio.timeout(1):\n    await main()\nmain?"),
+        ("code", "%%bash\nasync def shell():\n    time.sleep(1)"),
+        ("code", "asyncio.run(main())  # noqa: asyncio-run-in-notebook\ntime.sleep(1)"),
+    ]);
+    let directory = project(&[("quiet.ipynb", &quiet)]);
+    let output = asynclint(directory.path(), &["check", "--no-cache"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("All checks passed!") && stderr(&output).is_empty(), "{}", stderr(&output));
+    // The same code without its `# noqa` comments has two findings: the comments did the work.
+    let loud = quiet.replace("  # noqa: AL101", "").replace("  # noqa: asyncio-run-in-notebook", "");
+    std::fs::write(directory.path().join("quiet.ipynb"), &loud).unwrap();
+    let output = asynclint(directory.path(), &["check", "--no-cache", "--output-format", "concise"]);
+    let text = stdout(&output);
+    let found: Vec<&str> = text.lines().filter(|line| line.contains(": AL")).map(|line| &line[..24]).collect();
+    assert_eq!(found, ["quiet.ipynb:cell 2:3:5: ", "quiet.ipynb:cell 5:1:1: "], "{text}");
+}
+
+#[test]
+fn fixing_a_notebook_rewrites_only_the_changed_sources_byte_for_byte() {
+    // Another tool's escapes in an unchanged line, and a cell whose source is one string, stay as written.
+    let original = demo_notebook().replace("\"# Run it\\n\"", "\"# Run it \\u00e9\\n\"").replace(
+        "\"source\": [\n    \"import asyncio\\n\",\n    \"import time\"\n   ]",
+        "\"source\": \"import asyncio\\nimport time\"",
+    );
+    assert!(original.contains("\"source\": \"import asyncio"), "{original}");
+    let directory = project(&[("demo.ipynb", &original)]);
+    let path = directory.path().join("demo.ipynb");
+
+    let diff = asynclint(directory.path(), &["check", "--diff"]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stderr(&diff));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original, "--diff writes nothing");
+    let shown = stdout(&diff);
+    assert!(shown.starts_with("--- demo.ipynb:cell 3\n+++ demo.ipynb:cell 3\n"), "{shown}");
+    assert!(shown.contains("-    time.sleep(1)\n+    await asyncio.sleep(1)\n"), "{shown}");
+    assert!(shown.contains("--- demo.ipynb:cell 4\n") && shown.contains("+result = await main()"), "{shown}");
+
+    let output = asynclint(directory.path(), &["check", "--fix"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let expected = original
+        .replace("\"    time.sleep(1)\\n\"", "\"    await asyncio.sleep(1)\\n\"")
+        .replace("\"result = asyncio.run(main())\"", "\"result = await main()\"");
+    assert_ne!(expected, original);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+    let again = asynclint(directory.path(), &["check"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+
+    // Standard input: the fixed notebook is printed, the file is left alone.
+    let fixed =
+        asynclint_with_stdin(directory.path(), &["check", "--fix", "--stdin-filename", "other.ipynb", "-"], &original);
+    assert_eq!(stdout(&fixed), expected);
+    assert!(!directory.path().join("other.ipynb").exists());
+}
+
+#[test]
+fn add_noqa_writes_into_the_cells() {
+    let original = demo_notebook();
+    let directory = project(&[("demo.ipynb", &original)]);
+    let output = asynclint(directory.path(), &["check", "--add-noqa"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let written = std::fs::read_to_string(directory.path().join("demo.ipynb")).unwrap();
+    let expected = original
+        .replace("\"    time.sleep(1)\\n\"", "\"    time.sleep(1)  # noqa: AL101\\n\"")
+        .replace("\"result = asyncio.run(main())\"", "\"result = asyncio.run(main())  # noqa: AL112\"");
+    assert_eq!(written, expected);
+    assert_eq!(asynclint(directory.path(), &["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_broken_notebook_is_named_skipped_and_never_written() {
+    let not_json = "{\n \"cells\": [\n";
+    let bad_source = "{\"cells\": [{\"cell_type\": \"code\", \"source\": {\"a\": 1}}], \"nbformat\": 4}";
+    let no_cells = "{\"metadata\": {}, \"nbformat\": 4}";
+    let directory = project(&[
+        ("a.ipynb", not_json),
+        ("b.ipynb", bad_source),
+        ("c.ipynb", no_cells),
+        ("d.ipynb", &demo_notebook()),
+    ]);
+    for arguments in [&["check"][..], &["check", "--fix"]] {
+        let output = asynclint(directory.path(), arguments);
+        let errors = stderr(&output);
+        assert!(errors.contains("a.ipynb: skipped: not a valid notebook: EOF while parsing"), "{errors}");
+        assert!(errors.contains("b.ipynb: skipped: cell 1: `source` is not a string or a list of strings"), "{errors}");
+        assert!(errors.contains("c.ipynb: skipped: not a valid notebook: it has no `cells` list"), "{errors}");
+        assert!(stdout(&output).contains("d.ipynb") || arguments.len() == 2, "the rest is checked");
+        for (name, text) in [("a.ipynb", not_json), ("b.ipynb", bad_source), ("c.ipynb", no_cells)] {
+            assert_eq!(std::fs::read_to_string(directory.path().join(name)).unwrap(), text, "{name} is never written");
+        }
+    }
+    assert_ne!(std::fs::read_to_string(directory.path().join("d.ipynb")).unwrap(), demo_notebook(), "d was fixed");
+}
+
+#[test]
+fn a_warm_run_reports_notebooks_as_a_cold_one_and_follows_their_cells() {
+    let directory = project(&[("demo.ipynb", &demo_notebook()), ("app.py", BLOCKING)]);
+    for format in ["full", "json"] {
+        let arguments = ["check", "--output-format", format];
+        let cold = asynclint(directory.path(), &arguments);
+        let warm = asynclint(directory.path(), &arguments);
+        let uncached = asynclint(directory.path(), &[&arguments[..], &["--no-cache"]].concat());
+        assert_eq!(stdout(&cold), stdout(&warm));
+        assert_eq!(stdout(&cold), stdout(&uncached));
+        assert!(stdout(&cold).contains("demo.ipynb"), "{}", stdout(&cold));
+    }
+    // A markdown cell put in front changes no code, so the cached analysis stands; the findings move a cell down.
+    let moved = demo_notebook().replacen(
+        "\"cells\": [\n",
+        "\"cells\": [\n  {\"cell_type\": \"markdown\", \"metadata\": {}, \"source\": \"New\"},\n",
+        1,
+    );
+    std::fs::write(directory.path().join("demo.ipynb"), moved).unwrap();
+    let output = asynclint(directory.path(), &["check", "--output-format", "concise"]);
+    assert!(stdout(&output).contains("demo.ipynb:cell 4:2:5: AL101"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("demo.ipynb:cell 5:2:10: AL112"), "{}", stdout(&output));
+    let uncached = asynclint(directory.path(), &["check", "--output-format", "concise", "--no-cache"]);
+    assert_eq!(stdout(&output), stdout(&uncached));
+}

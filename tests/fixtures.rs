@@ -1,7 +1,7 @@
-//! Data-driven rule tests: every `fixtures/**/*.py` is checked, and the set of (line, code) findings must equal the
-//! `# expect: CODE[, CODE]` markers exactly. Each finding's message and each fix's effect are snapshotted, every fix
-//! must re-parse and make its finding go away, fixing everything must converge, and fixtures marked
-//! `# asynclint: runnable` must print the same output before and after all fixes.
+//! Data-driven rule tests: every `fixtures/**/*.py` and `fixtures/**/*.ipynb` is checked, and the set of (line, code)
+//! findings must equal the `# expect: CODE[, CODE]` markers exactly (in a notebook, lines of its cells' joined code). Each finding's message and each fix's effect are snapshotted, every fix
+//! must re-parse and make its finding go away, fixing everything must converge (and, in a notebook, carry back into
+//! its cells), and fixtures marked `# asynclint: runnable` must print the same output before and after all fixes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,8 @@ use asynclint::core::fix;
 use asynclint::core::index::{module_name, ProjectIndex};
 use asynclint::core::settings::{parse_pyproject, Settings};
 use asynclint::core::Diagnostic;
+use asynclint::notebook::Notebook;
+use asynclint::workspace::{is_notebook, NOTEBOOK_MODULE_SUFFIX};
 
 const RUNNABLE_MARKER: &str = "# asynclint: runnable";
 /// A runnable fixture whose fix overlaps independent waits must run in clearly less time once fixed.
@@ -30,7 +32,7 @@ fn python_files(directory: &Path, found: &mut Vec<PathBuf>) {
     for path in entries {
         if path.is_dir() {
             python_files(&path, found);
-        } else if path.extension().is_some_and(|extension| extension == "py") {
+        } else if path.extension().is_some_and(|extension| extension == "py") || is_notebook(&path) {
             found.push(path);
         }
     }
@@ -80,8 +82,12 @@ fn projects() -> Vec<Project> {
 
 fn module_of(file: &Path, root: &Path) -> ModuleInfo {
     let relative = file.strip_prefix(root).unwrap();
-    let (name, is_package) = module_name(relative, |dir| root.join(dir).join("__init__.py").is_file());
-    ModuleInfo { name, is_package }
+    let (mut name, is_package) = module_name(relative, |dir| root.join(dir).join("__init__.py").is_file());
+    let notebook = is_notebook(file);
+    if notebook {
+        name.push_str(NOTEBOOK_MODULE_SUFFIX);
+    }
+    ModuleInfo { name, is_package, notebook }
 }
 
 fn relative_name(file: &Path) -> String {
@@ -110,23 +116,41 @@ fn diff(before: &str, after: &str) -> String {
 }
 
 struct Checked {
-    documents: Vec<(PathBuf, Document, ModuleInfo)>,
+    documents: Vec<(Document, ModuleInfo, Option<Notebook>)>,
     index: ProjectIndex,
 }
 
 fn check_project(project: &Project) -> Checked {
-    let documents: Vec<(PathBuf, Document, ModuleInfo)> = project
+    let documents: Vec<(Document, ModuleInfo, Option<Notebook>)> = project
         .files
         .iter()
         .map(|file| {
             let text = std::fs::read_to_string(file).unwrap();
-            (file.clone(), Document::new(relative_name(file), text), module_of(file, &project.root))
+            let notebook = is_notebook(file).then(|| Notebook::parse(text.clone()).expect("fixture notebooks read"));
+            let code = notebook.as_ref().map_or(text, |notebook| notebook.code().to_owned());
+            (Document::new(relative_name(file), code), module_of(file, &project.root), notebook)
         })
         .collect();
     let index = ProjectIndex::new(
-        documents.iter().map(|(_, document, module)| summarize_document(document, module, &project.settings)),
+        documents.iter().map(|(document, module, _)| summarize_document(document, module, &project.settings)),
     );
     Checked { documents, index }
+}
+
+/// `line:column` of an offset, 1-based; in a notebook `cell N:line:column`, the line counted within the cell.
+fn position(document: &Document, notebook: Option<&Notebook>, offset: usize) -> String {
+    let at = document.line_col(offset);
+    let cell = notebook.and_then(|notebook| {
+        notebook
+            .cell_starts()
+            .take_while(|&(_, start)| start <= offset)
+            .last()
+            .map(|(number, start)| (number, document.line_col(start).line))
+    });
+    match cell {
+        Some((number, first_line)) => format!("cell {number}:{}:{}", at.line - first_line + 1, at.chars + 1),
+        None => format!("{}:{}", at.line + 1, at.chars + 1),
+    }
 }
 
 /// How long python3 takes to start and import asyncio, the least of three runs.
@@ -167,7 +191,7 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
     let mut checked_files = 0;
     for project in projects() {
         let checked = check_project(&project);
-        for (_, document, module) in &checked.documents {
+        for (document, module, notebook) in &checked.documents {
             checked_files += 1;
             let name = document.path.clone();
             let diagnostics = check(document, module, &checked.index, &project.settings);
@@ -190,14 +214,8 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
             }
             let mut snapshot = String::new();
             for diagnostic in &diagnostics {
-                let start = document.line_col(diagnostic.range.start);
-                snapshot.push_str(&format!(
-                    "{}:{} {} {}\n",
-                    start.line + 1,
-                    start.chars + 1,
-                    diagnostic.code,
-                    diagnostic.message
-                ));
+                let start = position(document, notebook.as_ref(), diagnostic.range.start);
+                snapshot.push_str(&format!("{start} {} {}\n", diagnostic.code, diagnostic.message));
                 for related in &diagnostic.related {
                     snapshot.push_str(&format!(
                         "    related {}:{} {}\n",
@@ -234,7 +252,7 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
                 }
             }
             if !diagnostics.is_empty() {
-                let snapshot_name = name.trim_end_matches(".py").replace(['/', '\\'], "__");
+                let snapshot_name = name.trim_end_matches(".py").trim_end_matches(".ipynb").replace(['/', '\\'], "__");
                 insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
                     insta::assert_snapshot!(snapshot_name, snapshot);
                 });
@@ -244,6 +262,11 @@ fn fixtures_match_their_markers_snapshots_and_fix_invariants() {
             let outcome = fix_all(copy, module, &checked.index, &project.settings, |_| true);
             if !outcome.converged {
                 failures.push(format!("{name}: fixes do not converge"));
+            }
+            if let Some(notebook) = notebook {
+                if let Err(reason) = notebook.apply(&outcome.rounds, outcome.document.text()) {
+                    failures.push(format!("{name}: the fixes do not carry back into the notebook: {reason}"));
+                }
             }
             let current = outcome.document;
             if document.text().starts_with(RUNNABLE_MARKER) {

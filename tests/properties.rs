@@ -73,7 +73,7 @@ proptest! {
     #[test]
     fn fixes_have_sorted_non_overlapping_edits_that_reparse(text in source()) {
         let document = Document::new("p.py", text);
-        let module = ModuleInfo { name: "p".to_owned(), is_package: false };
+        let module = ModuleInfo { name: "p".to_owned(), ..ModuleInfo::default() };
         let settings = Settings::default();
         for diagnostic in check(&document, &module, &ProjectIndex::default(), &settings) {
             for offered in &diagnostic.fixes {

@@ -11,7 +11,7 @@ fuzz_target!(|bytes: &[u8]| {
     // Editors hand the server any text; the CLI skips invalid UTF-8, so the lossy text covers both.
     let text = String::from_utf8_lossy(bytes).into_owned();
     let document = Document::new("fuzz.py", text);
-    let module = ModuleInfo { name: "fuzz".to_owned(), is_package: false };
+    let module = ModuleInfo { name: "fuzz".to_owned(), ..ModuleInfo::default() };
     let settings = Settings::default();
     let analysis = analyze(&document, &module, &settings);
     let index = ProjectIndex::new(vec![analysis.summary]);

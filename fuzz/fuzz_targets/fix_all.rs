@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(text) = std::str::from_utf8(bytes) else { return };
-    let module = ModuleInfo { name: "fuzz".to_owned(), is_package: false };
+    let module = ModuleInfo { name: "fuzz".to_owned(), ..ModuleInfo::default() };
     let settings = Settings::default();
     let index = ProjectIndex::default();
     let document = Document::new("fuzz.py", text);

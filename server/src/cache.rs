@@ -268,6 +268,7 @@ pub fn file_key(settings: &Settings, module: &ModuleInfo, display: &str, identit
         hasher.write(part);
     }
     hasher.write_u8(u8::from(module.is_package));
+    hasher.write_u8(u8::from(module.notebook));
     hasher.digest128()
 }
 
@@ -363,7 +364,7 @@ mod tests {
     #[test]
     fn an_entry_reads_back_as_written_under_its_key_only() {
         let directory = tempfile::tempdir().unwrap();
-        let module = ModuleInfo { name: "app".to_owned(), is_package: false };
+        let module = ModuleInfo { name: "app".to_owned(), ..ModuleInfo::default() };
         let text = "import time\n\n\nasync def main():\n    time.sleep(1)\n    helper()\n\n\ndef helper():\n    pass\n";
         let analysis = analysis_of(text, &module);
         assert!(!analysis.local_diagnostics.is_empty() && !analysis.summary.functions.is_empty());
@@ -379,6 +380,8 @@ mod tests {
         assert!(reopened.lookup::<FileAnalysis>(&path, edited).is_none());
         let package = ModuleInfo { is_package: true, ..module.clone() };
         assert_ne!(reopened.key(&Settings::default(), &package, "app.py", text), key);
+        let notebook = ModuleInfo { notebook: true, ..module.clone() };
+        assert_ne!(reopened.key(&Settings::default(), &notebook, "app.py", text), key);
         assert!(reopened.lookup::<FileAnalysis>(&directory.path().join("other.py"), key).is_none());
     }
 

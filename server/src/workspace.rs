@@ -1,5 +1,5 @@
 //! Finding things on disk for both front ends (CLI and language server): the project root, the config file, the
-//! Python files (`.gitignore`-aware), and each file's module name.
+//! Python files and Jupyter notebooks (`.gitignore`-aware), and each file's module name.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -124,9 +124,17 @@ impl Exclusions {
     }
 }
 
-/// Python files under `paths`, sorted. Directories are walked `.gitignore`-aware, skipping the default excluded
-/// directories and the settings' `exclude`; files named explicitly are always included. Problems (unreadable
-/// directories, symlink loops) are returned as warnings, not errors.
+/// What a notebook's module name ends with: not an identifier, so no `import` resolves to it.
+pub const NOTEBOOK_MODULE_SUFFIX: &str = "-ipynb";
+
+/// Whether a path names a Jupyter notebook (`.ipynb`), which `check` reads as the code of its cells.
+pub fn is_notebook(path: &Path) -> bool {
+    path.extension().is_some_and(|extension| extension == "ipynb")
+}
+
+/// Python files and notebooks under `paths`, sorted. Directories are walked `.gitignore`-aware, skipping the default
+/// excluded directories and the settings' `exclude`; files named explicitly are always included. Problems
+/// (unreadable directories, symlink loops) are returned as warnings, not errors.
 pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec<PathBuf>, Vec<String>) {
     let files = Mutex::new(Vec::new());
     let warnings = Mutex::new(Vec::new());
@@ -152,7 +160,8 @@ pub fn discover(paths: &[PathBuf], root: &Path, exclusions: &Exclusions) -> (Vec
                     Ok(entry) => {
                         let path = entry.path();
                         let is_python = entry.file_type().is_some_and(|kind| kind.is_file())
-                            && path.extension().is_some_and(|extension| extension == "py" || extension == "pyi");
+                            && (path.extension().is_some_and(|extension| extension == "py" || extension == "pyi")
+                                || is_notebook(path));
                         let relative = path.strip_prefix(root).unwrap_or(path);
                         if is_python && !exclusions.excludes(relative) {
                             files.lock().expect("no panics while holding the lock").push(path.to_path_buf());
@@ -249,7 +258,13 @@ impl PackageCache {
                 (base, relative)
             }
         };
-        let (name, is_package) = module_name(&relative, |directory| self.is_package(&base.join(directory)));
-        ModuleInfo { name, is_package }
+        let (mut name, is_package) = module_name(&relative, |directory| self.is_package(&base.join(directory)));
+        let notebook = is_notebook(absolute);
+        if notebook {
+            // No import reaches a notebook: a name that is not an identifier keeps `demo.ipynb` from standing in for
+            // `demo.py` (jupytext pairs the two) when another file imports `demo`.
+            name.push_str(NOTEBOOK_MODULE_SUFFIX);
+        }
+        ModuleInfo { name, is_package, notebook }
     }
 }

@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check Python files or directories (default: the current directory).
+    /// Check Python files, Jupyter notebooks or directories (default: the current directory).
     Check(CheckArgs),
     /// Serve the Language Server Protocol on stdin/stdout, for editors.
     Server,
@@ -256,7 +256,7 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
             .reports
             .iter()
             .find(|report| report.path == *path)
-            .map_or(text.as_str(), |report| report.source.text.as_str());
+            .map_or(text.as_str(), |report| report.source.written());
         out.write_all(fixed_text.as_bytes()).map_err(write_failed)?;
         out.flush().map_err(write_failed)?;
         let mut errors = io::stderr().lock();

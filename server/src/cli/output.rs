@@ -1,5 +1,9 @@
 //! Output formats of `asynclint check`: `full` (code frames), `concise`, `json` and `json-lines` (ruff's shape),
 //! `github`, `gitlab`, `junit`, the `--diff`, `--statistics` and `--show-fixes` reports. SARIF has its own module.
+//!
+//! In a notebook, rows count within the finding's cell, and every format names the cell (its 1-based number among
+//! all cells): `demo.ipynb:cell 3:2:5`, `"cell": 3` in JSON as ruff writes it, and `cell 3: ` before the message
+//! where a format has no place for it.
 
 use std::io::{self, Write};
 
@@ -8,7 +12,7 @@ use serde::Serialize;
 use crate::core::diagnostic::{Applicability, Diagnostic, Severity};
 use crate::core::positions::LineCol;
 
-use super::run::{FileReport, FixMode, SourceText};
+use super::run::{FileReport, FixMode, Location, SourceText};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -63,6 +67,20 @@ fn human(position: LineCol) -> (usize, usize) {
     (position.line as usize + 1, position.chars as usize + 1)
 }
 
+/// `row:column`, after `cell N:` in a notebook.
+fn place(location: Location) -> String {
+    let (row, column) = human(location.position);
+    match location.cell {
+        Some(cell) => format!("cell {cell}:{row}:{column}"),
+        None => format!("{row}:{column}"),
+    }
+}
+
+/// What goes before a message in the formats that have no field for a notebook's cell.
+fn cell_prefix(location: Location) -> String {
+    location.cell.map(|cell| format!("cell {cell}: ")).unwrap_or_default()
+}
+
 fn fix_marker(diagnostic: &Diagnostic, fix_mode: FixMode) -> &'static str {
     let offered = diagnostic
         .preferred_fix()
@@ -77,11 +95,12 @@ fn fix_marker(diagnostic: &Diagnostic, fix_mode: FixMode) -> &'static str {
 pub fn write_concise(out: &mut impl Write, reports: &[FileReport], style: Style, fix_mode: FixMode) -> io::Result<()> {
     for report in reports {
         for diagnostic in &report.diagnostics {
-            let (row, column) = human(report.source.line_col(diagnostic.range.start));
+            let location = report.source.locate(diagnostic.range.start);
             writeln!(
                 out,
-                "{}:{row}:{column}: {}{} {}",
+                "{}:{}: {}{} {}",
                 style.bold(&report.source.display),
+                place(location),
                 style.red(diagnostic.code),
                 fix_marker(diagnostic, fix_mode),
                 diagnostic.message
@@ -119,7 +138,8 @@ fn write_frame(
 ) -> io::Result<()> {
     let start = document.line_col(diagnostic.range.start);
     let end = document.line_col(diagnostic.range.end);
-    let (row, column) = human(start);
+    // Rows as shown: within the cell, in a notebook.
+    let shown_row = |line: u32| document.locate_line_col(LineCol { line, ..start }).position.line + 1;
     let colour = |text: &str| match diagnostic.severity {
         Severity::Error | Severity::Warning => style.red(text),
         Severity::Information | Severity::Hint => style.yellow(text),
@@ -132,9 +152,10 @@ fn write_frame(
         style.bold(&diagnostic.message)
     )?;
     let last_line = end.line.max(start.line);
-    let gutter = (last_line as usize + 1).to_string().len();
+    let gutter = (start.line..=last_line).map(|line| shown_row(line).to_string().len()).max().unwrap_or(1);
     let pad = " ".repeat(gutter);
-    writeln!(out, "{pad}{} {}:{row}:{column}", style.blue("-->"), document.display)?;
+    let location = place(document.locate(diagnostic.range.start));
+    writeln!(out, "{pad}{} {}:{location}", style.blue("-->"), document.display)?;
     writeln!(out, "{pad} {}", style.blue("|"))?;
     let rope = document.rope();
     // Show at most a few lines of a long span.
@@ -142,7 +163,7 @@ fn write_frame(
     for line in start.line..=last_line.min(start.line + MAX_FRAME_LINES - 1) {
         let text = rope.line(line as usize).to_string();
         let text = text.trim_end_matches(['\n', '\r']).replace('\t', "    ");
-        let number = format!("{:>gutter$}", line + 1);
+        let number = format!("{:>gutter$}", shown_row(line));
         writeln!(out, "{} {} {text}", style.blue(&number), style.blue("|"))?;
         let from = if line == start.line { start.chars as usize } else { text.len() - text.trim_start().len() };
         let to = if line == end.line { end.chars as usize } else { text.chars().count() };
@@ -151,15 +172,13 @@ fn write_frame(
     }
     writeln!(out, "{pad} {}", style.blue("|"))?;
     for related in &diagnostic.related {
-        writeln!(
-            out,
-            "{pad} {} {}:{}:{}: {}",
-            style.blue("="),
-            related.file,
-            related.span.start.line + 1,
-            related.span.start.chars + 1,
-            related.message
-        )?;
+        // A hop in this notebook is shown in its cell; the index knows other files as they are.
+        let location = if related.file == document.display {
+            document.locate_line_col(related.span.start)
+        } else {
+            Location { cell: None, position: related.span.start }
+        };
+        writeln!(out, "{pad} {} {}:{}: {}", style.blue("="), related.file, place(location), related.message)?;
     }
     if let Some(fix) = diagnostic.preferred_fix() {
         let note = if fix.applicability == Applicability::Unsafe { " (unsafe)" } else { "" };
@@ -203,7 +222,7 @@ struct JsonDiagnostic {
 }
 
 fn location(document: &SourceText, offset: usize) -> JsonLocation {
-    let (row, column) = human(document.line_col(offset));
+    let (row, column) = human(document.locate(offset).position);
     JsonLocation { row, column }
 }
 
@@ -226,15 +245,16 @@ fn json_items(reports: &[FileReport]) -> Vec<JsonDiagnostic> {
                     })
                     .collect(),
             });
+            let start = document.locate(diagnostic.range.start);
             items.push(JsonDiagnostic {
-                cell: None,
+                cell: start.cell,
                 code: diagnostic.code,
                 end_location: location(document, diagnostic.range.end),
                 filename: filename.clone(),
                 fix,
                 location: location(document, diagnostic.range.start),
                 message: diagnostic.message.clone(),
-                noqa_row: document.line_col(diagnostic.range.start).line as usize + 1,
+                noqa_row: start.position.line as usize + 1,
                 url: None,
             });
         }
@@ -263,8 +283,9 @@ pub fn write_github(out: &mut impl Write, reports: &[FileReport]) -> io::Result<
     for report in reports {
         let file = escape_property(&report.source.display);
         for diagnostic in &report.diagnostics {
-            let (row, column) = human(report.source.line_col(diagnostic.range.start));
-            let (end_row, end_column) = human(report.source.line_col(diagnostic.range.end));
+            let start = report.source.locate(diagnostic.range.start);
+            let (row, column) = human(start.position);
+            let (end_row, end_column) = human(report.source.locate(diagnostic.range.end).position);
             let level = match diagnostic.severity {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
@@ -274,7 +295,7 @@ pub fn write_github(out: &mut impl Write, reports: &[FileReport]) -> io::Result<
                 out,
                 "::{level} title=asynclint ({}),file={file},line={row},col={column},endLine={end_row},endColumn={end_column}::{}",
                 diagnostic.code,
-                escape_value(&format!("{} {}", diagnostic.code, diagnostic.message))
+                escape_value(&format!("{}{} {}", cell_prefix(start), diagnostic.code, diagnostic.message))
             )?;
         }
     }
@@ -308,8 +329,9 @@ pub fn write_gitlab(out: &mut impl Write, reports: &[FileReport]) -> io::Result<
     let mut issues = Vec::new();
     for report in reports {
         for diagnostic in &report.diagnostics {
-            let begin = report.source.line_col(diagnostic.range.start).line as usize + 1;
-            let end = report.source.line_col(diagnostic.range.end).line as usize + 1;
+            let start = report.source.locate(diagnostic.range.start);
+            let begin = start.position.line as usize + 1;
+            let end = report.source.locate(diagnostic.range.end).position.line as usize + 1;
             // Stable across runs and unrelated edits: the file, the rule and the flagged text.
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             (
@@ -319,7 +341,7 @@ pub fn write_gitlab(out: &mut impl Write, reports: &[FileReport]) -> io::Result<
             )
                 .hash(&mut hasher);
             issues.push(GitlabIssue {
-                description: format!("{} {}", diagnostic.code, diagnostic.message),
+                description: format!("{}{} {}", cell_prefix(start), diagnostic.code, diagnostic.message),
                 check_name: diagnostic.code,
                 fingerprint: format!("{:016x}", hasher.finish()),
                 severity: match diagnostic.severity {
@@ -378,14 +400,19 @@ pub fn write_junit(out: &mut impl Write, reports: &[FileReport]) -> io::Result<(
             r#"    <testsuite name="{file}" tests="{count}" disabled="0" errors="0" failures="{count}" package="org.asynclint">"#
         )?;
         for diagnostic in &report.diagnostics {
-            let (row, column) = human(report.source.line_col(diagnostic.range.start));
+            let start = report.source.locate(diagnostic.range.start);
+            let (row, column) = human(start.position);
             let message = xml_escape(&diagnostic.message);
+            let cell = xml_escape(&cell_prefix(start).replace(':', ","));
             writeln!(
                 out,
                 r#"        <testcase name="org.asynclint.{}" classname="{file}" line="{row}" column="{column}">"#,
                 diagnostic.code
             )?;
-            writeln!(out, r#"            <failure message="{message}">line {row}, col {column}, {message}</failure>"#)?;
+            writeln!(
+                out,
+                r#"            <failure message="{message}">{cell}line {row}, col {column}, {message}</failure>"#
+            )?;
             writeln!(out, "        </testcase>")?;
         }
         writeln!(out, "    </testsuite>")?;
@@ -412,15 +439,26 @@ pub fn write_fixes_applied(out: &mut impl Write, reports: &[FileReport]) -> io::
     Ok(())
 }
 
-/// A unified diff of each file fixes changed; returns how many files changed.
+/// A unified diff of each file fixes changed (of each changed cell, in a notebook); returns how many files changed.
 pub fn write_diff(out: &mut impl Write, reports: &[FileReport]) -> io::Result<usize> {
     let mut changed = 0;
     for report in reports {
         let Some(original) = &report.original else { continue };
         changed += 1;
-        let diff = similar::TextDiff::from_lines(original.as_str(), report.source.text.as_str());
         let name = &report.source.display;
-        write!(out, "{}", diff.unified_diff().header(name, name))?;
+        let (Some(before), Some(after)) = (&original.notebook, &report.source.notebook) else {
+            let diff = similar::TextDiff::from_lines(original.text.as_str(), report.source.text.as_str());
+            write!(out, "{}", diff.unified_diff().header(name, name))?;
+            continue;
+        };
+        // Fixes change no cell's kind or place: the code cells pair up in order.
+        for ((number, old), (_, new)) in before.cell_sources().zip(after.cell_sources()) {
+            if old != new {
+                let diff = similar::TextDiff::from_lines(old, new);
+                let header = format!("{name}:cell {number}");
+                write!(out, "{}", diff.unified_diff().missing_newline_hint(false).header(&header, &header))?;
+            }
+        }
     }
     Ok(changed)
 }

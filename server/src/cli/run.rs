@@ -1,6 +1,9 @@
 //! One `asynclint check` run: read and summarise every project file in parallel, build the index, check the
 //! requested files in parallel, and apply fixes when asked. A run where no file changed since the last is answered
 //! from the run cache.
+//!
+//! A notebook goes through the run as the text of its code cells (see `notebook`): that text is what is analysed,
+//! hashed and cached, and its fixes are carried back into the notebook's JSON before it is written.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -24,7 +27,8 @@ use crate::core::settings::Settings;
 use crate::core::suppressions;
 
 use crate::cache::{self, AnalysisCache};
-use crate::workspace::PackageCache;
+use crate::notebook::Notebook;
+use crate::workspace::{self, PackageCache};
 
 /// Which fixes `--fix` applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,18 +55,18 @@ pub struct FileReport {
     pub diagnostics: Vec<Diagnostic>,
     /// The code of each fix applied.
     pub fixed: Vec<&'static str>,
-    /// The text before fixing, when fixes changed it (for `--diff` and standard input).
-    pub original: Option<String>,
+    /// The file before fixing, when fixes changed it (for `--diff`).
+    pub original: Option<SourceText>,
     /// Fixes that were wanted but left out, and why.
     pub warnings: Vec<String>,
 }
 
 impl FileReport {
     /// The report of findings nothing was fixed for; None when there are none.
-    fn unfixed(path: PathBuf, display: String, text: String, diagnostics: Vec<Diagnostic>) -> Option<FileReport> {
+    fn unfixed(path: PathBuf, display: String, source: Source, diagnostics: Vec<Diagnostic>) -> Option<FileReport> {
         (!diagnostics.is_empty()).then(|| FileReport {
             path,
-            source: SourceText::new(display, text),
+            source: SourceText::new(display, source),
             diagnostics,
             fixed: Vec::new(),
             original: None,
@@ -80,22 +84,85 @@ pub enum FixOutput {
     Report,
 }
 
+/// A file's text as read: for a notebook, the code of its cells, and the notebook.
+pub struct Source {
+    /// What is analysed (and hashed, and cached).
+    pub text: String,
+    pub notebook: Option<Notebook>,
+}
+
+/// Where a finding is, as the reports show it: in a notebook, the cell (its 1-based number among all cells) and the
+/// line within that cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub cell: Option<usize>,
+    pub position: LineCol,
+}
+
 /// A checked file's final text with a rope for line arithmetic: what the reports need, without a parse tree.
 pub struct SourceText {
     /// The path as shown to the user.
     pub display: String,
+    /// The text analysed: a notebook's is its code cells with their magics masked.
     pub text: String,
+    pub notebook: Option<Notebook>,
+    /// Of the text shown: a notebook's cells as written, at the offsets and with the line breaks of `text`.
     rope: Rope,
+    /// A notebook's code cells: their numbers and the line of the shown text each starts on.
+    cell_lines: Vec<(usize, u32)>,
 }
 
 impl SourceText {
-    fn new(display: String, text: String) -> Self {
-        let rope = Rope::from_str(&text);
-        SourceText { display, text, rope }
+    fn new(display: String, source: Source) -> Self {
+        let Source { text, notebook } = source;
+        let rope = Rope::from_str(notebook.as_ref().map_or(text.as_str(), Notebook::shown));
+        let cell_lines = notebook
+            .iter()
+            .flat_map(Notebook::cell_starts)
+            .map(|(number, start)| (number, rope.byte_to_line(start) as u32))
+            .collect();
+        SourceText { display, text, notebook, rope, cell_lines }
     }
 
+    /// The text as shown: a notebook's cells as written, `text` otherwise.
+    pub fn shown(&self) -> &str {
+        self.notebook.as_ref().map_or(self.text.as_str(), Notebook::shown)
+    }
+
+    /// The line (counted over the whole text) and columns of an offset.
     pub fn line_col(&self, offset: usize) -> LineCol {
-        positions::line_col(&self.rope, &self.text, offset)
+        positions::line_col(&self.rope, self.shown(), offset)
+    }
+
+    /// Where an offset is as the reports show it: in a notebook, its cell and its line within the cell.
+    pub fn locate(&self, offset: usize) -> Location {
+        self.locate_line_col(self.line_col(offset))
+    }
+
+    /// [`SourceText::locate`] for a position found already (a related location in this file).
+    pub fn locate_line_col(&self, position: LineCol) -> Location {
+        let cell = self.cell_lines.partition_point(|&(_, line)| line <= position.line).checked_sub(1);
+        match cell.map(|cell| self.cell_lines[cell]) {
+            Some((number, first_line)) => {
+                Location { cell: Some(number), position: LineCol { line: position.line - first_line, ..position } }
+            }
+            None => Location { cell: None, position },
+        }
+    }
+
+    /// `display:row:column`, or in a notebook `display:cell N:row:column` (1-based, columns in characters).
+    pub fn label(&self, offset: usize) -> String {
+        let Location { cell, position } = self.locate(offset);
+        let (row, column) = (position.line + 1, position.chars + 1);
+        match cell {
+            Some(cell) => format!("{}:cell {cell}:{row}:{column}", self.display),
+            None => format!("{}:{row}:{column}", self.display),
+        }
+    }
+
+    /// What the file holds once written: a notebook's JSON text, or the text.
+    pub fn written(&self) -> &str {
+        self.notebook.as_ref().map_or(self.text.as_str(), Notebook::json)
     }
 
     pub fn rope(&self) -> &Rope {
@@ -121,7 +188,7 @@ struct Analysed {
     /// Kept for checked files with findings of their own, which the second phase reports (and may fix). A file that
     /// only the index can judge is read again in the second phase if the index finds something, which few do: not
     /// holding every text through the index build keeps a run's memory down.
-    text: Option<String>,
+    text: Option<Source>,
     analysis: FileAnalysis,
     /// What the check cache keeps of this file for the next run.
     cache_entry: Option<cache::Entry>,
@@ -166,13 +233,21 @@ fn is_stdin(stdin: Option<&(PathBuf, String)>, path: &Path) -> bool {
     stdin.is_some_and(|(stdin_path, _)| stdin_path == path)
 }
 
-/// Reads a Python file as UTF-8 text, or says why not.
-fn read_source(path: &Path, stdin: Option<&(PathBuf, String)>) -> Result<String, String> {
-    if let Some((_, text)) = stdin.filter(|(name, _)| name == path) {
-        return Ok(text.clone());
+/// Reads a Python file or a notebook as UTF-8 text, or says why not (a broken notebook too: it is skipped, and never
+/// written).
+fn read_source(path: &Path, stdin: Option<&(PathBuf, String)>) -> Result<Source, String> {
+    let text = match stdin.filter(|(name, _)| name == path) {
+        Some((_, text)) => text.clone(),
+        None => {
+            let bytes = std::fs::read(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
+            String::from_utf8(bytes).map_err(|_| format!("{}: skipped: not valid UTF-8", path.display()))?
+        }
+    };
+    if !workspace::is_notebook(path) {
+        return Ok(Source { text, notebook: None });
     }
-    let bytes = std::fs::read(path).map_err(|error| format!("{}: cannot read: {error}", path.display()))?;
-    String::from_utf8(bytes).map_err(|_| format!("{}: skipped: not valid UTF-8", path.display()))
+    let notebook = Notebook::parse(text).map_err(|error| format!("{}: skipped: {error}", path.display()))?;
+    Ok(Source { text: notebook.code().to_owned(), notebook: Some(notebook) })
 }
 
 /// `index_files` are read to build the project index; `checked` (a subset, by path) are checked and reported.
@@ -241,7 +316,7 @@ pub fn run(
         let path = &index_files[position];
         let Located { namespace, module, display, settings, stamp_key, .. } = &located[position];
         let checked = checked.contains(path.as_os_str());
-        let analysed = |text, analysis: FileAnalysis, cache_entry, key| {
+        let analysed = |text: Source, analysis: FileAnalysis, cache_entry, key| {
             let text = (checked && !analysis.local_diagnostics.is_empty()).then_some(text);
             let (path, display, namespace, module) = (path.clone(), display.clone(), namespace.clone(), module.clone());
             Analysed { path, display, namespace, module, checked, text, analysis, cache_entry, key }
@@ -254,10 +329,11 @@ pub fn run(
         if let Some((analysis, key, entry)) = stamped {
             let analysis: FileAnalysis = analysis;
             if !checked || analysis.local_diagnostics.is_empty() {
-                return Ok(analysed(String::new(), analysis, Some(entry), Some(key)));
+                let nothing = Source { text: String::new(), notebook: None };
+                return Ok(analysed(nothing, analysis, Some(entry), Some(key)));
             }
             let current = read_source(path, options.stdin)?;
-            if cache.as_ref().is_some_and(|cache| cache.key(settings, module, display, &current) == key) {
+            if cache.as_ref().is_some_and(|cache| cache.key(settings, module, display, &current.text) == key) {
                 return Ok(analysed(current, analysis, Some(entry), Some(key)));
             }
             text = Some(current);
@@ -267,11 +343,12 @@ pub fn run(
             None => read_source(path, options.stdin)?,
         };
         let from_stdin = is_stdin(options.stdin, path);
-        let key = cache.as_ref().map(|cache| cache.key(settings, module, display, &text));
+        let key = cache.as_ref().map(|cache| cache.key(settings, module, display, &text.text));
         let cached = cache.as_ref().zip(key).and_then(|(cache, key)| cache.lookup(path, key));
         Ok(match cached {
             Some((analysis, entry)) => analysed(text, analysis, Some(entry.stamped(*stamp_key)), key),
             None => {
+                let Source { text, notebook } = text;
                 let document = Document::new(display.clone(), text);
                 let analysis = analyze(&document, module, settings);
                 let entry = match (&cache, key) {
@@ -282,7 +359,7 @@ pub fn run(
                     }
                     _ => None,
                 };
-                analysed(document.into_text(), analysis, entry, key)
+                analysed(Source { text: document.into_text(), notebook }, analysis, entry, key)
             }
         })
     };
@@ -411,7 +488,9 @@ fn run_key(index_files: &[PathBuf], located: &[Located], checked: &CheckedFiles)
                 return stamp_key;
             }
             match read_source(path, None) {
-                Ok(text) => cache::file_key(&located.settings, &located.module, &located.display, text.as_bytes()),
+                Ok(source) => {
+                    cache::file_key(&located.settings, &located.module, &located.display, source.text.as_bytes())
+                }
                 // What it could not read, and why: the warning is part of the result.
                 Err(warning) => xxh3_128(warning.as_bytes()),
             }
@@ -439,9 +518,10 @@ fn replay(stored: StoredRun) -> Option<RunOutcome> {
         .reports
         .into_par_iter()
         .map(|report| {
-            let text =
-                read_source(&report.path, None).ok().filter(|text| xxh3_128(text.as_bytes()) == report.text_hash)?;
-            Some(FileReport::unfixed(report.path, report.display, text, report.diagnostics))
+            let source = read_source(&report.path, None)
+                .ok()
+                .filter(|source| xxh3_128(source.text.as_bytes()) == report.text_hash)?;
+            Some(FileReport::unfixed(report.path, report.display, source, report.diagnostics))
         })
         .collect::<Option<Vec<Option<FileReport>>>>()?;
     let reports = reports.into_iter().flatten().collect();
@@ -484,7 +564,7 @@ fn finish_file(
         (Some(cache), Some(key))
             if needs_project_check
                 && !is_stdin(options.stdin, &file.path)
-                && cache.key(settings, &file.module, &file.display, &text) == key =>
+                && cache.key(settings, &file.module, &file.display, &text.text) == key =>
         {
             Some(AnalysisCache::derived_key(key, |hasher| file.analysis.hash_project_answers(index, hasher)))
         }
@@ -500,44 +580,61 @@ fn finish_file(
         let report = FileReport::unfixed(file.path, file.display, text, file.analysis.local_diagnostics);
         return Ok(Finished { report, cache_entry: None });
     }
+    let Source { text, notebook } = text;
     let original = text.clone();
     let document = Document::new(file.display.clone(), text);
     let mut warnings = Vec::new();
     let mut cache_entry = None;
-    let (document, diagnostics, fixed) = if fix_mode == FixMode::None {
+    let from_stdin = is_stdin(options.stdin, &file.path);
+    if fix_mode == FixMode::None {
         let diagnostics = check(&document, &file.module, index, settings);
         cache_entry = project_key.and_then(|key| cache::Entry::fresh(&file.path, key, &diagnostics));
-        (document, diagnostics, Vec::new())
-    } else {
-        let outcome = fix_all(document, &file.module, index, settings, |applicability| fix_mode.allows(applicability));
-        let from_stdin = is_stdin(options.stdin, &file.path);
-        if !outcome.fixed.is_empty() && options.fix_output == FixOutput::Files && !from_stdin {
-            write_atomically(&file.path, outcome.document.text())?;
-        }
-        if outcome.converged {
-            // A wanted fix still offered once fixing settled is one whose result would not parse.
-            for diagnostic in &outcome.diagnostics {
-                if diagnostic.preferred_fix().is_some_and(|fix| fix_mode.allows(fix.applicability)) {
-                    let position = outcome.document.line_col(diagnostic.range.start);
-                    warnings.push(format!(
-                        "{}:{}:{}: the {} fix was not applied: the fixed text would not parse",
-                        file.display,
-                        position.line + 1,
-                        position.chars + 1,
-                        diagnostic.code
-                    ));
-                }
+        let report = FileReport::unfixed(file.path, file.display, Source { text: original, notebook }, diagnostics);
+        return Ok(Finished { report, cache_entry });
+    }
+    let outcome = fix_all(document, &file.module, index, settings, |applicability| fix_mode.allows(applicability));
+    let (mut diagnostics, mut fixed, converged) = (outcome.diagnostics, outcome.fixed, outcome.converged);
+    let fixed_text = outcome.document.into_text();
+    let mut refused = false;
+    let (source, original_notebook) = match notebook {
+        None => (Source { text: fixed_text, notebook: None }, None),
+        Some(notebook) if fixed.is_empty() => (Source { text: fixed_text, notebook: Some(notebook) }, None),
+        Some(notebook) => match notebook.apply(&outcome.rounds, &fixed_text) {
+            Ok(edited) => (Source { text: fixed_text, notebook: Some(edited) }, Some(notebook)),
+            Err(reason) => {
+                // Nothing is written: the findings are those of the notebook as it is.
+                warnings.push(format!("{}: the fixes were not applied: {reason}", file.display));
+                let unfixed = Document::new(file.display.clone(), original.as_str());
+                diagnostics = check(&unfixed, &file.module, index, settings);
+                fixed.clear();
+                refused = true;
+                (Source { text: original.clone(), notebook: Some(notebook) }, None)
             }
-        } else {
-            warnings.push(format!("{}: fixes had not settled after {MAX_FIX_ROUNDS} rounds; run again", file.display));
-        }
-        (outcome.document, outcome.diagnostics, outcome.fixed)
+        },
     };
+    let source = SourceText::new(file.display, source);
+    if !fixed.is_empty() && options.fix_output == FixOutput::Files && !from_stdin {
+        write_atomically(&file.path, source.written())?;
+    }
+    if !converged {
+        warnings.push(format!("{}: fixes had not settled after {MAX_FIX_ROUNDS} rounds; run again", source.display));
+    } else if !refused {
+        // A wanted fix still offered once fixing settled is one whose result would not parse.
+        for diagnostic in &diagnostics {
+            if diagnostic.preferred_fix().is_some_and(|fix| fix_mode.allows(fix.applicability)) {
+                warnings.push(format!(
+                    "{}: the {} fix was not applied: the fixed text would not parse",
+                    source.label(diagnostic.range.start),
+                    diagnostic.code
+                ));
+            }
+        }
+    }
     if diagnostics.is_empty() && fixed.is_empty() {
         return Ok(Finished { report: None, cache_entry });
     }
-    let source = SourceText::new(file.display, document.into_text());
-    let original = (!fixed.is_empty()).then_some(original);
+    let original = (!fixed.is_empty())
+        .then(|| SourceText::new(source.display.clone(), Source { text: original, notebook: original_notebook }));
     let report = FileReport { path: file.path, source, diagnostics, fixed, original, warnings };
     Ok(Finished { report: Some(report), cache_entry })
 }
@@ -554,7 +651,14 @@ pub fn add_noqa(reports: &[FileReport]) -> (usize, Vec<String>) {
             continue;
         }
         let text = fix::apply_edits(document.text(), &edits);
-        match write_atomically(&report.path, &text) {
+        let written = match &report.source.notebook {
+            None => Ok(text),
+            Some(notebook) => notebook
+                .apply(std::slice::from_ref(&edits), &text)
+                .map(|edited| edited.json().to_owned())
+                .map_err(|reason| format!("{}: no noqa directives added: {reason}", report.source.display)),
+        };
+        match written.and_then(|text| write_atomically(&report.path, &text)) {
             Ok(()) => added += edits.len(),
             Err(warning) => warnings.push(warning),
         }

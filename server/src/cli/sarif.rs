@@ -1,5 +1,6 @@
 //! SARIF 2.1.0 output (`--output-format sarif`): every rule's metadata, and each finding with its location, the hops
-//! of its explanation and its fix, in the shape GitHub code scanning uploads.
+//! of its explanation and its fix, in the shape GitHub code scanning uploads. In a notebook, lines count within the
+//! finding's cell, and the result's properties name the cell (`"cell": 3`).
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -56,8 +57,8 @@ fn region(span: Span) -> Value {
 }
 
 fn result(report: &FileReport, diagnostic: &Diagnostic) -> Value {
-    let span =
-        |start: usize, end: usize| Span { start: report.source.line_col(start), end: report.source.line_col(end) };
+    let at = |offset: usize| report.source.locate(offset).position;
+    let span = |start: usize, end: usize| Span { start: at(start), end: at(end) };
     let location = json!({
         "physicalLocation": {
             "artifactLocation": artifact(&report.source.display),
@@ -69,10 +70,17 @@ fn result(report: &FileReport, diagnostic: &Diagnostic) -> Value {
         .iter()
         .enumerate()
         .map(|(id, hop)| {
+            // A hop in this notebook counts lines within its cell, as the result does.
+            let within = |position| report.source.locate_line_col(position).position;
+            let span = if hop.file == report.source.display {
+                Span { start: within(hop.span.start), end: within(hop.span.end) }
+            } else {
+                hop.span
+            };
             json!({
                 "id": id,
                 "message": { "text": hop.message },
-                "physicalLocation": { "artifactLocation": artifact(&hop.file), "region": region(hop.span) },
+                "physicalLocation": { "artifactLocation": artifact(&hop.file), "region": region(span) },
             })
         })
         .collect();
@@ -105,6 +113,9 @@ fn result(report: &FileReport, diagnostic: &Diagnostic) -> Value {
     });
     if let Some(index) = rule_index {
         result["ruleIndex"] = json!(index);
+    }
+    if let Some(cell) = report.source.locate(diagnostic.range.start).cell {
+        result["properties"] = json!({ "cell": cell });
     }
     if !related.is_empty() {
         result["relatedLocations"] = Value::Array(related);

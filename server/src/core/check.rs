@@ -2,7 +2,8 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::diagnostic::{Applicability, Diagnostic, Fix, Related, TextRange};
+use super::catalogue::Catalogue;
+use super::diagnostic::{Applicability, Diagnostic, Edit, Fix, Related, TextRange};
 use super::document::Document;
 use super::fix;
 use super::index::ProjectIndex;
@@ -70,18 +71,28 @@ impl Checker<'_> {
     }
 }
 
-/// Where a document sits in its project: its dotted module name and whether it is a package's `__init__.py`.
+/// Where a document sits in its project: its dotted module name, whether it is a package's `__init__.py`, and
+/// whether it is the code of a Jupyter notebook.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleInfo {
     pub name: String,
     pub is_package: bool,
+    /// The document is a notebook's code cells, one after the other: its top level runs inside the kernel's event
+    /// loop, so `await` is valid there and starting another loop is not.
+    pub notebook: bool,
+}
+
+/// The semantic model of a document as the module it is.
+pub fn build_model<'t>(document: &'t Document, module: &ModuleInfo, catalogue: &'t Catalogue) -> SemanticModel<'t> {
+    let mut model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
+    model.top_level_await = module.notebook;
+    model
 }
 
 /// Checks one document against the project. Never fails: broken Python yields fewer diagnostics.
 /// Diagnostics come sorted by position, then code.
 pub fn check(document: &Document, module: &ModuleInfo, index: &ProjectIndex, settings: &Settings) -> Vec<Diagnostic> {
-    let catalogue = settings.catalogue();
-    let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
+    let model = build_model(document, module, settings.catalogue());
     check_model(document, &model, index, settings, FixScope::All)
 }
 
@@ -94,7 +105,7 @@ pub fn check_range(
     settings: &Settings,
     range: TextRange,
 ) -> Vec<Diagnostic> {
-    let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
+    let model = build_model(document, module, settings.catalogue());
     let mut found = check_model(document, &model, index, settings, FixScope::Within(range));
     found.retain(|finding| finding.range.intersects(range));
     found
@@ -125,6 +136,9 @@ pub struct FixedDocument {
     pub diagnostics: Vec<Diagnostic>,
     /// The code of each fix applied, in order.
     pub fixed: Vec<&'static str>,
+    /// The edits applied in each round, sorted, in the text as it was before that round: what a front end needs to
+    /// carry the fixes over to a text that is not the document's (a notebook's cells).
+    pub rounds: Vec<Vec<Edit>>,
     /// False when fixes still applied after [`MAX_FIX_ROUNDS`] rounds.
     pub converged: bool,
 }
@@ -139,6 +153,7 @@ pub fn fix_all(
     allowed: impl Fn(Applicability) -> bool,
 ) -> FixedDocument {
     let mut fixed = Vec::new();
+    let mut rounds = Vec::new();
     let mut diagnostics = check(&document, module, index, settings);
     for round in 0..=MAX_FIX_ROUNDS {
         let (codes, fixes): (Vec<&'static str>, Vec<&Fix>) = diagnostics
@@ -148,16 +163,19 @@ pub fn fix_all(
             .unzip();
         let (text, applied) = fix::apply_non_overlapping(&document, &fixes);
         if applied.is_empty() {
-            return FixedDocument { document, diagnostics, fixed, converged: true };
+            return FixedDocument { document, diagnostics, fixed, rounds, converged: true };
         }
         if round == MAX_FIX_ROUNDS {
             break;
         }
         fixed.extend(applied.iter().map(|&position| codes[position]));
+        let mut edits: Vec<Edit> = applied.iter().flat_map(|&position| fixes[position].edits.iter().cloned()).collect();
+        edits.sort_by_key(|edit| (edit.range.start, edit.range.end));
+        rounds.push(edits);
         document = Document::new(document.path.clone(), text);
         diagnostics = check(&document, module, index, settings);
     }
-    FixedDocument { document, diagnostics, fixed, converged: false }
+    FixedDocument { document, diagnostics, fixed, rounds, converged: false }
 }
 
 /// What one parse of a file yields for a batch run: its summary for the project index, the findings that need no
@@ -232,7 +250,7 @@ impl FileAnalysis {
 /// Summarises a document and runs the index-free rules on the same parse.
 pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) -> FileAnalysis {
     let catalogue = settings.catalogue();
-    let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
+    let model = build_model(document, module, catalogue);
     let summary = summarize(document, &model, catalogue);
     let mut analysis = FileAnalysis {
         summary,
@@ -266,7 +284,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
 /// The module summary of a document, for the project index.
 pub fn summarize_document(document: &Document, module: &ModuleInfo, settings: &Settings) -> ModuleSummary {
     let catalogue = settings.catalogue();
-    let model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
+    let model = build_model(document, module, catalogue);
     summarize(document, &model, catalogue)
 }
 
@@ -276,8 +294,9 @@ type RuleCheck = fn(&Checker, &mut Vec<Diagnostic>);
 /// Runs every enabled rule and sorts the findings. Rules that need the project see what the index holds.
 fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     rules::blocking::check(checker, diagnostics);
-    let other_rules: [(&RuleMeta, RuleCheck); 7] = [
+    let other_rules: [(&RuleMeta, RuleCheck); 8] = [
         (&rules::transitive_blocking::RULE, rules::transitive_blocking::check),
+        (&rules::asyncio_run_in_notebook::RULE, rules::asyncio_run_in_notebook::check),
         (&rules::dangling_task::RULE, rules::dangling_task::check),
         (&rules::task_never_awaited::RULE, rules::task_never_awaited::check),
         (&rules::root_exits_with_pending_tasks::RULE, rules::root_exits_with_pending_tasks::check),

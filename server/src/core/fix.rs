@@ -26,10 +26,13 @@ const BARE_AWAIT_PARENTS: &[&str] = &[
     "pair",
 ];
 
-/// Whether an `await` may be put in front of this call: directly in an `async def`, not inside a generator
-/// expression, and not touching broken syntax.
+/// Whether an `await` may be put in front of this call: directly in an `async def` (or at a notebook cell's top
+/// level, which IPython runs in its event loop), not inside a generator expression, and not touching broken syntax.
 pub fn can_await(model: &SemanticModel, call: &CallSite) -> bool {
-    model.in_async_function(call) && !call.in_generator && !call.awaited && !syntax::touches_error(call.node)
+    (model.in_async_function(call) || model.at_awaitable_top_level(call))
+        && !call.in_generator
+        && !call.awaited
+        && !syntax::touches_error(call.node)
 }
 
 /// `await <expression>`, parenthesised when the call's position needs it (`open(p).read()` →
@@ -226,8 +229,8 @@ pub fn offload_fix(document: &Document, model: &SemanticModel, call: &CallSite, 
     Some(fix(title.to_owned(), import, syntax::range(call.node), new_call, Applicability::Unsafe))
 }
 
-/// `asyncio.run(main())` inside a coroutine → `await main()`.
-pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix> {
+/// `asyncio.run(main())` inside a coroutine (or at a notebook cell's top level) → `await main()`.
+pub fn await_argument_fix(model: &SemanticModel, call: &CallSite, applicability: Applicability) -> Option<Fix> {
     if !can_await(model, call) {
         return None;
     }
@@ -240,7 +243,7 @@ pub fn await_argument_fix(model: &SemanticModel, call: &CallSite) -> Option<Fix>
         return None;
     }
     let new_call = awaited(call.node, model.text(only).to_owned());
-    Some(fix("Await the coroutine instead".to_owned(), None, syntax::range(call.node), new_call, Applicability::Unsafe))
+    Some(fix("Await the coroutine instead".to_owned(), None, syntax::range(call.node), new_call, applicability))
 }
 
 /// `fetch()` → `await fetch()`, for a call standing alone or on the right of an assignment.

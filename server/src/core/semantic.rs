@@ -211,6 +211,9 @@ pub struct SemanticModel<'t> {
     pub classes: Vec<ClassDef<'t>>,
     /// A `from x import *` at module level: unknown names may come from it, so they are not taken as builtins.
     pub has_wildcard_import: bool,
+    /// The module's top level runs inside a running event loop, where `await` is valid: a notebook's cells. False
+    /// unless the caller says so (see `check::build_model`).
+    pub top_level_await: bool,
     /// `self.name = value` in the methods of this file's classes: class qualname → attribute → values.
     attributes: InstanceAttributes<'t>,
     catalogue: &'t Catalogue,
@@ -269,6 +272,7 @@ impl<'t> SemanticModel<'t> {
             scopes: builder.scopes,
             classes: builder.classes,
             has_wildcard_import: builder.has_wildcard_import,
+            top_level_await: false,
             attributes: builder.attributes,
             catalogue,
             import_edits: std::cell::RefCell::new(HashMap::new()),
@@ -628,6 +632,12 @@ impl<'t> SemanticModel<'t> {
     /// Whether the call runs directly inside an `async def` (not in a lambda, nested `def` or class body).
     pub fn in_async_function(&self, call: &CallSite) -> bool {
         self.scopes[call.scope].is_async_function()
+    }
+
+    /// Whether the call stands at the top level of a module whose top level runs in a running event loop (a
+    /// notebook cell, outside every `def`, `lambda` and class body).
+    pub fn at_awaitable_top_level(&self, call: &CallSite) -> bool {
+        self.top_level_await && call.scope == MODULE_SCOPE
     }
 
     /// An `async def` whose call certainly makes a coroutine: no `yield`, and no decorator except ones known to

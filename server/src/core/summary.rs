@@ -290,7 +290,7 @@ mod tests {
         let names = ["os", "sys", "json", "time", "socket", "shutil", "pathlib", "random", "string", "typing"];
         let text: String = names.iter().map(|name| format!("import {name}\n")).collect();
         let document = Document::new("m.py", text);
-        let module = ModuleInfo { name: "m".to_owned(), is_package: false };
+        let module = ModuleInfo { name: "m".to_owned(), ..ModuleInfo::default() };
         let first = summarize_document(&document, &module, &Settings::default());
         assert_eq!(first.imports.len(), names.len());
         for _ in 0..5 {

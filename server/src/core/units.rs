@@ -11,6 +11,8 @@
 //!
 //! Broken code: a single-quoted string left open ends at its line's end, as Python's tokenizer says; and a `def` or
 //! `class` at column 0 inside an unclosed bracket, which valid code never has, closes the brackets and starts a unit.
+//!
+//! The same scanner tells notebooks where IPython's magics can stand: [`claimed_lines`].
 
 /// What the scanner is inside, innermost last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,46 @@ impl Iterator for SplitPoints<'_> {
         }
         None
     }
+}
+
+/// The parts of lines that `claim` takes, among the lines that begin a logical line (outside brackets, strings and
+/// backslash continuations, at any indentation). `claim` gets such a line without its line break and answers where in
+/// it the claimed text starts. A claimed part runs to its line's end and on through the lines a trailing backslash
+/// continues it onto, and is not scanned: a quote or a bracket in it does not carry over to the next line. Ranges
+/// leave out line breaks; they are in order.
+///
+/// What notebooks need: an IPython magic (`%time f()`, `!ls`, `files = !ls`) is a logical line of another language.
+pub fn claimed_lines(text: &str, mut claim: impl FnMut(&str) -> Option<usize>) -> Vec<std::ops::Range<usize>> {
+    let mut scanner = split_points(text, 0);
+    let bytes = text.as_bytes();
+    // Where the line at `start` ends, before its line break.
+    let line_end = |start: usize| {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |index| start + index);
+        if end > start && bytes[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        }
+    };
+    let mut claimed = Vec::new();
+    while scanner.position < bytes.len() {
+        let start = scanner.position;
+        let logical = scanner.contexts.is_empty() && !scanner.continued && scanner.depth == 0;
+        let mut end = line_end(start);
+        let claimed_at = if logical { claim(&text[start..end]) } else { None };
+        match claimed_at {
+            Some(offset) => {
+                while bytes[..end].ends_with(b"\\") {
+                    let Some(next) = memchr::memchr(b'\n', &bytes[end..]).map(|index| end + index + 1) else { break };
+                    end = line_end(next);
+                }
+                claimed.push(start + offset.min(end - start)..end);
+                scanner.position = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |index| end + index + 1);
+            }
+            None => scanner.scan_line(),
+        }
+    }
+    claimed
 }
 
 fn is_identifier_byte(byte: u8) -> bool {
@@ -341,6 +383,21 @@ mod tests {
         // An unterminated single-quoted string ends with its line; a definition inside an open bracket starts anew.
         let text = "a = 'open\nb = call(\ndef f():\n    pass\nasync def g():\n    pass\n";
         assert_eq!(units(text), ["a = 'open\n", "b = call(\n", "def f():\n    pass\n", "async def g():\n    pass\n"]);
+    }
+
+    #[test]
+    fn claimed_lines_begin_logical_lines_and_hide_their_contents() {
+        let text = "%time f()\nx = (a\n% b)\ns = \"\"\"\n%not\n\"\"\"\n    !echo \"(\\\n  more\nfiles = !ls\n%end";
+        let claim = |line: &str| {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with(['%', '!']) {
+                return Some(line.len() - trimmed.len());
+            }
+            line.find("= !").map(|at| at + 2)
+        };
+        let claimed: Vec<&str> = claimed_lines(text, claim).into_iter().map(|range| &text[range]).collect();
+        // Not `% b)` (inside brackets) nor `%not` (inside a string); the quote and bracket after `!echo` open nothing.
+        assert_eq!(claimed, ["%time f()", "!echo \"(\\\n  more", "!ls", "%end"]);
     }
 
     #[test]

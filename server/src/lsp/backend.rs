@@ -25,13 +25,12 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use crate::cache::{self, AnalysisCache};
 use crate::core::catalogue::BlockingSpec;
-use crate::core::check::{check_model, check_range, fix_all, summarize_document, FixScope, ModuleInfo};
+use crate::core::check::{build_model, check_model, check_range, fix_all, summarize_document, FixScope, ModuleInfo};
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 
 use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
-use crate::core::semantic::SemanticModel;
 use crate::core::settings::{Config, Settings};
 use crate::core::summary::{summarize, ModuleSummary};
 use crate::workspace::{self, Exclusions, PackageCache};
@@ -408,7 +407,7 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         let found = catch("analysis", || {
             let settings = &snapshot.settings;
             let module = &snapshot.module;
-            let model = SemanticModel::build(document, &module.name, module.is_package, settings.catalogue());
+            let model = build_model(document, module, settings.catalogue());
             // Publishing needs no fixes: code actions build them when asked.
             let found = check_model(document, &model, &snapshot.index, settings, FixScope::None);
             let converted: Vec<lsp::Diagnostic> =
@@ -633,7 +632,10 @@ impl Backend {
             let mut files = Vec::new();
             for root in &roots {
                 let Ok(exclusions) = Exclusions::new(&discovery_settings) else { continue };
-                files.extend(workspace::discover(std::slice::from_ref(root), root, &exclusions).0);
+                // No import reaches a notebook, and the server does not open notebook documents: only `check` reads
+                // them.
+                let found = workspace::discover(std::slice::from_ref(root), root, &exclusions).0;
+                files.extend(found.into_iter().filter(|path| !workspace::is_notebook(path)));
             }
             let cache = cache_directory.and_then(|directory| AnalysisCache::open(&directory, cache::SERVER_FILE));
             (files, roots, cache.map(Arc::new))

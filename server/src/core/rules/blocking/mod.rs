@@ -61,7 +61,9 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         }
         checker.offer(&mut diagnostic, || match (&entry.replacement, entry.drop_in) {
             (Some(replacement), true) => fix::drop_in_fix(document, model, call, replacement, Applicability::Safe),
-            _ if entry.rule.code == nested_event_loop::RULE.code => fix::await_argument_fix(model, call),
+            _ if entry.rule.code == nested_event_loop::RULE.code => {
+                fix::await_argument_fix(model, call, Applicability::Unsafe)
+            }
             _ => fix::offload_fix(document, model, call, checker.settings),
         });
         diagnostics.push(diagnostic);
