@@ -88,6 +88,8 @@ struct NameList {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct TaskData {
     spawners: Vec<String>,
+    group_spawners: Vec<String>,
+    gatherers: Vec<String>,
     entry_points: Vec<String>,
 }
 
@@ -113,6 +115,8 @@ pub struct Catalogue {
     types: HashSet<String>,
     coroutine_functions: HashSet<String>,
     task_spawners: HashSet<String>,
+    group_spawners: HashSet<String>,
+    gatherers: HashSet<String>,
     entry_points: HashSet<String>,
     ordered_functions: HashSet<String>,
     ordered_methods: HashSet<String>,
@@ -138,6 +142,8 @@ impl Catalogue {
                 }
                 catalogue.coroutine_functions = file.coroutine_functions.names.into_iter().collect();
                 catalogue.task_spawners = file.tasks.spawners.into_iter().collect();
+                catalogue.group_spawners = file.tasks.group_spawners.into_iter().collect();
+                catalogue.gatherers = file.tasks.gatherers.into_iter().collect();
                 catalogue.entry_points = file.tasks.entry_points.into_iter().collect();
                 catalogue.ordered_functions = file.ordered.functions.into_iter().collect();
                 catalogue.ordered_methods = file.ordered.methods.into_iter().collect();
@@ -262,6 +268,16 @@ impl Catalogue {
     /// `asyncio.create_task` and friends: they return a task that must be kept.
     pub fn is_task_spawner(&self, qualified: &str) -> bool {
         self.task_spawners.contains(qualified)
+    }
+
+    /// `TaskGroup.create_task`: it runs its first argument as a task the group keeps.
+    pub fn is_group_spawner(&self, qualified: &str) -> bool {
+        self.group_spawners.contains(qualified)
+    }
+
+    /// `asyncio.gather`: it runs each positional argument as a task.
+    pub fn is_gatherer(&self, qualified: &str) -> bool {
+        self.gatherers.contains(qualified)
     }
 
     /// An awaited call whose order matters (`asyncio.sleep`, lock, queue and stream operations): never gathered.

@@ -193,6 +193,9 @@ pub struct FileAnalysis {
     pub spawning_functions: Vec<String>,
     /// Qualified names awaited in this file's AL301 findings that may be project coroutines that never suspend.
     pub awaited_candidates: Vec<String>,
+    /// Qualified names of the coroutines this file runs as tasks, which may be project coroutines that never yield
+    /// (AL111 candidates).
+    pub scheduled_candidates: Vec<String>,
     /// False when the file nests too deeply to be parsed safely, and was analysed as empty.
     pub parsed: bool,
 }
@@ -205,6 +208,7 @@ impl FileAnalysis {
             || !self.coroutine_candidates.is_empty()
             || !self.spawning_functions.is_empty()
             || !self.awaited_candidates.is_empty()
+            || !self.scheduled_candidates.is_empty()
     }
 
     /// Whether the project-wide rules find something here, so that the file needs the full [`check`]. The batch
@@ -218,11 +222,14 @@ impl FileAnalysis {
             || self.spawning_functions.iter().any(|function| index.is_root(function))
             || (enabled(&rules::sequential_awaits::RULE)
                 && self.awaited_candidates.iter().any(|callee| index.never_suspends(callee)))
+            || (enabled(&rules::coroutine_never_yields::RULE)
+                && self.scheduled_candidates.iter().any(|callee| index.never_yields(callee).is_some()))
     }
 
     /// Hashes every answer of the index that the project-wide rules use for this file: the blocking chains of its
     /// candidates (names, files and positions of each hop, which messages and related locations show), which
-    /// candidates are coroutine functions, and which spawning functions are a program's root. Two indexes that hash
+    /// candidates are coroutine functions, which spawning functions are a program's root, which awaited callees never
+    /// suspend, and why each scheduled coroutine never yields. Two indexes that hash
     /// alike give this file the same findings, so a batch run may keep them from the run before.
     pub fn hash_project_answers(&self, index: &ProjectIndex, hasher: &mut impl Hasher) {
         for callee in &self.blocking_candidates {
@@ -244,6 +251,14 @@ impl FileAnalysis {
         for callee in &self.awaited_candidates {
             (callee, index.never_suspends(callee)).hash(hasher);
         }
+        for callee in &self.scheduled_candidates {
+            callee.hash(hasher);
+            match index.never_yields(callee) {
+                Some(found) => found.hash_answer(hasher),
+                None => hasher.write_u8(0),
+            }
+            hasher.write_u8(0xff);
+        }
     }
 }
 
@@ -259,6 +274,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
         coroutine_candidates: Vec::new(),
         spawning_functions: Vec::new(),
         awaited_candidates: Vec::new(),
+        scheduled_candidates: Vec::new(),
         parsed: document.parsed(),
     };
     {
@@ -277,6 +293,7 @@ pub fn analyze(document: &Document, module: &ModuleInfo, settings: &Settings) ->
         spawning.dedup();
         analysis.spawning_functions = spawning;
         analysis.awaited_candidates = rules::sequential_awaits::candidate_callees(&model, &analysis.local_diagnostics);
+        analysis.scheduled_candidates = rules::coroutine_never_yields::candidate_callees(&model);
     }
     analysis
 }
@@ -294,8 +311,9 @@ type RuleCheck = fn(&Checker, &mut Vec<Diagnostic>);
 /// Runs every enabled rule and sorts the findings. Rules that need the project see what the index holds.
 fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     rules::blocking::check(checker, diagnostics);
-    let other_rules: [(&RuleMeta, RuleCheck); 8] = [
+    let other_rules: [(&RuleMeta, RuleCheck); 9] = [
         (&rules::transitive_blocking::RULE, rules::transitive_blocking::check),
+        (&rules::coroutine_never_yields::RULE, rules::coroutine_never_yields::check),
         (&rules::asyncio_run_in_notebook::RULE, rules::asyncio_run_in_notebook::check),
         (&rules::dangling_task::RULE, rules::dangling_task::check),
         (&rules::task_never_awaited::RULE, rules::task_never_awaited::check),

@@ -204,6 +204,60 @@ pub fn coroutine_never_suspends(model: &SemanticModel, callee: ScopeId) -> bool 
     !blocks && !definition.has_error() && !syntax::is_stub_function(definition)
 }
 
+/// Whether `callee` is a plain coroutine function of this file whose own code never awaits (no `await`, `async for`
+/// or `async with`, in any branch): a task that runs it cannot yield before it ends. A stub (`...`,
+/// `raise NotImplementedError`) is an interface, and broken code may hide an `await`: neither counts.
+pub fn coroutine_never_awaits(model: &SemanticModel, callee: ScopeId) -> bool {
+    let scope = model.scope(callee);
+    model.is_plain_coroutine_function(callee)
+        && !scope.may_suspend
+        && scope.node.is_some_and(|definition| !definition.has_error() && !syntax::is_stub_function(definition))
+}
+
+/// The `for` and `while` loops of a function's own code (not of the functions, lambdas and classes nested in it), in
+/// source order, leaving out `for` loops over a literal written in place (`for name in ("a", "b"):`), which are
+/// small. Comprehensions are not loops here.
+pub fn work_loops(definition: Node) -> Vec<Node> {
+    struct Loops<'t> {
+        root: usize,
+        found: Vec<Node<'t>>,
+    }
+    impl<'t> Visitor<'t> for Loops<'t> {
+        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
+            match node.kind_name() {
+                "function_definition" | "lambda" | "class_definition" => node.id() == self.root,
+                "while_statement" => {
+                    self.found.push(node);
+                    true
+                }
+                "for_statement" => {
+                    let over = node.child_by_field_id(syntax::fields().right);
+                    if !over.is_some_and(|over| is_literal_collection(over)) {
+                        self.found.push(node);
+                    }
+                    true
+                }
+                _ => true,
+            }
+        }
+        fn leave(&mut self, _node: Node<'t>) {}
+    }
+    let mut loops = Loops { root: definition.id(), found: Vec::new() };
+    syntax::walk_node(definition, &mut loops);
+    loops.found
+}
+
+/// A list, tuple, set or dict display without a spread (`*rest`), or a string, written out in place: its size is in
+/// the source.
+fn is_literal_collection(node: Node) -> bool {
+    match node.kind_name() {
+        "string" | "concatenated_string" => true,
+        "list" | "tuple" | "set" | "dictionary" => syntax::named_children(node)
+            .all(|child| !matches!(child.kind_name(), "list_splat" | "dictionary_splat" | "parenthesized_list_splat")),
+        _ => false,
+    }
+}
+
 /// The blocks of a function body, nested ones included, but not those of nested functions, lambdas or classes.
 pub fn blocks_of(function: Node) -> Vec<Node> {
     struct Blocks<'t> {

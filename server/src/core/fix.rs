@@ -567,6 +567,52 @@ fn registry_fix(document: &Document, model: &SemanticModel, target: (u8, u8), ed
     Fix { title, edits, applicability: Applicability::Safe }
 }
 
+/// Puts `await asyncio.sleep(0)` (the module's own library's `sleep`) first in the body of each outermost loop of a
+/// coroutine that never awaits, so that other tasks run between passes. `None` when the coroutine awaits already,
+/// when a loop's body does not start a line of its own (`for x in xs: f(x)`) or touches broken syntax.
+pub fn yield_in_loops_fix(document: &Document, model: &SemanticModel, coroutine: usize) -> Option<Fix> {
+    if !super::concurrency::coroutine_never_awaits(model, coroutine) {
+        return None;
+    }
+    let definition = model.scope(coroutine).node?;
+    let loops = super::concurrency::work_loops(definition);
+    let outermost = loops.iter().filter(|candidate| {
+        !loops.iter().any(|other| {
+            other.id() != candidate.id()
+                && other.start_byte() <= candidate.start_byte()
+                && candidate.end_byte() <= other.end_byte()
+        })
+    });
+    let text = document.text();
+    let newline = newline_of(text);
+    let (library, import) = module_reference(document, model, model.event_loop().module());
+    let mut edits = Vec::new();
+    for &found in outermost {
+        let body = found.child_by_field_id(syntax::fields().body)?;
+        // Comments on lines of their own may come first; the yield goes before the first statement.
+        let first = syntax::named_children(body).find(|statement| statement.kind_name() != "comment")?;
+        if syntax::touches_error(found) {
+            return None;
+        }
+        let indent = line_indent(text, first)?;
+        edits.push(Edit::insert(first.start_byte(), format!("await {library}.sleep(0){newline}{indent}")));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    let loops = if edits.len() > 1 { "loops" } else { "loop" };
+    edits.extend(import);
+    edits.sort_by_key(|edit| edit.range.start);
+    let name = model.scope(coroutine).display_name();
+    Some(Fix {
+        title: format!(
+            "Yield to the event loop at the top of each pass of `{name}`'s {loops} (`await {library}.sleep(0)`)"
+        ),
+        edits,
+        applicability: Applicability::Unsafe,
+    })
+}
+
 /// Binds a dropped task and awaits it before the function returns. This changes timing: the function now waits.
 pub fn bind_and_await_fix(document: &Document, model: &SemanticModel, call: &CallSite) -> Option<Fix> {
     if !model.in_async_function(call) {

@@ -8,7 +8,7 @@ use std::path::{Component, Path};
 use std::sync::Arc;
 
 use super::reach::{self, CallFacts, Guard};
-use super::summary::{FunctionSummary, ModuleSummary, Site};
+use super::summary::{FunctionSummary, ModuleSummary, ProjectCall, Site, Unyielding, Work};
 
 /// How many re-exports or base classes a name resolution follows before giving up (it also breaks cycles).
 const MAX_RESOLUTION_HOPS: usize = 16;
@@ -28,6 +28,46 @@ pub struct ChainLink<'a> {
     pub function: &'a FunctionSummary,
     pub path: &'a str,
     pub hop: Hop,
+}
+
+/// What holds the event loop while a coroutine that never awaits runs.
+#[derive(Debug, Clone)]
+pub enum Holds<'a> {
+    /// Its own loop or blocking call.
+    Own(&'a Work),
+    /// Its call of a sync project function that blocks, and that function's chain.
+    Helper { call: &'a ProjectCall, chain: Vec<ChainLink<'a>> },
+}
+
+/// A project coroutine function that never awaits and does work: run as a task, it runs to its end in one go.
+#[derive(Debug, Clone)]
+pub struct NeverYields<'a> {
+    /// The function as the index knows it (names; its facts may come from the current text instead).
+    pub function: &'a FunctionSummary,
+    /// The file it is defined in.
+    pub path: &'a str,
+    /// Where `def name` stands.
+    pub definition: Site,
+    pub holds: Holds<'a>,
+}
+
+impl NeverYields<'_> {
+    /// Feeds everything a finding shows of this answer (names, files, positions, the chain) to `hasher`: two answers
+    /// that hash alike give the same findings.
+    pub fn hash_answer(&self, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        let function = self.function;
+        (&function.qualname, &function.name, &function.display, &self.definition, self.path).hash(hasher);
+        match &self.holds {
+            Holds::Own(work) => work.hash(hasher),
+            Holds::Helper { call, chain } => {
+                call.site.hash(hasher);
+                for link in chain {
+                    (&link.function.display, link.path, &link.hop).hash(hasher);
+                }
+            }
+        }
+    }
 }
 
 /// A hop as the index keeps it: by position in the function's lists of calls, so that the sites shown are always
@@ -203,6 +243,62 @@ impl ProjectIndex {
     /// suspends.
     pub fn never_suspends(&self, qualified: &str) -> bool {
         self.resolve_function(qualified).is_some_and(|function| function.never_suspends)
+    }
+
+    /// The coroutine function a qualified name refers to, when it never awaits and does work, judged from its
+    /// summary.
+    pub fn never_yields(&self, qualified: &str) -> Option<NeverYields<'_>> {
+        let (function, path) = self.scheduled_function(qualified)?;
+        let holds = self.holds(function.unyielding.as_deref()?)?;
+        Some(NeverYields { function, path, definition: function.definition.clone(), holds })
+    }
+
+    /// The project function, with its file, that a call of `qualified` certainly runs: for a method, only when no
+    /// project class deriving from the class named in `qualified` overrides it (the call may run the override).
+    pub fn scheduled_function(&self, qualified: &str) -> Option<(&FunctionSummary, &str)> {
+        let reference = self.resolve_reference(qualified, 0)?;
+        (!self.overridden_below(qualified)).then(|| (self.function(reference), self.path_of(reference)))
+    }
+
+    /// What holds the loop while a coroutine that never awaits runs: its own blocking call first, then a call of a
+    /// project helper that blocks, else its loop. `None` when it does none of these.
+    pub fn holds<'a>(&'a self, unyielding: &'a Unyielding) -> Option<Holds<'a>> {
+        let own_block = unyielding.work.iter().find(|work| matches!(work, Work::Blocks { .. })).map(Holds::Own);
+        own_block
+            .or_else(|| {
+                unyielding.calls.iter().find_map(|call| {
+                    let facts = CallFacts { consumes_result: call.consumes_result, arguments: call.arguments.clone() };
+                    let chain = self.blocking_chain_for(&call.target, &facts)?;
+                    Some(Holds::Helper { call, chain })
+                })
+            })
+            .or_else(|| unyielding.work.iter().find(|work| matches!(work, Work::Loop { .. })).map(Holds::Own))
+    }
+
+    /// Whether `owner.method` names a method that a project class deriving from `owner` defines again.
+    fn overridden_below(&self, qualified: &str) -> bool {
+        let Some((owner, method)) = qualified.rsplit_once('.') else { return false };
+        let Some(owner) = self.resolve_alias(owner, 0).filter(|owner| self.classes.contains_key(owner)) else {
+            return false;
+        };
+        self.classes.keys().any(|class| {
+            *class != owner
+                && self.derives_from(class, &owner, 0)
+                && self.functions.contains_key(&format!("{class}.{method}"))
+        })
+    }
+
+    /// Whether project class `class` has `ancestor` among its bases, at any depth.
+    fn derives_from(&self, class: &str, ancestor: &str, hops: usize) -> bool {
+        if hops > MAX_RESOLUTION_HOPS {
+            return false;
+        }
+        self.classes.get(class).is_some_and(|bases| {
+            bases.iter().any(|base| {
+                let base = self.resolve_alias(base, 0).unwrap_or_else(|| base.clone());
+                base == ancestor || self.derives_from(&base, ancestor, hops + 1)
+            })
+        })
     }
 
     /// Whether calling the function runs its body in a worker thread: a catalogue offload decorator, or a project
@@ -509,6 +605,32 @@ mod tests {
         assert!(index.blocking_chain("m.context").is_none());
         assert!(index.blocking_chain("m.other").is_none());
         assert!(index.blocking_chain("m.user").is_none());
+    }
+
+    #[test]
+    fn a_never_yielding_method_counts_only_when_no_subclass_overrides_it() {
+        let index = ProjectIndex::new([
+            summary("pkg/__init__.py", "pkg", "from .base import Base, Plain\n"),
+            summary(
+                "pkg/base.py",
+                "pkg.base",
+                "class Base:\n    async def run(self, xs):\n        for x in xs:\n            print(x)\n\
+                 class Plain:\n    async def run(self, xs):\n        while xs:\n            xs.pop()\n",
+            ),
+            summary(
+                "plugins.py",
+                "plugins",
+                "import asyncio\nfrom pkg import Base\nclass Loud(Base):\n    async def run(self, xs):\n        \
+                 await asyncio.sleep(0)\n",
+            ),
+        ]);
+        // `Loud` derives from `Base` through the package's re-export, and overrides `run`.
+        assert!(index.never_yields("pkg.base.Base.run").is_none());
+        assert!(index.never_yields("pkg.Base.run").is_none());
+        let plain = index.never_yields("pkg.Plain.run").expect("no subclass overrides Plain.run");
+        assert_eq!((plain.function.display.as_str(), plain.path), ("Plain.run", "pkg/base.py"));
+        assert!(matches!(plain.holds, Holds::Own(Work::Loop { ref keyword, .. }) if keyword == "while"));
+        assert!(index.never_yields("plugins.Loud.run").is_none(), "it awaits");
     }
 
     #[test]

@@ -32,6 +32,50 @@ pub fn spawns_task(model: &SemanticModel, call: &CallSite) -> bool {
     last.ends_with("loop")
 }
 
+/// The coroutine calls that `call` runs as tasks, which the event loop starts later and runs until they first
+/// suspend: the first argument of a task spawner, of a task group's `create_task` (or of `create_task` on a receiver
+/// of unknown type: an event loop or a task group), and each positional argument of `asyncio.gather`, also spread
+/// from a generator or comprehension (`*(fetch(u) for u in urls)`).
+pub fn scheduled_coroutines<'t>(model: &SemanticModel<'t>, call: &CallSite<'t>) -> Vec<Node<'t>> {
+    let catalogue = model.catalogue();
+    let path = model.callee_path(call);
+    let is_call = |node: &Node| node.kind_name() == "call";
+    if path.as_deref().is_some_and(|path| catalogue.is_gatherer(path)) {
+        let Some(arguments) = call.node.child_by_field_id(syntax::fields().arguments) else { return Vec::new() };
+        return syntax::named_children(arguments)
+            .filter_map(|argument| match argument.kind_name() {
+                "list_splat" => {
+                    let spread = argument.named_child(0)?;
+                    let spread = match spread.kind_name() {
+                        "parenthesized_expression" => spread.named_child(0)?,
+                        _ => spread,
+                    };
+                    matches!(spread.kind_name(), "generator_expression" | "list_comprehension")
+                        .then(|| spread.child_by_field_id(syntax::fields().body))
+                        .flatten()
+                }
+                _ => Some(argument),
+            })
+            .filter(is_call)
+            .collect();
+    }
+    // The method's name is read before its receiver is resolved: resolving every method call's receiver would cost
+    // more than the rule.
+    let method = call
+        .node
+        .child_by_field_id(syntax::fields().function)
+        .filter(|function| function.kind_name() == "attribute")
+        .and_then(|function| function.child_by_field_id(syntax::fields().attribute))
+        .map(|attribute| model.text(attribute));
+    let spawns =
+        path.as_deref().is_some_and(|path| catalogue.is_task_spawner(path) || catalogue.is_group_spawner(path))
+            || (method == Some("create_task") && model.unknown_receiver_method(call) == Some("create_task"));
+    if !spawns {
+        return Vec::new();
+    }
+    syntax::first_positional_argument(call.node).filter(is_call).into_iter().collect()
+}
+
 /// Whether a call makes a coroutine (or another awaitable that does nothing until awaited): a library coroutine
 /// function from the catalogue, or an `async def` of the project (not an async generator).
 pub fn makes_coroutine(model: &SemanticModel, call: &CallSite, index: &ProjectIndex) -> bool {

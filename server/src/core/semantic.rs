@@ -159,6 +159,14 @@ impl Scope<'_> {
     pub fn is_coroutine_function(&self) -> bool {
         self.is_async_function() && !self.is_generator
     }
+
+    /// How messages name a function: `prepare`, or `Store.__init__` for a method.
+    pub fn display_name(&self) -> String {
+        match &self.class {
+            Some(class) => format!("{}.{}", class.rsplit('.').next().unwrap_or(class), self.name),
+            None => self.name.to_owned(),
+        }
+    }
 }
 
 /// A call expression and where it stands.

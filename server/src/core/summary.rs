@@ -9,7 +9,7 @@ use super::diagnostic::TextRange;
 use super::document::Document;
 use super::positions::Span;
 use super::reach::{self, ArgumentType, Guard};
-use super::semantic::{Binding, CallSite, Resolved, ScopeKind, SemanticModel, MODULE_SCOPE};
+use super::semantic::{Binding, CallSite, Resolved, ScopeId, ScopeKind, SemanticModel, MODULE_SCOPE};
 use crate::core::syntax::{self, KindName};
 
 /// A place in a file, with its line/column span computed while the text was at hand.
@@ -32,7 +32,7 @@ pub struct BlockingCall {
     pub guard: Option<Box<Guard>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProjectCall {
     pub site: Site,
     /// The callee's qualified name as resolved in this file (`pkg.util.helper`, `pkg.m.Class.method`); the index
@@ -45,6 +45,24 @@ pub struct ProjectCall {
     pub consumes_result: bool,
     /// What is known of the types it passes, for the callee's own guards.
     pub arguments: Vec<ArgumentType>,
+}
+
+/// Work a coroutine does in its own code without yielding.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Work {
+    /// A `for` or `while` loop (the keyword), not over a literal written in place.
+    Loop { keyword: String, site: Site },
+    /// A blocking or CPU-heavy call from the catalogue, not under an `isinstance` guard.
+    Blocks { name: String, site: Site },
+}
+
+/// What a coroutine function that never awaits does: once a task starts it, it runs to its end in one go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Unyielding {
+    /// Its first loop and its first blocking call, in that order, each when it has one.
+    pub work: Vec<Work>,
+    /// Its calls that may reach sync functions of the project: the index tells which of them block.
+    pub calls: Vec<ProjectCall>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +82,9 @@ pub struct FunctionSummary {
     /// A coroutine function that runs to its end without suspending (no `await`, `async for`, `async with` or
     /// blocking call): awaiting it beside other awaits overlaps nothing.
     pub never_suspends: bool,
+    /// What a coroutine function that never awaits does without yielding (see [`unyielding_of`]); `None` for every
+    /// other function (boxed: most have none, and a run holds every summary).
+    pub unyielding: Option<Box<Unyielding>>,
     /// Decorated with a catalogue offload decorator (`asgiref.sync.sync_to_async`): its body runs in a worker thread.
     pub offloaded: bool,
     /// Its other dotted decorators, resolved: the index asks whether one is a project decorator that offloads.
@@ -161,6 +182,55 @@ fn decorator_path(model: &SemanticModel, decorator: tree_sitter::Node, scope: Op
     }
 }
 
+/// What the coroutine function `id` of this file does without yielding, when it never awaits (see
+/// [`concurrency::coroutine_never_awaits`]): its first loop, its first blocking call, and its calls that may reach
+/// sync functions of the project. `None` when it may yield, and when it neither works nor calls into the project,
+/// which leaves it nothing that could hold the loop.
+pub fn unyielding_of(
+    document: &Document,
+    model: &SemanticModel,
+    id: ScopeId,
+    catalogue: &Catalogue,
+) -> Option<Unyielding> {
+    if !concurrency::coroutine_never_awaits(model, id) {
+        return None;
+    }
+    let site = |range: TextRange| Site { range, span: document.span(range) };
+    let definition = model.scope(id).node?;
+    let mut work: Vec<Work> = concurrency::work_loops(definition)
+        .first()
+        .map(|found| Work::Loop {
+            keyword: if found.kind_name() == "while_statement" { "while" } else { "for" }.to_owned(),
+            site: site(syntax::range(*found)),
+        })
+        .into_iter()
+        .collect();
+    let mut calls = Vec::new();
+    let mut blocks = false;
+    for call in model.calls_within(definition).iter().filter(|call| call.scope == id) {
+        let callee = model.callee_path(call);
+        if let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) {
+            // Only a call that certainly runs: one under an `isinstance` test of a parameter may not.
+            if !blocks && reach::guard_of(model, call.node, call.scope).is_none() {
+                blocks = true;
+                work.push(Work::Blocks { name: entry.name.clone(), site: site(syntax::range(call.node)) });
+            }
+        } else if let Some(target) = callee.filter(|path| path.contains('.')) {
+            // Dotless paths are builtins (`len`, `print`): never project functions.
+            let facts = reach::CallFacts::of(model, call.node, call.scope);
+            calls.push(ProjectCall {
+                site: site(syntax::range(call.node)),
+                target,
+                guard: reach::guard_of(model, call.node, call.scope).map(Box::new),
+                consumes_result: facts.consumes_result,
+                arguments: facts.arguments,
+            });
+        }
+    }
+    calls.shrink_to_fit();
+    (!work.is_empty() || !calls.is_empty()).then_some(Unyielding { work, calls })
+}
+
 pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalogue) -> ModuleSummary {
     let site = |range: TextRange| Site { range, span: document.span(range) };
     let mut functions: Vec<FunctionSummary> = Vec::new();
@@ -182,16 +252,14 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
             functions.push(FunctionSummary {
                 qualname: scope.qualname.clone(),
                 name: scope.name.to_owned(),
-                display: match &scope.class {
-                    Some(class) => format!("{}.{}", class.rsplit('.').next().unwrap_or(class), scope.name),
-                    None => scope.name.to_owned(),
-                },
+                display: scope.display_name(),
                 is_async,
                 is_coroutine: model.is_plain_coroutine_function(id),
                 memoized,
                 is_generator: !is_async && scope.is_generator,
                 never_suspends: model.is_plain_coroutine_function(id)
                     && concurrency::coroutine_never_suspends(model, id),
+                unyielding: unyielding_of(document, model, id, catalogue).map(Box::new),
                 offloaded,
                 decorators: project_decorators,
                 offloads_argument: reach::offloads_first_parameter(model, id),

@@ -32,7 +32,7 @@ use crate::core::document::Document;
 use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
 use crate::core::settings::{Config, Settings};
-use crate::core::summary::{summarize, ModuleSummary};
+use crate::core::summary::{summarize, ModuleSummary, Work};
 use crate::workspace::{self, Exclusions, PackageCache};
 
 use super::convert;
@@ -517,6 +517,17 @@ fn shape_of(summary: &ModuleSummary) -> u64 {
         (&function.qualname, function.is_async, function.is_coroutine, function.memoized).hash(&mut hasher);
         (function.is_generator, function.offloaded, &function.decorators, function.offloads_argument).hash(&mut hasher);
         function.never_suspends.hash(&mut hasher);
+        if let Some(unyielding) = &function.unyielding {
+            for work in &unyielding.work {
+                match work {
+                    Work::Loop { keyword, .. } => keyword.hash(&mut hasher),
+                    Work::Blocks { name, .. } => name.hash(&mut hasher),
+                }
+            }
+            for call in &unyielding.calls {
+                (&call.target, &call.guard, call.consumes_result, &call.arguments).hash(&mut hasher);
+            }
+        }
         for call in &function.blocking_calls {
             (&call.name, call.cost, &call.guard).hash(&mut hasher);
         }

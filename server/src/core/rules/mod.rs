@@ -3,6 +3,7 @@
 pub mod asyncio_run_in_notebook;
 pub mod await_in_loop;
 pub mod blocking;
+pub mod coroutine_never_yields;
 pub mod dangling_task;
 pub mod root_exits_with_pending_tasks;
 pub mod sequential_awaits;
@@ -38,6 +39,7 @@ pub const ALL: &[&RuleMeta] = &[
     &blocking::nested_event_loop::RULE,
     &blocking::cpu_heavy::RULE,
     &transitive_blocking::RULE,
+    &coroutine_never_yields::RULE,
     &asyncio_run_in_notebook::RULE,
     &dangling_task::RULE,
     &task_never_awaited::RULE,
@@ -90,7 +92,7 @@ mod tests {
     fn selectors_take_codes_prefixes_and_names() {
         assert_eq!(select("AL101").len(), 1);
         assert_eq!(select("blocking-http")[0].code, "AL102");
-        assert_eq!(select("AL1").len(), 11);
+        assert_eq!(select("AL1").len(), 12);
         assert_eq!(select("AL2").len(), 4);
         assert_eq!(select("AL3").len(), 2);
         assert_eq!(select("ALL").len(), ALL.len());
