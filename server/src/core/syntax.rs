@@ -186,6 +186,21 @@ pub fn named_children<'t>(node: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     (0..node.named_child_count()).filter_map(move |index| node.named_child(index as u32))
 }
 
+/// The nodes from `top` down to the parent of `node` (which `top` contains), outermost first; empty when `top` does
+/// not contain it.
+pub fn ancestors_below<'t>(top: Node<'t>, node: Node<'t>) -> Vec<Node<'t>> {
+    let mut chain = Vec::new();
+    let mut current = top;
+    while current.id() != node.id() {
+        chain.push(current);
+        match current.child_with_descendant(node) {
+            Some(next) => current = next,
+            None => return Vec::new(),
+        }
+    }
+    chain
+}
+
 /// Whether the node or anything inside it is an `ERROR` or `MISSING` node: such text is not safe to rewrite.
 pub fn touches_error(node: Node) -> bool {
     node.has_error() || node.is_missing() || node.is_error()
@@ -245,6 +260,21 @@ pub fn walk_node<'t>(root: Node<'t>, visitor: &mut impl Visitor<'t>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ancestors_below_are_the_parents_from_the_top_down() {
+        let document = crate::core::document::Document::new("m.py", "def f(x):\n    if x:\n        g(x)\n");
+        let function = document.top_level_nodes().next().unwrap();
+        let call = document.node_at(document.text().find("g(x)").unwrap()).unwrap();
+        let call = std::iter::successors(Some(call), |node| node.parent()).find(|node| node.kind() == "call").unwrap();
+        let climbed: Vec<Node> = std::iter::successors(call.parent(), |node| node.parent())
+            .take_while(|node| node.id() != function.id())
+            .collect();
+        let mut expected: Vec<Node> = climbed.into_iter().rev().collect();
+        expected.insert(0, function);
+        assert_eq!(ancestors_below(function, call), expected);
+        assert!(ancestors_below(call, function).is_empty(), "a node does not contain its ancestor");
+    }
 
     #[test]
     fn kind_names_match_tree_sitters_including_errors() {
