@@ -22,19 +22,48 @@ struct TestClient {
     inbox: tokio::sync::mpsc::UnboundedReceiver<Value>,
     next_id: i64,
     encoding: Encoding,
+    /// The server's capabilities, from its answer to `initialize`.
+    capabilities: Value,
+    /// The methods of the messages the server sent before `initialized`.
+    early: Vec<String>,
+    /// Every message read from the server since.
+    seen: Vec<Value>,
 }
 
 impl TestClient {
+    /// A client of `service` that has not initialized it.
+    fn new(
+        service: LspService<asynclint::lsp::Backend>,
+        inbox: tokio::sync::mpsc::UnboundedReceiver<Value>,
+        encoding: Encoding,
+    ) -> TestClient {
+        TestClient {
+            service,
+            inbox,
+            next_id: 1,
+            encoding,
+            capabilities: Value::Null,
+            early: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
     async fn start(root: &Path, utf8: bool, options: Value) -> TestClient {
         TestClient::start_with(root, utf8, options, json!({})).await
     }
 
     /// Starts a client whose `textDocument` capabilities are `text_document`.
     async fn start_with(root: &Path, utf8: bool, options: Value, text_document: Value) -> TestClient {
+        TestClient::start_capable(root, utf8, options, json!({ "textDocument": text_document })).await
+    }
+
+    /// Starts a client with the capabilities in `capabilities` (`textDocument`, `workspace`) besides the encodings and
+    /// progress.
+    async fn start_capable(root: &Path, utf8: bool, options: Value, capabilities: Value) -> TestClient {
         let (service, socket) = asynclint::lsp::service();
         let inbox = support::drain(socket);
         let encoding = if utf8 { Encoding::Utf8 } else { Encoding::Utf16 };
-        let mut client = TestClient { service, inbox, next_id: 1, encoding };
+        let mut client = TestClient::new(service, inbox, encoding);
         let encodings = if utf8 { json!(["utf-8", "utf-16"]) } else { json!(["utf-16"]) };
         let uri = file_uri(root);
         let result = client
@@ -47,7 +76,8 @@ impl TestClient {
                     "capabilities": {
                         "general": {"positionEncodings": encodings},
                         "window": {"workDoneProgress": true},
-                        "textDocument": text_document,
+                        "textDocument": capabilities.get("textDocument").cloned().unwrap_or(json!({})),
+                        "workspace": capabilities.get("workspace").cloned().unwrap_or(json!({})),
                     },
                     "initializationOptions": options,
                 }),
@@ -55,6 +85,11 @@ impl TestClient {
             .await;
         let expected = if utf8 { "utf-8" } else { "utf-16" };
         assert_eq!(result["capabilities"]["positionEncoding"], expected);
+        client.capabilities = result["capabilities"].clone();
+        // A request the server sent while initializing has been answered (and forwarded) before its answer came.
+        while let Ok(message) = client.inbox.try_recv() {
+            client.early.push(message["method"].as_str().unwrap_or_default().to_owned());
+        }
         client.notify("initialized", json!({})).await;
         client.wait_for(|message| message["params"]["value"]["kind"] == "end").await;
         client
@@ -95,6 +130,7 @@ impl TestClient {
                 .await
                 .expect("the server answers in time")
                 .expect("the server is running");
+            self.seen.push(message.clone());
             if wanted(&message) {
                 return message;
             }
@@ -682,7 +718,7 @@ async fn without_a_root_uri_the_open_file_s_project_is_indexed() {
     let uri = file_uri(&directory.path().join("app.py"));
     let (service, socket) = asynclint::lsp::service();
     let inbox = support::drain(socket);
-    let mut client = TestClient { service, inbox, next_id: 1, encoding: Encoding::Utf16 };
+    let mut client = TestClient::new(service, inbox, Encoding::Utf16);
     let capabilities = json!({"window": {"workDoneProgress": true}});
     client.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": capabilities})).await;
     client.notify("initialized", json!({})).await;
@@ -715,7 +751,7 @@ async fn two_workspace_folders_each_resolve_their_own_packages() {
     ]);
     let (service, socket) = asynclint::lsp::service();
     let inbox = support::drain(socket);
-    let mut client = TestClient { service, inbox, next_id: 1, encoding: Encoding::Utf16 };
+    let mut client = TestClient::new(service, inbox, Encoding::Utf16);
     let folder = |name: &str| json!({"uri": file_uri(&directory.path().join(name)), "name": name});
     let capabilities = json!({"window": {"workDoneProgress": true}});
     let folders = json!([folder("svc1"), folder("svc2")]);
@@ -748,4 +784,146 @@ async fn two_workspace_folders_each_resolve_their_own_packages() {
         })
         .await;
     assert_eq!(published["params"]["diagnostics"], json!([]), "{published}");
+}
+
+/// A client that pulls diagnostics and takes `workspace/diagnostic/refresh`.
+fn pulling_client() -> Value {
+    json!({"textDocument": {"diagnostic": {}}, "workspace": {"diagnostics": {"refreshSupport": true}}})
+}
+
+impl TestClient {
+    /// Pulls the diagnostics of `uri`: the report's kind, its result id and its items.
+    async fn pull(&mut self, uri: &str, previous: Option<&str>) -> (String, String, Vec<Value>) {
+        let report = self
+            .request("textDocument/diagnostic", json!({"textDocument": {"uri": uri}, "previousResultId": previous}))
+            .await;
+        let kind = report["kind"].as_str().unwrap().to_owned();
+        let items = report["items"].as_array().cloned().unwrap_or_default();
+        (kind, report["resultId"].as_str().unwrap().to_owned(), items)
+    }
+}
+
+fn codes(diagnostics: &[Value]) -> Vec<&str> {
+    diagnostics.iter().map(|diagnostic| diagnostic["code"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulled_diagnostics_stay_unchanged_until_an_edit_or_a_helper_changes_on_disk() {
+    let app = "import time\nfrom helpers import prepare\n\n\nasync def main():\n    time.sleep(1)\n    prepare()\n";
+    let directory = project(&[("helpers.py", "def prepare():\n    return 1\n"), ("app.py", app)]);
+    let helper = directory.path().join("helpers.py");
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start_capable(directory.path(), false, Value::Null, pulling_client()).await;
+    let provider = &client.capabilities["diagnosticProvider"];
+    assert_eq!((&provider["interFileDependencies"], &provider["workspaceDiagnostics"]), (&json!(true), &json!(false)));
+    client.open(&uri, app).await;
+    let (kind, first, items) = client.pull(&uri, None).await;
+    assert_eq!((kind.as_str(), codes(&items)), ("full", vec!["AL101"]));
+    let (kind, again, items) = client.pull(&uri, Some(&first)).await;
+    assert_eq!((kind.as_str(), again.as_str(), items.len()), ("unchanged", first.as_str(), 0));
+    // An edit: a new report, for the new text.
+    client.change(&uri, 2, &newline_at_top()).await;
+    let (kind, edited, items) = client.pull(&uri, Some(&first)).await;
+    assert_eq!((kind.as_str(), codes(&items)), ("full", vec!["AL101"]));
+    assert_ne!(edited, first);
+    assert_eq!(items[0]["range"]["start"]["line"], 6);
+    // The helper starts blocking on disk: the client is asked to pull again, and the caller's report changes.
+    std::fs::write(&helper, "import time\n\n\ndef prepare():\n    time.sleep(1)\n").unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": file_uri(&helper), "type": 2}]})).await;
+    client.wait_for(|message| message["method"] == "workspace/diagnostic/refresh").await;
+    let (kind, after, items) = client.pull(&uri, Some(&edited)).await;
+    assert_eq!((kind.as_str(), codes(&items)), ("full", vec!["AL101", "AL110"]));
+    assert_ne!(after, edited);
+    let (kind, _, _) = client.pull(&uri, Some(&after)).await;
+    assert_eq!(kind, "unchanged");
+    let pushed = client.seen.iter().any(|message| message["method"] == "textDocument/publishDiagnostics");
+    assert!(!pushed, "a client that pulls gets no push");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hover_explains_a_finding_with_its_chain_and_a_noqa_code_in_utf16_columns() {
+    let helper = "import time\n\n\ndef prepare():\n    time.sleep(1)\n";
+    let app = "from helpers import prepare\nimport time\n\n\nasync def main():\n    label = \"😀\"; prepare()\n    time.sleep(1)  # noqa: ASYNC251\n";
+    let directory = project(&[("helpers.py", helper), ("app.py", app)]);
+    let uri = file_uri(&directory.path().join("app.py"));
+    let mut client = TestClient::start(directory.path(), false, Value::Null).await;
+    assert_eq!(client.capabilities["hoverProvider"], true);
+    client.open(&uri, app).await;
+    let (_, diagnostics) = client.diagnostics(&uri).await;
+    assert_eq!(codes(&diagnostics), ["AL110"]);
+    let hover = |line: u32, character: u32| json!({"textDocument": {"uri": uri.clone()}, "position": {"line": line, "character": character}});
+    // `prepare` starts at UTF-16 column 18 (the emoji is two units, four bytes).
+    let found = client.request("textDocument/hover", hover(5, 18)).await;
+    assert_eq!(found["range"], diagnostics[0]["range"]);
+    assert_eq!(found["contents"]["kind"], "markdown");
+    let text = found["contents"]["value"].as_str().unwrap();
+    assert!(text.starts_with("# transitive-blocking-call (AL110)\n"), "{text}");
+    assert!(text.contains("## What it does"), "{text}");
+    let chain = "## Call chain\n1. `prepare` calls `time.sleep`, which blocks ([helpers.py:5](";
+    assert!(text.contains(chain), "{text}");
+    assert!(text.contains("helpers.py#L5)"), "{text}");
+    // The peer linter's code in the `# noqa` names AL101.
+    let column = "    time.sleep(1)  # noqa: ASYNC".len() as u32;
+    let noqa = client.request("textDocument/hover", hover(6, column)).await;
+    let text = noqa["contents"]["value"].as_str().unwrap();
+    assert!(text.starts_with("# blocking-sleep (AL101)\n"), "{text}");
+    let start = "    time.sleep(1)  # noqa: ".len();
+    assert_eq!(
+        noqa["range"],
+        json!({"start": {"line": 6, "character": start}, "end": {"line": 6, "character": start + 8}})
+    );
+    // Elsewhere: no finding, no hover; the suppressed call has none either.
+    assert_eq!(client.request("textDocument/hover", hover(5, 6)).await, Value::Null);
+    assert_eq!(client.request("textDocument/hover", hover(6, 6)).await, Value::Null);
+    assert_eq!(
+        client.request("textDocument/hover", hover(6, "    time.sleep(1)  # no".len() as u32)).await,
+        Value::Null
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_watchers_are_registered_after_initialized_when_the_client_allows_it() {
+    let directory = project(&[]);
+    let watching = json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": true}}});
+    let client = TestClient::start_capable(directory.path(), false, Value::Null, watching).await;
+    assert!(client.early.is_empty(), "nothing is asked before `initialized`: {:?}", client.early);
+    // `start` read every message up to the end of indexing, which comes after the registration.
+    let registration = client.seen.iter().find(|message| message["method"] == "client/registerCapability");
+    let registration = &registration.expect("watchers are registered")["params"]["registrations"][0];
+    assert_eq!(registration["method"], "workspace/didChangeWatchedFiles");
+    let globs: Vec<&Value> =
+        registration["registerOptions"]["watchers"].as_array().unwrap().iter().map(|w| &w["globPattern"]).collect();
+    assert_eq!(globs, ["**/*.py", "**/*.ipynb", "**/pyproject.toml", "**/asynclint.toml"]);
+
+    for capabilities in [json!({}), json!({"workspace": {"didChangeWatchedFiles": {"dynamicRegistration": false}}})] {
+        let client = TestClient::start_capable(directory.path(), false, Value::Null, capabilities).await;
+        assert!(!client.early.iter().any(|method| method == "client/registerCapability"));
+        assert!(!client.seen.iter().any(|message| message["method"] == "client/registerCapability"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_changed_on_disk_re_checks_its_open_caller() {
+    let (directory, helper_uri, app_uri, mut client) = helper_and_caller("def prepare():\n    return 1\n").await;
+    assert!(client.diagnostics(&app_uri).await.1.is_empty());
+    std::fs::write(directory.path().join("helpers.py"), "import time\n\n\ndef prepare():\n    time.sleep(1)\n")
+        .unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": helper_uri, "type": 2}]})).await;
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    assert_eq!(codes(&diagnostics), ["AL110"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_edited_unsaved_helper_puts_its_disk_version_back_in_the_index() {
+    let helper = "def prepare():\n    return 1\n";
+    let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
+    assert!(client.diagnostics(&app_uri).await.1.is_empty());
+    client.open(&helper_uri, helper).await;
+    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
+    client.change(&helper_uri, 2, &blocking).await;
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    assert_eq!(codes(&diagnostics), ["AL110"], "the unsaved edit reaches the caller");
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": helper_uri}})).await;
+    let (_, diagnostics) = client.diagnostics(&app_uri).await;
+    assert!(diagnostics.is_empty(), "the helper on disk does not block: {diagnostics:?}");
 }

@@ -133,13 +133,7 @@ fn print_rule(rule: Option<&str>) -> Result<ExitCode, String> {
     match rule {
         Some(name) => {
             let rule = rules::find(name).ok_or_else(|| format!("no rule named `{name}` (see `asynclint rule`)"))?;
-            writeln!(out, "# {} ({})\n\n{}\n\n{}", rule.name, rule.code, rule.summary, rule.doc.trim_end())
-                .map_err(write_failed)?;
-            if !rule.equivalents.is_empty() {
-                let codes = rule.equivalents.join(", ");
-                writeln!(out, "\n## Other linters\nThe same check elsewhere: {codes}. `# noqa` with these codes suppresses it too.")
-                    .map_err(write_failed)?;
-            }
+            write!(out, "{}", rule.explanation()).map_err(write_failed)?;
         }
         None => {
             for rule in rules::ALL {

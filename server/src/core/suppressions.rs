@@ -4,7 +4,7 @@
 use crate::core::syntax::KindName;
 use std::collections::BTreeMap;
 
-use super::diagnostic::{Diagnostic, Edit};
+use super::diagnostic::{Diagnostic, Edit, TextRange};
 use super::document::Document;
 use super::rules;
 
@@ -19,15 +19,7 @@ pub enum Noqa<'a> {
 
 /// The `# noqa` directive of a line, if any. `# noqa:AL101,AL102` and `# NOQA: AL101 AL102` are accepted.
 pub fn parse_line(line: &str) -> Option<Noqa<'_>> {
-    let at = line.to_ascii_lowercase().find("# noqa")?;
-    let rest = &line[at + "# noqa".len()..];
-    let Some(codes) = rest.trim_start().strip_prefix(':') else { return Some(Noqa::All) };
-    let codes: Vec<&str> = codes
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(str::trim)
-        .take_while(|code| !code.starts_with('#'))
-        .filter(|code| !code.is_empty())
-        .collect();
+    let codes = written_codes(line)?;
     if codes.is_empty() {
         Some(Noqa::All)
     } else {
@@ -35,12 +27,40 @@ pub fn parse_line(line: &str) -> Option<Noqa<'_>> {
     }
 }
 
+/// The codes a line's `# noqa: ...` lists, as slices of the line; empty for a bare `# noqa`, None without one.
+fn written_codes(line: &str) -> Option<Vec<&str>> {
+    let at = line.to_ascii_lowercase().find("# noqa")?;
+    let rest = &line[at + "# noqa".len()..];
+    let Some(codes) = rest.trim_start().strip_prefix(':') else { return Some(Vec::new()) };
+    let codes = codes
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .take_while(|code| !code.starts_with('#'))
+        .filter(|code| !code.is_empty())
+        .collect();
+    Some(codes)
+}
+
+/// The code written in a `# noqa: ...` list that the byte `offset` of the document falls on (its end included, where
+/// an editor's cursor rests after typing it), and its range: what the editor's hover explains.
+pub fn noqa_code_at(document: &Document, offset: usize) -> Option<(TextRange, &str)> {
+    let text = document.text();
+    let rope = document.rope();
+    let line = rope.byte_to_line(offset.min(text.len()));
+    let start = rope.line_to_byte(line);
+    let end = if line + 1 < rope.len_lines() { rope.line_to_byte(line + 1) } else { text.len() };
+    let content = &text[start..end];
+    written_codes(content)?.into_iter().find_map(|code| {
+        // Each code is a slice of `content`: its address gives its place in the line.
+        let code_start = start + (code.as_ptr() as usize - content.as_ptr() as usize);
+        let range = TextRange::new(code_start, code_start + code.len());
+        (range.start <= offset && offset <= range.end).then_some((range, code))
+    })
+}
+
 /// Whether a code written in a `# noqa` names this diagnostic's rule.
 fn names_rule(written: &str, diagnostic: &Diagnostic) -> bool {
-    let Some(rule) = rules::find(diagnostic.code) else { return false };
-    written.eq_ignore_ascii_case(rule.code)
-        || written == rule.name
-        || rule.equivalents.iter().any(|equivalent| written.eq_ignore_ascii_case(equivalent))
+    rules::find(diagnostic.code).is_some_and(|rule| rule.is_named_by(written))
 }
 
 /// Drops the diagnostics that a `# noqa` on their first line, or a file-level `# asynclint: noqa`, suppresses.
@@ -131,6 +151,21 @@ mod tests {
         assert_eq!(parse_line("x()  # NOQA: AL101,ASYNC251 # why"), Some(Noqa::Codes(vec!["AL101", "ASYNC251"])));
         assert_eq!(parse_line("x()  # noqa:blocking-sleep"), Some(Noqa::Codes(vec!["blocking-sleep"])));
         assert_eq!(parse_line("x()  # a comment"), None);
+    }
+
+    #[test]
+    fn the_noqa_code_under_an_offset_is_found_with_its_range() {
+        let text = "x = 1\ntime.sleep(1)  # noqa: AL101,ASYNC251  # AL102\n";
+        let document = Document::new("m.py", text);
+        let code_at =
+            |offset: usize| noqa_code_at(&document, offset).map(|(range, code)| (&text[range.start..range.end], code));
+        let first = text.find("AL101").unwrap();
+        assert_eq!(code_at(first), Some(("AL101", "AL101")));
+        assert_eq!(code_at(first + 5), Some(("AL101", "AL101")), "the end of a code counts");
+        assert_eq!(code_at(text.find("SYNC251").unwrap()), Some(("ASYNC251", "ASYNC251")));
+        assert_eq!(code_at(text.find("noqa").unwrap()), None);
+        assert_eq!(code_at(text.find("AL102").unwrap()), None, "a later comment is not part of the list");
+        assert_eq!(code_at(2), None, "another line");
     }
 
     #[test]

@@ -16,10 +16,14 @@ use serde::Deserialize;
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::{
     self as lsp, CodeAction, CodeActionKind, CodeActionOptions, CodeActionOrCommand, CodeActionParams,
-    CodeActionProviderCapability, CodeActionResponse, DidChangeConfigurationParams, DidChangeTextDocumentParams,
-    DidChangeWatchedFilesParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams, FileChangeType,
+    CodeActionProviderCapability, CodeActionResponse, DiagnosticOptions, DiagnosticServerCapabilities,
+    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
+    DidChangeWatchedFilesRegistrationOptions, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    DocumentDiagnosticParams, DocumentDiagnosticReport, DocumentDiagnosticReportResult, FileChangeType,
+    FileSystemWatcher, FullDocumentDiagnosticReport, GlobPattern, HoverParams, HoverProviderCapability,
     InitializeParams, InitializeResult, InitializedParams, MessageType, NumberOrString, PositionEncodingKind,
-    ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    Registration, RelatedFullDocumentDiagnosticReport, RelatedUnchangedDocumentDiagnosticReport, ServerCapabilities,
+    ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, UnchangedDocumentDiagnosticReport, Uri,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -31,6 +35,7 @@ use crate::core::document::Document;
 
 use crate::core::index::ProjectIndex;
 use crate::core::positions::Encoding;
+use crate::core::rules;
 use crate::core::settings::{Config, Settings};
 use crate::core::summary::{summarize, ModuleSummary, Work};
 use crate::workspace::{self, Exclusions, PackageCache};
@@ -110,6 +115,15 @@ struct State {
     /// The client resolves code actions lazily (`codeAction/resolve` of their edit): fix-all is then offered on every
     /// request and computed only when chosen.
     resolve_supported: bool,
+    /// The client pulls diagnostics (`textDocument/diagnostic`): they are not pushed to it as well, which would show
+    /// each finding twice.
+    pull: bool,
+    /// The client takes `workspace/diagnostic/refresh`, the request to pull again after the index changed.
+    refresh_supported: bool,
+    /// The client lets the server register file watchers (`workspace/didChangeWatchedFiles`) after `initialized`.
+    watch_supported: bool,
+    /// The newest generation a `workspace/diagnostic/refresh` was sent for: one refresh covers every document.
+    refreshed: u64,
     /// Where the workspace index keeps file summaries between sessions; None without a workspace folder.
     cache_directory: Option<PathBuf>,
     /// Counts the workspace indexings begun. One that finds a newer one begun leaves the storing to it: it read the
@@ -260,6 +274,13 @@ impl State {
         })
     }
 
+    /// What a pull of `uri` would answer now: the opening, the version and the generation (a change to the index or the
+    /// settings) decide the diagnostics, so the same three give the same report.
+    fn result_id(&self, uri: &Uri) -> Option<String> {
+        let open = self.documents.get(uri)?;
+        Some(result_id(open.id, open.version, self.generation))
+    }
+
     /// Marks every open document for analysis against a changed index or settings, and returns them.
     fn invalidate(&mut self) -> Vec<Uri> {
         self.generation += 1;
@@ -295,6 +316,10 @@ impl State {
         }
         self.invalidate()
     }
+}
+
+fn result_id(opening: u64, version: i32, generation: u64) -> String {
+    format!("{opening}.{version}.{generation}")
 }
 
 /// A document's context for work done off the lock.
@@ -366,18 +391,48 @@ struct Outbox {
 }
 
 impl Outbox {
-    /// Publishes an analysis' diagnostics unless the document was closed, or a newer analysis of it has finished.
+    /// Publishes an analysis' diagnostics unless the document was closed, or a newer analysis of it has finished. A
+    /// client that pulls gets none: it is asked to pull again instead when the analysis was for a newer generation
+    /// than its last pull of the document (a keystroke's new version it pulls for by itself).
     async fn publish(&self, state: &Mutex<State>, publish: Publish) {
-        let _order = self.order.lock().await;
-        let current = guarded(state, "publishing", |state| {
-            let open = state.documents.get(&publish.uri);
-            open.is_some_and(|open| open.id == publish.id && open.analysed == Some(publish.analysed))
+        let order = self.order.lock().await;
+        let delivery = guarded(state, "publishing", |state| {
+            let open = state.documents.get(&publish.uri)?;
+            if open.id != publish.id || open.analysed != Some(publish.analysed) {
+                return None;
+            }
+            if !state.pull {
+                return Some(Delivery::Push);
+            }
+            let generation = publish.analysed.1;
+            let stale = open.pulled.is_some_and(|pulled| pulled < generation);
+            if stale && state.refresh_supported && state.refreshed < generation {
+                state.refreshed = generation;
+                return Some(Delivery::Refresh);
+            }
+            None
         });
-        if current == Some(true) {
-            let version = Some(publish.analysed.0);
-            self.client.publish_diagnostics(publish.uri, publish.diagnostics, version).await;
+        match delivery.flatten() {
+            Some(Delivery::Push) => {
+                let version = Some(publish.analysed.0);
+                self.client.publish_diagnostics(publish.uri, publish.diagnostics, version).await;
+            }
+            Some(Delivery::Refresh) => {
+                // The client answers once it has pulled: the next publish need not wait for that.
+                drop(order);
+                if let Err(error) = self.client.workspace_diagnostic_refresh().await {
+                    eprintln!("asynclint: the client refused to pull diagnostics again: {error}");
+                }
+            }
+            None => {}
         }
     }
+}
+
+/// How an analysis reaches the client.
+enum Delivery {
+    Push,
+    Refresh,
 }
 
 /// Analyses the newest version of `uri`, unless it was analysed for this generation already; drops the result if a
@@ -430,6 +485,13 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
         }
         let analysed = (snapshot.version, snapshot.generation);
         open.analysed = Some(analysed);
+        // A client that pulls is answered from here; none is pushed to it.
+        let diagnostics = if state.pull {
+            open.found = Some(diagnostics);
+            Vec::new()
+        } else {
+            diagnostics
+        };
         let index_changed = summary.is_some_and(|summary| state.record_summary(&snapshot.namespace, summary));
         let publish = Publish { uri: uri.clone(), id: snapshot.id, analysed, diagnostics };
         Some(Analysed { publish: Some(publish), index_changed })
@@ -486,6 +548,94 @@ fn refresh_edited(state: &Mutex<State>, generation: u64) -> Vec<Uri> {
         })
         .collect();
     guarded(state, "index refresh", |state| state.take_summaries(summaries)).unwrap_or_default()
+}
+
+/// Answers a pull of `uri` (on the blocking pool): the result id, and the diagnostics of the newest analysis when it
+/// was of the current version against the current index, or else of an analysis made now. None when the document is
+/// not open.
+fn pull(state: &Mutex<State>, uri: &Uri) -> Option<(String, Vec<lsp::Diagnostic>)> {
+    let answered = guarded(state, "textDocument/diagnostic", |state| {
+        let generation = state.generation;
+        let active = state.enabled();
+        let open = state.documents.get_mut(uri)?;
+        let id = result_id(open.id, open.version, generation);
+        let found = if !active || open.too_large {
+            Some(Vec::new())
+        } else if open.analysed == Some((open.version, generation)) {
+            open.found.clone()
+        } else {
+            None
+        };
+        if found.is_some() {
+            open.pulled = Some(generation);
+        }
+        Some((id, found))
+    })??;
+    if let (id, Some(found)) = answered {
+        return Some((id, found));
+    }
+    let (document, snapshot) =
+        with_current_document(state, uri, |document, snapshot| (document.clone(), snapshot.clone()))?;
+    let found = catch("textDocument/diagnostic", || {
+        let settings = &snapshot.settings;
+        let model = build_model(&document, &snapshot.module, settings.catalogue());
+        let found = check_model(&document, &model, &snapshot.index, settings, FixScope::None);
+        found.iter().map(|finding| convert::diagnostic(&document, finding, snapshot.encoding)).collect()
+    })?;
+    guarded(state, "textDocument/diagnostic", |state| {
+        if let Some(open) = state.documents.get_mut(uri).filter(|open| open.id == snapshot.id) {
+            open.pulled = Some(open.pulled.map_or(snapshot.generation, |pulled| pulled.max(snapshot.generation)));
+        }
+    });
+    Some((result_id(snapshot.id, snapshot.version, snapshot.generation), found))
+}
+
+/// The hover at `position` of `uri` (on the blocking pool): the rules a `# noqa` code under it names, or the findings
+/// whose range holds it. `version` is the document's version when the request came, which its position is in.
+fn hover_at(state: &Mutex<State>, uri: &Uri, position: lsp::Position, version: i32) -> Result<Option<lsp::Hover>> {
+    // Taken as a copy (its trees are shared), so that the next keystroke's analysis need not wait for the hover.
+    let Some((document, snapshot)) =
+        with_current_document(state, uri, |document, snapshot| (document.clone(), snapshot.clone()))
+    else {
+        return Ok(None);
+    };
+    if snapshot.version != version {
+        return Err(Error::content_modified());
+    }
+    let hover = catch("textDocument/hover", || {
+        let encoding = snapshot.encoding;
+        let offset = convert::offset(&document, position, encoding);
+        if let Some((range, code)) = crate::core::suppressions::noqa_code_at(&document, offset) {
+            let named: Vec<_> = rules::ALL.iter().copied().filter(|rule| rule.is_named_by(code)).collect();
+            if !named.is_empty() {
+                return convert::rules_hover(&document, &named, range, encoding);
+            }
+        }
+        let settings = &snapshot.settings;
+        let model = build_model(&document, &snapshot.module, settings.catalogue());
+        let mut found = check_model(&document, &model, &snapshot.index, settings, FixScope::None);
+        // The cursor is on a character: the one after a finding's end is not in it, unless the finding is empty.
+        found.retain(|finding| {
+            let range = finding.range;
+            range.start == offset || (range.start <= offset && offset < range.end)
+        });
+        convert::findings_hover(&document, &found, encoding)
+    });
+    hover.ok_or_else(Error::internal_error)
+}
+
+/// The file watchers registered with the client: Python files and notebooks, and the files config is read from.
+fn watched_files_registration() -> Registration {
+    let watchers = ["**/*.py", "**/*.ipynb", "**/pyproject.toml", "**/asynclint.toml"]
+        .into_iter()
+        .map(|glob| FileSystemWatcher { glob_pattern: GlobPattern::String(glob.to_owned()), kind: None })
+        .collect();
+    let options = DidChangeWatchedFilesRegistrationOptions { watchers };
+    Registration {
+        id: "asynclint/watched-files".to_owned(),
+        method: "workspace/didChangeWatchedFiles".to_owned(),
+        register_options: serde_json::to_value(options).ok(),
+    }
 }
 
 /// Runs `work`, catching a panic: it is logged to stderr and the server stays up.
@@ -591,6 +741,10 @@ impl Backend {
             roots_inferred: false,
             progress_supported: false,
             resolve_supported: false,
+            pull: false,
+            refresh_supported: false,
+            watch_supported: false,
+            refreshed: 0,
             cache_directory: None,
             indexings: 0,
             reindexings: 0,
@@ -933,6 +1087,16 @@ impl LanguageServer for Backend {
                     .as_ref()
                     .is_some_and(|support| support.properties.iter().any(|p| p == "edit"))
         });
+        let pull = params.capabilities.text_document.as_ref().is_some_and(|text| text.diagnostic.is_some());
+        let workspace = params.capabilities.workspace.as_ref();
+        let refresh_supported = workspace
+            .and_then(|workspace| workspace.diagnostics.as_ref())
+            .and_then(|diagnostics| diagnostics.refresh_support)
+            .unwrap_or(false);
+        let watch_supported = workspace
+            .and_then(|workspace| workspace.did_change_watched_files.as_ref())
+            .and_then(|watched| watched.dynamic_registration)
+            .unwrap_or(false);
         let mut roots: Vec<PathBuf> = params
             .workspace_folders
             .iter()
@@ -954,6 +1118,9 @@ impl LanguageServer for Backend {
                 state.editor = editor;
                 state.progress_supported = progress_supported;
                 state.resolve_supported = resolve_supported;
+                state.pull = pull;
+                state.refresh_supported = refresh_supported;
+                state.watch_supported = watch_supported;
                 state.rebuild_settings()
             })
             .ok_or_else(Error::internal_error)?;
@@ -973,6 +1140,14 @@ impl LanguageServer for Backend {
                     resolve_provider: Some(true),
                     ..CodeActionOptions::default()
                 })),
+                // A finding in one file depends on the helpers it calls in others.
+                diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                    identifier: Some("asynclint".to_owned()),
+                    inter_file_dependencies: true,
+                    workspace_diagnostics: false,
+                    ..DiagnosticOptions::default()
+                })),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
                 ..ServerCapabilities::default()
             },
             server_info: Some(ServerInfo {
@@ -984,6 +1159,14 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
+        // Without watchers, no client reports changes on disk (a `git checkout`, another editor), and the index keeps
+        // the files as they were read.
+        if self.guarded("initialized", |state| state.watch_supported) == Some(true) {
+            if let Err(error) = self.client.register_capability(vec![watched_files_registration()]).await {
+                let message = format!("asynclint: cannot watch the workspace's files: {error}");
+                self.client.log_message(MessageType::WARNING, message).await;
+            }
+        }
         self.index_workspace().await;
     }
 
@@ -1070,9 +1253,9 @@ impl LanguageServer for Backend {
             }
         });
         // Cleared under the publishing lock (see [`Outbox`]), unless opened again meanwhile: an analysis that found the
-        // document open publishes before this, never after.
+        // document open publishes before this, never after. A client that pulls was never pushed any.
         let order = self.outbox.order.lock().await;
-        if self.guarded("didClose", |state| !state.documents.contains_key(&uri)) == Some(true) {
+        if self.guarded("didClose", |state| !state.pull && !state.documents.contains_key(&uri)) == Some(true) {
             self.client.publish_diagnostics(uri, Vec::new(), None).await;
         }
         drop(order);
@@ -1176,5 +1359,47 @@ impl LanguageServer for Backend {
         }
         action.edit = Some(convert::workspace_edit(&data.uri, edit.into_iter().collect()));
         Ok(action)
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let uri = params.text_document.uri;
+        let unchanged = self
+            .guarded("textDocument/diagnostic", |state| {
+                let id = state.result_id(&uri)?;
+                if params.previous_result_id.as_ref() != Some(&id) {
+                    return None;
+                }
+                let generation = state.generation;
+                state.documents.get_mut(&uri)?.pulled = Some(generation);
+                Some(id)
+            })
+            .ok_or_else(Error::internal_error)?;
+        if let Some(result_id) = unchanged {
+            let report = RelatedUnchangedDocumentDiagnosticReport {
+                related_documents: None,
+                unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id },
+            };
+            return Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Unchanged(report)));
+        }
+        let state = self.state.clone();
+        let pulled =
+            tokio::task::spawn_blocking(move || pull(&state, &uri)).await.map_err(|_| Error::internal_error())?;
+        // A document that is not open has no findings the server knows of.
+        let (result_id, items) = pulled.map_or((None, Vec::new()), |(id, items)| (Some(id), items));
+        let report = RelatedFullDocumentDiagnosticReport {
+            related_documents: None,
+            full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id, items },
+        };
+        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(report)))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<lsp::Hover>> {
+        let at = params.text_document_position_params;
+        let uri = at.text_document.uri;
+        let version = self.guarded("textDocument/hover", |state| state.documents.get(&uri).map(|open| open.version));
+        let Some(version) = version.ok_or_else(Error::internal_error)? else { return Ok(None) };
+        let state = self.state.clone();
+        let hover = tokio::task::spawn_blocking(move || hover_at(&state, &uri, at.position, version)).await;
+        hover.map_err(|_| Error::internal_error())?
     }
 }

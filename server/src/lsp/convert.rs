@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::{
-    self as lsp, CodeAction, CodeActionKind, DiagnosticRelatedInformation, DiagnosticSeverity, Location,
-    NumberOrString, Position, TextEdit, Uri, WorkspaceEdit,
+    self as lsp, CodeAction, CodeActionKind, DiagnosticRelatedInformation, DiagnosticSeverity, Hover, HoverContents,
+    Location, MarkupContent, MarkupKind, NumberOrString, Position, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::core::diagnostic::{Applicability, Diagnostic, Edit, Fix, Severity, TextRange};
 use crate::core::document::Document;
 use crate::core::positions::{self, Encoding, LineCol};
+use crate::core::rules::RuleMeta;
 
 pub const SOURCE: &str = "asynclint";
 
@@ -104,4 +105,44 @@ pub fn quick_fix(document: &Document, uri: &Uri, finding: &Diagnostic, fix: &Fix
         is_preferred: Some(fix.applicability == Applicability::Safe),
         ..CodeAction::default()
     }
+}
+
+/// The hover of findings under the cursor: each one's rule explained, and the call chain of a transitive finding (its
+/// related locations, in order, linked to their files), over the first finding's range.
+pub fn findings_hover(document: &Document, findings: &[Diagnostic], encoding: Encoding) -> Option<Hover> {
+    let first = findings.first()?;
+    let sections: Vec<String> = findings
+        .iter()
+        .map(|finding| {
+            let mut text = crate::core::rules::find(finding.code).map(RuleMeta::explanation).unwrap_or_default();
+            if !finding.related.is_empty() {
+                text.push_str("\n## Call chain\n");
+                for (number, related) in finding.related.iter().enumerate() {
+                    let line = related.span.start.line + 1;
+                    let name = std::path::Path::new(&related.file).file_name().map(|name| name.to_string_lossy());
+                    let place = format!("{}:{line}", name.unwrap_or_default());
+                    let place = match Uri::from_file_path(&related.file) {
+                        Some(uri) => format!("[{place}]({}#L{line})", uri.as_str()),
+                        None => place,
+                    };
+                    text.push_str(&format!("{}. {} ({place})\n", number + 1, related.message));
+                }
+            }
+            text
+        })
+        .collect();
+    Some(markdown_hover(sections.join("\n---\n\n"), range(document, first.range, encoding)))
+}
+
+/// The hover of a code written in a `# noqa`: the rules it names explained (a peer linter's code may name two).
+pub fn rules_hover(document: &Document, rules: &[&RuleMeta], code: TextRange, encoding: Encoding) -> Option<Hover> {
+    if rules.is_empty() {
+        return None;
+    }
+    let sections: Vec<String> = rules.iter().map(|rule| rule.explanation()).collect();
+    Some(markdown_hover(sections.join("\n---\n\n"), range(document, code, encoding)))
+}
+
+fn markdown_hover(value: String, range: lsp::Range) -> Hover {
+    Hover { contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }), range: Some(range) }
 }

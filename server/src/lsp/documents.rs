@@ -33,6 +33,12 @@ pub struct OpenDocument {
     pub queued: bool,
     /// The version and analysis generation last published.
     pub analysed: Option<(i32, u64)>,
+    /// For a client that pulls diagnostics: what the analysis `analysed` found, which a pull of that version and
+    /// generation answers without analysing again.
+    pub found: Option<Vec<lsp::Diagnostic>>,
+    /// For a client that pulls diagnostics: the generation its last pull of this document was answered for. An
+    /// analysis for a newer one (the index changed) means its diagnostics may be stale, and it is asked to pull again.
+    pub pulled: Option<u64>,
     /// The next analysis puts the file's summary into the index at once: an opened file counts for the others, and
     /// so does every open file after the workspace is indexed again (with settings that may have changed).
     pub record_summary: bool,
@@ -61,6 +67,8 @@ impl OpenDocument {
             too_large,
             queued: false,
             analysed: None,
+            found: None,
+            pulled: None,
             record_summary: !too_large,
             rope: Rope::from_str(&text),
             pending: vec![Change::Replace(text.clone())],

@@ -28,6 +28,29 @@ pub struct RuleMeta {
     pub equivalents: &'static [&'static str],
 }
 
+impl RuleMeta {
+    /// Whether a code written in a `# noqa` (or a selector) names this rule: its code (any case), its name, or the code
+    /// another linter gives the same check.
+    pub fn is_named_by(&self, written: &str) -> bool {
+        written.eq_ignore_ascii_case(self.code)
+            || written == self.name
+            || self.equivalents.iter().any(|equivalent| written.eq_ignore_ascii_case(equivalent))
+    }
+
+    /// The rule explained in markdown, as `asynclint rule CODE` prints it and the editor's hover shows it: name and
+    /// code, summary, the doc, and the other linters' codes for the same check.
+    pub fn explanation(&self) -> String {
+        let mut text = format!("# {} ({})\n\n{}\n\n{}\n", self.name, self.code, self.summary, self.doc.trim_end());
+        if !self.equivalents.is_empty() {
+            let codes = self.equivalents.join(", ");
+            text.push_str(&format!(
+                "\n## Other linters\nThe same check elsewhere: {codes}. `# noqa` with these codes suppresses it too.\n"
+            ));
+        }
+        text
+    }
+}
+
 pub const ALL: &[&RuleMeta] = &[
     &blocking::sleep::RULE,
     &blocking::http::RULE,
