@@ -217,6 +217,9 @@ pub struct SemanticModel<'t> {
     pub scopes: Vec<Scope<'t>>,
     pub calls: Vec<CallSite<'t>>,
     pub classes: Vec<ClassDef<'t>>,
+    /// What each plain `for` loop and comprehension iterates over, with the scope it runs in (`async for` aside):
+    /// the rules that ask need no walk of their own.
+    pub iterated: Vec<(ScopeId, Node<'t>)>,
     /// A `from x import *` at module level: unknown names may come from it, so they are not taken as builtins.
     pub has_wildcard_import: bool,
     /// The module's top level runs inside a running event loop, where `await` is valid: a notebook's cells. False
@@ -264,6 +267,7 @@ impl<'t> SemanticModel<'t> {
             type_checking_blocks: Vec::new(),
             calls: Vec::new(),
             classes: Vec::new(),
+            iterated: Vec::new(),
             has_wildcard_import: false,
             attributes: HashMap::new(),
         };
@@ -279,6 +283,7 @@ impl<'t> SemanticModel<'t> {
             source,
             scopes: builder.scopes,
             classes: builder.classes,
+            iterated: builder.iterated,
             has_wildcard_import: builder.has_wildcard_import,
             top_level_await: false,
             attributes: builder.attributes,
@@ -794,6 +799,7 @@ struct Builder<'t> {
     type_checking_blocks: Vec<usize>,
     calls: Vec<CallSite<'t>>,
     classes: Vec<ClassDef<'t>>,
+    iterated: Vec<(ScopeId, Node<'t>)>,
     has_wildcard_import: bool,
     attributes: InstanceAttributes<'t>,
 }
@@ -1238,6 +1244,10 @@ impl<'t> Visitor<'t> for Builder<'t> {
             "for_statement" | "for_in_clause" => {
                 if let Some(left) = node.child_by_field_id(syntax::fields().left) {
                     self.bind_target(left, ValueSource::Opaque(left.end_byte()));
+                }
+                let plain = node.child(0).is_some_and(|first| first.kind_name() != "async");
+                if let Some(iterable) = node.child_by_field_id(syntax::fields().right).filter(|_| plain) {
+                    self.iterated.push((self.current(), iterable));
                 }
                 if let Some(body) =
                     node.child_by_field_id(syntax::fields().body).filter(|_| node.kind_name() == "for_statement")

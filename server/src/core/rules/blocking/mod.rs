@@ -18,7 +18,6 @@ use crate::core::fix;
 use crate::core::semantic::{CallSite, Resolved, SemanticModel};
 use crate::core::summary::blocking_entry;
 use crate::core::syntax::{self, KindName};
-use tree_sitter::Node;
 
 pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
@@ -75,53 +74,29 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
 /// `__iter__` the catalogue lists as blocking (a file object): each step reads the file on the loop's thread. No fix:
 /// the loop's body would have to move with it.
 fn check_iterations(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
-    struct Iterables<'t> {
-        root: usize,
-        found: Vec<Node<'t>>,
-    }
-    impl<'t> syntax::Visitor<'t> for Iterables<'t> {
-        fn enter(&mut self, node: Node<'t>, _field: syntax::Field) -> bool {
-            if matches!(node.kind_name(), "function_definition" | "lambda" | "class_definition")
-                && node.id() != self.root
-            {
-                return false;
-            }
-            // `async for` over a file object fails at once; only a plain `for` reads it.
-            let plain = node.child(0).is_some_and(|first| first.kind_name() != "async");
-            if matches!(node.kind_name(), "for_statement" | "for_in_clause") && plain {
-                self.found.extend(node.child_by_field_id(syntax::fields().right));
-            }
-            true
-        }
-        fn leave(&mut self, _node: Node<'t>) {}
-    }
     let model = checker.model;
     let catalogue = checker.settings.catalogue();
-    for (scope, function) in model.scopes.iter().enumerate().filter(|(_, scope)| scope.is_async_function()) {
-        let Some(definition) = function.node else { continue };
-        let mut iterables = Iterables { root: definition.id(), found: Vec::new() };
-        syntax::walk_node(definition, &mut iterables);
-        for iterable in iterables.found {
-            let Resolved::Instance(type_name) = model.resolve(iterable, scope) else { continue };
-            let Some(entry) = catalogue.lookup(&format!("{type_name}.__iter__")) else { continue };
-            if !checker.enabled(entry.rule) {
-                continue;
-            }
-            let written = model.text(iterable).split_whitespace().collect::<Vec<_>>().join(" ");
-            let shown =
-                syntax::quotable(&written).map_or_else(|| "a file object".to_owned(), |name| format!("`{name}`"));
-            let advice = entry
-                .replacement
-                .as_ref()
-                .map(|replacement| format!("; use {}", fix::library_advice(model, replacement)));
-            let message = format!(
-                "iterating {shown} (`{type_name}`) blocks the event loop in async function `{}`: it {}{}",
-                function.name,
-                entry.reason,
-                advice.unwrap_or_default()
-            );
-            diagnostics.push(checker.diagnostic(entry.rule, syntax::range(iterable), message));
+    for &(scope, iterable) in &model.iterated {
+        let function = model.scope(scope);
+        if !function.is_async_function() {
+            continue;
         }
+        let Resolved::Instance(type_name) = model.resolve(iterable, scope) else { continue };
+        let Some(entry) = catalogue.lookup(&format!("{type_name}.__iter__")) else { continue };
+        if !checker.enabled(entry.rule) {
+            continue;
+        }
+        let written = model.text(iterable).split_whitespace().collect::<Vec<_>>().join(" ");
+        let shown = syntax::quotable(&written).map_or_else(|| "a file object".to_owned(), |name| format!("`{name}`"));
+        let advice =
+            entry.replacement.as_ref().map(|replacement| format!("; use {}", fix::library_advice(model, replacement)));
+        let message = format!(
+            "iterating {shown} (`{type_name}`) blocks the event loop in async function `{}`: it {}{}",
+            function.name,
+            entry.reason,
+            advice.unwrap_or_default()
+        );
+        diagnostics.push(checker.diagnostic(entry.rule, syntax::range(iterable), message));
     }
 }
 
