@@ -1161,11 +1161,16 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: InitializedParams) {
         // Without watchers, no client reports changes on disk (a `git checkout`, another editor), and the index keeps
         // the files as they were read.
+        // Registered beside indexing, not before it: a client slow to answer, or never answering, must not hold the
+        // index back.
         if self.guarded("initialized", |state| state.watch_supported) == Some(true) {
-            if let Err(error) = self.client.register_capability(vec![watched_files_registration()]).await {
-                let message = format!("asynclint: cannot watch the workspace's files: {error}");
-                self.client.log_message(MessageType::WARNING, message).await;
-            }
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                if let Err(error) = client.register_capability(vec![watched_files_registration()]).await {
+                    let message = format!("asynclint: cannot watch the workspace's files: {error}");
+                    client.log_message(MessageType::WARNING, message).await;
+                }
+            });
         }
         self.index_workspace().await;
     }
