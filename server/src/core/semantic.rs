@@ -450,17 +450,18 @@ impl<'t> SemanticModel<'t> {
     /// `path.stat()` before a later `for path in paths:` sees the `path = Path(...)` above it.
     fn resolve_name_used_at(&self, name: &str, scope: ScopeId, depth: u32, used_at: Option<usize>) -> Resolved {
         match self.lookup(scope, name) {
-            Some((found_in, Binding::Value(sources))) if found_in == scope && used_at.is_some() => {
-                let used_at = used_at.unwrap_or_default();
-                let reaching = sources.iter().filter(|source| self.may_reach(scope, source.bound_at(), used_at));
-                self.agree(reaching.map(|source| (source, scope)), depth)
-            }
             Some((_, Binding::Import(qualified))) => Resolved::Path(qualified.clone()),
             Some((_, Binding::Function { qualname, .. })) | Some((_, Binding::Class { qualname })) => {
                 Resolved::Path(qualname.clone())
             }
             Some((_, Binding::SelfRef { class })) => Resolved::Instance(class.clone()),
-            Some((found_in, Binding::Value(sources))) => self.resolve_value(sources, found_in, depth),
+            Some((found_in, Binding::Value(sources))) => {
+                let reaching = sources.iter().filter(|source| match used_at {
+                    Some(used_at) if found_in == scope => self.may_reach(scope, source.bound_at(), used_at),
+                    _ => true,
+                });
+                self.agree(reaching.map(|source| (source, found_in)), depth)
+            }
             Some((_, Binding::Global | Binding::Nonlocal | Binding::Ambiguous)) => Resolved::Unknown,
             None if self.has_wildcard_import => Resolved::Unknown,
             // Not bound anywhere in the file: a builtin such as `open` or `input`.
