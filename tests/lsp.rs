@@ -346,14 +346,19 @@ async fn helper_and_caller(helper: &str) -> (tempfile::TempDir, String, String, 
     (directory, helper_uri, app_uri, client)
 }
 
+/// Opens the helper and edits it, without saving, so that it sleeps.
+async fn make_helper_block_unsaved(client: &mut TestClient, helper_uri: &str, helper: &str) {
+    client.open(helper_uri, helper).await;
+    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
+    client.change(helper_uri, 2, &blocking).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_helper_that_starts_blocking_updates_another_open_file() {
     let helper = "def prepare():\n    return 1\n";
     let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
     assert!(client.diagnostics(&app_uri).await.1.is_empty());
-    client.open(&helper_uri, helper).await;
-    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
-    client.change(&helper_uri, 2, &blocking).await;
+    make_helper_block_unsaved(&mut client, &helper_uri, helper).await;
     let (_, diagnostics) = client.diagnostics(&app_uri).await;
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
     assert_eq!(diagnostics[0]["code"], "AL110");
@@ -918,9 +923,7 @@ async fn closing_an_edited_unsaved_helper_puts_its_disk_version_back_in_the_inde
     let helper = "def prepare():\n    return 1\n";
     let (_directory, helper_uri, app_uri, mut client) = helper_and_caller(helper).await;
     assert!(client.diagnostics(&app_uri).await.1.is_empty());
-    client.open(&helper_uri, helper).await;
-    let blocking = json!({"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 12}}, "text": "import time; time.sleep(1); return 1"});
-    client.change(&helper_uri, 2, &blocking).await;
+    make_helper_block_unsaved(&mut client, &helper_uri, helper).await;
     let (_, diagnostics) = client.diagnostics(&app_uri).await;
     assert_eq!(codes(&diagnostics), ["AL110"], "the unsaved edit reaches the caller");
     client.notify("textDocument/didClose", json!({"textDocument": {"uri": helper_uri}})).await;
