@@ -73,7 +73,7 @@ impl Checker<'_> {
 
 /// Where a document sits in its project: its dotted module name, whether it is a package's `__init__.py`, and
 /// whether it is the code of a Jupyter notebook.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ModuleInfo {
     pub name: String,
     pub is_package: bool,
@@ -84,7 +84,11 @@ pub struct ModuleInfo {
 
 /// The semantic model of a document as the module it is.
 pub fn build_model<'t>(document: &'t Document, module: &ModuleInfo, catalogue: &'t Catalogue) -> SemanticModel<'t> {
-    let mut model = SemanticModel::build(document, &module.name, module.is_package, catalogue);
+    with_module_info(SemanticModel::build(document, &module.name, module.is_package, catalogue), module)
+}
+
+/// A model told what its module's place implies beyond its name (a notebook's top level runs in an event loop).
+pub fn with_module_info<'t>(mut model: SemanticModel<'t>, module: &ModuleInfo) -> SemanticModel<'t> {
     model.top_level_await = module.notebook;
     model
 }
@@ -308,8 +312,30 @@ pub fn summarize_document(document: &Document, module: &ModuleInfo, settings: &S
 /// A rule's check function.
 type RuleCheck = fn(&Checker, &mut Vec<Diagnostic>);
 
+/// The findings of every enabled rule on `model`, without fixes, sorted, before `# noqa` comments take any away: what
+/// a unit's findings are kept as between edits (see `incremental`), since a comment elsewhere may change what is
+/// suppressed.
+pub fn findings_before_suppression(
+    document: &Document,
+    model: &SemanticModel,
+    index: &ProjectIndex,
+    settings: &Settings,
+) -> Vec<Diagnostic> {
+    let checker = Checker { document, model, index, settings, fixes: FixScope::None };
+    let mut diagnostics = Vec::new();
+    run_every_rule(&checker, &mut diagnostics);
+    sort(&mut diagnostics);
+    diagnostics
+}
+
 /// Runs every enabled rule and sorts the findings. Rules that need the project see what the index holds.
 fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
+    run_every_rule(checker, diagnostics);
+    suppressions::apply(checker.document, diagnostics);
+    sort(diagnostics);
+}
+
+fn run_every_rule(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     rules::blocking::check(checker, diagnostics);
     let other_rules: [(&RuleMeta, RuleCheck); 9] = [
         (&rules::transitive_blocking::RULE, rules::transitive_blocking::check),
@@ -327,8 +353,6 @@ fn run_rules(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             check(checker, diagnostics);
         }
     }
-    suppressions::apply(checker.document, diagnostics);
-    sort(diagnostics);
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {

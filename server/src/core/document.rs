@@ -28,6 +28,21 @@ struct Unit {
     tree: Tree,
     /// False when the unit nests too deeply to parse safely: its tree is then an empty module.
     parsed: bool,
+    /// Given anew each time a unit is parsed, and kept while its tree is only moved: two units with the same serial
+    /// hold the same text, so what was worked out for one still holds for the other (see `incremental`).
+    serial: u64,
+}
+
+/// The next unit serial: unique in the process, so that units of different documents never share one.
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A unit as the analysis sees it: its serial, its byte range and its tree's root.
+#[derive(Clone, Copy)]
+pub struct UnitView<'t> {
+    pub serial: u64,
+    pub start: usize,
+    pub end: usize,
+    pub root: Node<'t>,
 }
 
 thread_local! {
@@ -82,7 +97,8 @@ fn parse_unit(text: &str, start: usize, end: usize, row: usize, old: Option<&Tre
         }
         tree
     });
-    Unit { start, end, row, tree, parsed }
+    let serial = NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Unit { start, end, row, tree, parsed, serial }
 }
 
 /// Parses the units of `text` that start at `starts` (the first at row `row`), the last ending at `end`.
@@ -155,6 +171,16 @@ impl Document {
     /// The root (`module`) node of each unit, in order: together they hold every top-level statement.
     pub fn roots(&self) -> impl Iterator<Item = Node<'_>> {
         self.units.iter().map(|unit| unit.tree.root_node())
+    }
+
+    /// The units in order, each with its serial and range.
+    pub fn units(&self) -> impl Iterator<Item = UnitView<'_>> {
+        self.units.iter().map(|unit| UnitView {
+            serial: unit.serial,
+            start: unit.start,
+            end: unit.end,
+            root: unit.tree.root_node(),
+        })
     }
 
     /// The named top-level nodes of the module (statements and comments), in order.

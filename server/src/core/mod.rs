@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod diagnostic;
 pub mod document;
 pub mod fix;
+pub mod incremental;
 pub mod index;
 pub mod lifecycle;
 mod parser_allocator;

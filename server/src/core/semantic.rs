@@ -237,12 +237,77 @@ pub struct SemanticModel<'t> {
     /// ask for it, and resolving allocates a string per dotted part.
     callee_paths: Vec<std::cell::OnceCell<Option<String>>>,
     event_loop: EventLoop,
+    /// In a focused model (see [`SemanticModel::build_focused`]): the module-level names bound by the units whose
+    /// bodies were not walked, with those units' positions. Empty in a whole model.
+    skipped: HashMap<&'t str, Vec<usize>>,
+    /// The skipped units something asked about: a focused model is complete for its walked units only once it
+    /// holds every unit they asked about.
+    demanded: std::cell::RefCell<Vec<usize>>,
+}
+
+/// What a unit that holds only definitions binds at module level: a `def` or a `class`, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Definition<'t> {
+    pub name: &'t str,
+    pub kind: DefinitionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefinitionKind {
+    Function { is_async: bool },
+    Class,
+}
+
+/// The definitions of a unit whose statements are all `def`s and `class`es (decorated or not; comments aside), when
+/// nothing outside their bodies and headers binds a module-level name (no `:=` in a header) and the unit has no
+/// syntax error. A focused model may leave the bodies of such a unit unwalked: at module level, all it then binds
+/// is these names. None for every other unit.
+pub fn unit_definitions<'t>(root: Node<'t>, source: &'t str) -> Option<Vec<Definition<'t>>> {
+    if root.has_error() {
+        return None;
+    }
+    let mut definitions = Vec::new();
+    for statement in syntax::named_children(root) {
+        let definition = match statement.kind_name() {
+            "comment" => continue,
+            "function_definition" | "class_definition" => statement,
+            "decorated_definition" => statement.child_by_field_id(syntax::fields().definition)?,
+            _ => return None,
+        };
+        let body = definition.child_by_field_id(syntax::fields().body)?;
+        if source[statement.start_byte()..body.start_byte()].contains(":=") {
+            return None;
+        }
+        let name = syntax::text(definition.child_by_field_id(syntax::fields().name)?, source);
+        let kind = match definition.kind_name() {
+            "function_definition" => DefinitionKind::Function { is_async: syntax::is_async_function(definition) },
+            "class_definition" => DefinitionKind::Class,
+            _ => return None,
+        };
+        definitions.push(Definition { name, kind });
+    }
+    Some(definitions)
 }
 
 impl<'t> SemanticModel<'t> {
     /// Builds the model in one iterative walk. `is_package` says whether the document is a package's `__init__.py`,
     /// which changes what relative imports mean.
     pub fn build(document: &'t Document, module: &str, is_package: bool, catalogue: &'t Catalogue) -> Self {
+        Self::build_focused(document, module, is_package, catalogue, &|_| true)
+    }
+
+    /// Builds a model that walks only the units `walk` accepts (by position), and of the other units that hold only
+    /// definitions (see [`unit_definitions`]) binds just their names. Every other unit is walked whatever `walk`
+    /// says. Rules run on it find, for the walked units, what they find on the whole model, provided that
+    /// [`Self::demanded_units`] is empty: anything asked about a skipped unit is recorded there, and a caller then
+    /// builds again with those units walked too. See `incremental`.
+    pub fn build_focused(
+        document: &'t Document,
+        module: &str,
+        is_package: bool,
+        catalogue: &'t Catalogue,
+        walk: &dyn Fn(usize) -> bool,
+    ) -> Self {
         let source = document.text();
         let mut builder = Builder {
             source,
@@ -271,7 +336,27 @@ impl<'t> SemanticModel<'t> {
             has_wildcard_import: false,
             attributes: HashMap::new(),
         };
-        document.walk(&mut builder);
+        let mut skipped: HashMap<&'t str, Vec<usize>> = HashMap::new();
+        for (position, unit) in document.units().enumerate() {
+            let definitions = if walk(position) { None } else { unit_definitions(unit.root, source) };
+            let Some(definitions) = definitions else {
+                syntax::walk_node(unit.root, &mut builder);
+                continue;
+            };
+            for definition in definitions {
+                let qualname = if module.is_empty() {
+                    definition.name.to_owned()
+                } else {
+                    format!("{module}.{}", definition.name)
+                };
+                let binding = match definition.kind {
+                    DefinitionKind::Function { is_async } => Binding::Function { qualname, is_async },
+                    DefinitionKind::Class => Binding::Class { qualname },
+                };
+                builder.bind(MODULE_SCOPE, definition.name, binding);
+                skipped.entry(definition.name).or_default().push(position);
+            }
+        }
         let mut scopes_by_qualname = HashMap::new();
         for (id, scope) in builder.scopes.iter().enumerate().skip(1) {
             scopes_by_qualname.entry(scope.qualname.clone()).or_insert(id);
@@ -291,6 +376,34 @@ impl<'t> SemanticModel<'t> {
             import_edits: std::cell::RefCell::new(HashMap::new()),
             callee_paths: vec![std::cell::OnceCell::new(); builder.calls.len()],
             calls: builder.calls,
+            skipped,
+            demanded: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The positions of the skipped units that something asked about, sorted: empty for a whole model.
+    pub fn demanded_units(&self) -> Vec<usize> {
+        let mut demanded = self.demanded.borrow().clone();
+        demanded.sort_unstable();
+        demanded.dedup();
+        demanded
+    }
+
+    /// Records a question about `qualname` when its top-level name is bound by a skipped unit: the answer lies in
+    /// that unit's bodies.
+    fn note_question_about(&self, qualname: &str) {
+        if self.skipped.is_empty() {
+            return;
+        }
+        let local = if self.module.is_empty() {
+            Some(qualname)
+        } else {
+            qualname.strip_prefix(self.module.as_str()).and_then(|rest| rest.strip_prefix('.'))
+        };
+        let Some(local) = local else { return };
+        let top = local.split('.').next().unwrap_or(local);
+        if let Some(units) = self.skipped.get(top) {
+            self.demanded.borrow_mut().extend(units);
         }
     }
 
@@ -702,6 +815,8 @@ impl<'t> SemanticModel<'t> {
 
     /// The function or class scope with this qualified name, if this file defines one.
     pub fn scope_named(&self, qualname: &str) -> Option<ScopeId> {
+        // Every question about a definition's body comes here: its scope, its calls, its class's attributes.
+        self.note_question_about(qualname);
         self.scopes_by_qualname.get(qualname).copied()
     }
 

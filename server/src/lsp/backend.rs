@@ -458,18 +458,26 @@ fn analyse(state: &Mutex<State>, uri: &Uri) -> Analysed {
     });
     let Some(Some((snapshot, changes, record))) = job else { return Analysed::default() };
     let (diagnostics, summary) = if snapshot.active {
-        let Some(document) = parsed.catch_up(&snapshot.path, changes) else { return Analysed::default() };
+        if parsed.catch_up(&snapshot.path, changes).is_none() {
+            return Analysed::default();
+        }
         let found = catch("analysis", || {
             let settings = &snapshot.settings;
             let module = &snapshot.module;
-            let model = build_model(document, module, settings.catalogue());
             // Publishing needs no fixes: code actions build them when asked.
-            let found = check_model(document, &model, &snapshot.index, settings, FixScope::None);
-            let converted: Vec<lsp::Diagnostic> =
-                found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
-            (converted, record.then(|| summarize(document, &model, settings.catalogue())))
+            if record {
+                let document = parsed.document()?;
+                let model = build_model(document, module, settings.catalogue());
+                let found = check_model(document, &model, &snapshot.index, settings, FixScope::None);
+                let converted = found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
+                return Some((converted, Some(summarize(document, &model, settings.catalogue()))));
+            }
+            // A keystroke re-checks the units it touched: the generation stands for the index and the settings.
+            let (document, found) = parsed.check(module, &snapshot.index, settings, snapshot.generation)?;
+            let converted = found.iter().map(|d| convert::diagnostic(document, d, snapshot.encoding)).collect();
+            Some((converted, None))
         });
-        match found {
+        match found.flatten() {
             Some(found) => found,
             None => return Analysed::default(),
         }

@@ -10,9 +10,12 @@ use ropey::Rope;
 use tower_lsp_server::ls_types as lsp;
 
 use crate::core::check::ModuleInfo;
-use crate::core::diagnostic::TextRange;
+use crate::core::diagnostic::{Diagnostic, TextRange};
 use crate::core::document::Document;
+use crate::core::incremental::IncrementalCheck;
+use crate::core::index::ProjectIndex;
 use crate::core::positions::{offset_at, Encoding};
+use crate::core::settings::Settings;
 
 /// A change the parsed copy has not seen yet, in bytes of the text it applies to.
 pub enum Change {
@@ -73,7 +76,7 @@ impl OpenDocument {
             rope: Rope::from_str(&text),
             pending: vec![Change::Replace(text.clone())],
             text,
-            parsed: Arc::new(Mutex::new(Parsed { document: None })),
+            parsed: Arc::new(Mutex::new(Parsed { document: None, findings: IncrementalCheck::default() })),
         }
     }
 
@@ -119,6 +122,8 @@ impl OpenDocument {
 /// The parsed copy: `None` until the first change (the opening text) reaches it.
 pub struct Parsed {
     document: Option<Document>,
+    /// The findings of the document's units, kept between analyses: an edit re-checks what it touched.
+    findings: IncrementalCheck,
 }
 
 impl Parsed {
@@ -134,6 +139,25 @@ impl Parsed {
             }
         }
         self.document.as_ref()
+    }
+
+    /// The document as it stands: None before its opening text.
+    pub fn document(&self) -> Option<&Document> {
+        self.document.as_ref()
+    }
+
+    /// The findings of the document as it stands (None before its opening text), re-checking only the units that
+    /// changed since the last call and those whose findings read them. `context` changes whenever the index or the
+    /// settings do.
+    pub fn check(
+        &mut self,
+        module: &ModuleInfo,
+        index: &ProjectIndex,
+        settings: &Settings,
+        context: u64,
+    ) -> Option<(&Document, Vec<Diagnostic>)> {
+        let document = self.document.as_ref()?;
+        Some((document, self.findings.check(document, module, index, settings, context)))
     }
 }
 
