@@ -115,46 +115,30 @@ impl IncrementalCheck {
         for unit in &units {
             self.mentions.entry(unit.serial).or_insert_with(|| mentioned_names(&source[unit.start..unit.end]));
         }
-        // The definition units by the names they bind.
-        let mut defining: HashMap<u64, Vec<usize>> = HashMap::new();
-        for (position, defined) in definitions.iter().enumerate() {
-            for definition in defined.iter().flatten() {
-                defining.entry(name_hash(definition.name)).or_default().push(position);
-            }
-        }
-        let named_by = |position: usize| -> Vec<usize> {
-            self.mentions[&units[position].serial]
-                .iter()
-                .filter_map(|name| defining.get(name))
-                .flatten()
-                .copied()
-                .filter(|&other| other != position)
-                .collect()
-        };
         // A unit's findings may read the bodies of the definition units its text names, and of those their texts
         // name, and so on: whatever a model asks about comes from a name it resolved. So the findings of a unit
-        // that reaches a changed unit that way are stale.
+        // that reaches a changed unit that way are stale: found by spreading from the changed units' names.
         let changed: Vec<usize> =
             (0..units.len()).filter(|&position| !self.entries.contains_key(&units[position].serial)).collect();
         let mut stale: HashSet<usize> = changed.iter().copied().collect();
-        if !changed.is_empty() && !self.entries.is_empty() {
-            let mut naming: HashMap<usize, Vec<usize>> = HashMap::new();
-            for position in 0..units.len() {
+        let mut frontier: Vec<u64> = changed
+            .iter()
+            .flat_map(|&position| definitions[position].iter().flatten())
+            .map(|definition| name_hash(definition.name))
+            .collect();
+        while !frontier.is_empty() && stale.len() < units.len() {
+            let mut reached = Vec::new();
+            for (position, defined) in definitions.iter().enumerate() {
                 if stale.contains(&position) {
                     continue;
                 }
-                for named in named_by(position) {
-                    naming.entry(named).or_default().push(position);
+                let mentions = &self.mentions[&units[position].serial];
+                if frontier.iter().any(|name| mentions.binary_search(name).is_ok()) {
+                    stale.insert(position);
+                    reached.extend(defined.iter().flatten().map(|definition| name_hash(definition.name)));
                 }
             }
-            let mut frontier = changed.clone();
-            while let Some(position) = frontier.pop() {
-                for &reader in naming.get(&position).into_iter().flatten() {
-                    if stale.insert(reader) {
-                        frontier.push(reader);
-                    }
-                }
-            }
+            frontier = reached;
         }
         self.last_models = 0;
         self.last_walked = 0;
@@ -165,10 +149,12 @@ impl IncrementalCheck {
             walked.extend(self.last_demanded.iter().filter_map(|serial| position_of.get(serial)));
             let catalogue = settings.catalogue();
             let found = loop {
-                let model =
-                    SemanticModel::build_focused(document, &module.name, module.is_package, catalogue, &|position| {
-                        walked.contains(&position)
-                    });
+                let skip: Vec<_> = definitions
+                    .iter()
+                    .enumerate()
+                    .map(|(position, defined)| defined.as_deref().filter(|_| !walked.contains(&position)))
+                    .collect();
+                let model = SemanticModel::build_focused(document, &module.name, module.is_package, catalogue, &skip);
                 let model = check::with_module_info(model, module);
                 self.last_models += 1;
                 let found = check::findings_before_suppression(document, &model, index, settings);

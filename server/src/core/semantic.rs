@@ -293,20 +293,20 @@ impl<'t> SemanticModel<'t> {
     /// Builds the model in one iterative walk. `is_package` says whether the document is a package's `__init__.py`,
     /// which changes what relative imports mean.
     pub fn build(document: &'t Document, module: &str, is_package: bool, catalogue: &'t Catalogue) -> Self {
-        Self::build_focused(document, module, is_package, catalogue, &|_| true)
+        Self::build_focused(document, module, is_package, catalogue, &[])
     }
 
-    /// Builds a model that walks only the units `walk` accepts (by position), and of the other units that hold only
-    /// definitions (see [`unit_definitions`]) binds just their names. Every other unit is walked whatever `walk`
-    /// says. Rules run on it find, for the walked units, what they find on the whole model, provided that
-    /// [`Self::demanded_units`] is empty: anything asked about a skipped unit is recorded there, and a caller then
-    /// builds again with those units walked too. See `incremental`.
+    /// Builds a model that, of each unit for which `skip` holds its definitions (see [`unit_definitions`]), binds
+    /// just those names, and walks every other unit (all of them when `skip` is empty). Rules run on it find, for
+    /// the walked units, what they find on the whole model, provided that [`Self::demanded_units`] is empty:
+    /// anything asked about a skipped unit is recorded there, and a caller then builds again with those units walked
+    /// too. See `incremental`.
     pub fn build_focused(
         document: &'t Document,
         module: &str,
         is_package: bool,
         catalogue: &'t Catalogue,
-        walk: &dyn Fn(usize) -> bool,
+        skip: &[Option<&[Definition<'t>]>],
     ) -> Self {
         let source = document.text();
         let mut builder = Builder {
@@ -338,12 +338,11 @@ impl<'t> SemanticModel<'t> {
         };
         let mut skipped: HashMap<&'t str, Vec<usize>> = HashMap::new();
         for (position, unit) in document.units().enumerate() {
-            let definitions = if walk(position) { None } else { unit_definitions(unit.root, source) };
-            let Some(definitions) = definitions else {
+            let Some(definitions) = skip.get(position).copied().flatten() else {
                 syntax::walk_node(unit.root, &mut builder);
                 continue;
             };
-            for definition in definitions {
+            for definition in definitions.iter().copied() {
                 let qualname = if module.is_empty() {
                     definition.name.to_owned()
                 } else {
