@@ -86,6 +86,30 @@ impl ValueSource<'_> {
             ValueSource::Opaque(at) => *at,
         }
     }
+
+    /// Whether every path to a use at `used_at` runs this binding after any binding written before it: the binding
+    /// is an assignment or `with ... as` statement standing directly in a block (or the module) that holds the use,
+    /// and comes before it. `f: int = 7` then `f: TextIOWrapper = ...` then `f.read()`: only the second reaches.
+    fn dominates(&self, used_at: usize) -> bool {
+        let (ValueSource::Expr(node) | ValueSource::Annotation(node)) = self else { return false };
+        if node.end_byte() > used_at {
+            return false;
+        }
+        let mut statement = node.parent();
+        while let Some(inner) = statement
+            .filter(|inner| matches!(inner.kind_name(), "assignment" | "as_pattern" | "with_item" | "with_clause"))
+        {
+            statement = inner.parent();
+        }
+        let Some(statement) = statement.filter(|s| matches!(s.kind_name(), "expression_statement" | "with_statement"))
+        else {
+            return false;
+        };
+        statement
+            .parent()
+            .filter(|block| matches!(block.kind_name(), "block" | "module"))
+            .is_some_and(|block| block.start_byte() <= used_at && used_at <= block.end_byte())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -456,9 +480,18 @@ impl<'t> SemanticModel<'t> {
             }
             Some((_, Binding::SelfRef { class })) => Resolved::Instance(class.clone()),
             Some((found_in, Binding::Value(sources))) => {
-                let reaching = sources.iter().filter(|source| match used_at {
-                    Some(used_at) if found_in == scope => self.may_reach(scope, source.bound_at(), used_at),
-                    _ => true,
+                let here = used_at.filter(|_| found_in == scope);
+                // The last binding that every path to the use runs hides the ones written before it.
+                let hidden_before = here
+                    .and_then(|used_at| {
+                        sources.iter().filter(|source| source.dominates(used_at)).map(ValueSource::bound_at).max()
+                    })
+                    .unwrap_or(0);
+                let reaching = sources.iter().filter(|source| match here {
+                    Some(used_at) => {
+                        self.may_reach(scope, source.bound_at(), used_at) && source.bound_at() >= hidden_before
+                    }
+                    None => true,
                 });
                 self.agree(reaching.map(|source| (source, found_in)), depth)
             }
