@@ -1165,17 +1165,22 @@ impl<'t> Builder<'t> {
     }
 
     /// Whether the value of `call` (the innermost node of the walk) is thrown away by what encloses it: displays and
-    /// branches of conditional expressions, up to an expression statement; or a `with` item.
+    /// branches of conditional expressions, up to an expression statement; a `with` item; or a truth test.
     fn result_dropped(&self, call: Node<'t>) -> bool {
         let mut child = call;
         for ancestor in self.ancestors.iter().rev() {
             match ancestor.kind_name() {
                 "list" | "tuple" | "set" | "parenthesized_expression" | "expression_list" | "as_pattern" => {}
-                // Its condition is tested, not dropped.
+                // A value that is only tested for truth is held by nothing afterwards: the condition of a
+                // conditional expression, of an `if`, `elif` or `while`, or the operand of `not`.
                 "conditional_expression" if ancestor.named_child(1).is_some_and(|test| test.id() == child.id()) => {
-                    return false;
+                    return true;
                 }
                 "conditional_expression" => {}
+                "if_statement" | "elif_clause" | "while_statement" => {
+                    return ancestor.child_by_field_id(syntax::fields().condition) == Some(child);
+                }
+                "not_operator" => return true,
                 "expression_statement" => return ancestor.named_child_count() == 1,
                 // A task is no context manager: the `with` fails, and the task runs on unheld.
                 "with_item" => return true,
