@@ -29,11 +29,12 @@ MAPPING = {
     # flake8-async's configurable list of blocking calls; ours is `extra-blocking-calls`, so any AL1 code.
     "ASYNC200": {"AL101", "AL102", "AL103", "AL104", "AL105", "AL106", "AL107"},
     "ASYNC300": {"AL201"},
+    "ASYNC105": {"AL204"},
     "RUF006": {"AL201", "AL202"},
     "reportUnusedCoroutine": {"AL204"},
 }
 # The files of each suite that test those codes.
-RUFF_FILES = re.compile(r"^(ASYNC2\w*|RUF006)\.py$")
+RUFF_FILES = re.compile(r"^(ASYNC105|ASYNC2\w*|RUF006)\.py$")
 FLAKE8_FILES = re.compile(r"^async(2\w*|300)\.py$")
 
 

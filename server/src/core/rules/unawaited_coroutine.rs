@@ -14,7 +14,7 @@ pub const RULE: RuleMeta = RuleMeta {
     doc: DOC,
     default_severity: Severity::Warning,
     catalogue_driven: false,
-    equivalents: &["reportUnusedCoroutine"],
+    equivalents: &["reportUnusedCoroutine", "ASYNC105"],
 };
 
 const DOC: &str = r#"## What it does
@@ -22,7 +22,10 @@ Flags a call to a coroutine function whose coroutine is dropped (the call is a s
 local name that is never used again. Coroutine functions are the project's own `async def`s (same module, methods
 through `self` including inherited ones, and imports from other modules) and a catalogue of library ones:
 `asyncio.sleep`, `wait_for`, `wait`, `gather`, `to_thread`, `open_connection`, `create_subprocess_*`, queue, lock,
-event and stream methods, and common aiohttp, aiofiles and asyncpg calls. Extend it with `extra-coroutine-functions`.
+event and stream methods, common aiohttp, aiofiles and asyncpg calls, and trio's and anyio's own (`trio.sleep`,
+`trio.open_file`, `trio.lowlevel.checkpoint`, `anyio.connect_tcp`, their locks and events). Extend it with
+`extra-coroutine-functions`. A coroutine used as an `async with` item (`async with trio.open_file(p):`, which fails) is
+not flagged: the catalogue's aiohttp calls return objects that are awaited or entered.
 Async generators are not coroutines and are not flagged.
 
 ## Why is this bad
