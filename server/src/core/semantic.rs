@@ -211,6 +211,8 @@ pub struct CallSite<'t> {
     /// The result is dropped inside a larger expression statement (`[call(...)]`, `call(...) if c else None`), or
     /// used as a `with` item.
     pub dropped_inside: bool,
+    /// The context expression of an `async with` item (`async with trio.open_file(p):`), not awaited first.
+    pub entered: bool,
     /// `name = call(...)`: the simple name the result is bound to.
     pub assigned_to: Option<Node<'t>>,
 }
@@ -1191,6 +1193,20 @@ impl<'t> Builder<'t> {
         false
     }
 
+    /// Whether the innermost node of the walk is what an `async with` item enters (`async with f() as x:`).
+    fn entered_by_async_with(&self) -> bool {
+        let mut enclosing = self.ancestors.iter().rev().map(|node| node.kind_name());
+        let mut kind = enclosing.next();
+        if kind == Some("as_pattern") {
+            kind = enclosing.next();
+        }
+        if kind != Some("with_item") || enclosing.next() != Some("with_clause") {
+            return false;
+        }
+        let statement = self.ancestors.iter().rev().find(|node| node.kind_name() == "with_statement");
+        statement.is_some_and(|statement| self.source[statement.start_byte()..].starts_with("async"))
+    }
+
     fn record_call(&mut self, node: Node<'t>) {
         if !self.type_checking_blocks.is_empty() {
             return;
@@ -1207,6 +1223,7 @@ impl<'t> Builder<'t> {
             .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
             .filter(|left| left.kind_name() == "identifier");
         let dropped_inside = !statement && self.result_dropped(node);
+        let entered = self.entered_by_async_with();
         self.calls.push(CallSite {
             id: self.calls.len(),
             node,
@@ -1215,6 +1232,7 @@ impl<'t> Builder<'t> {
             in_generator: frame.generator_depth > 0,
             statement,
             dropped_inside,
+            entered,
             assigned_to,
         });
     }
