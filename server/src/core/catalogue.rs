@@ -55,7 +55,7 @@ pub struct ConstructorSpec {
 struct CatalogueFile {
     blocking: Vec<BlockingSpec>,
     constructors: Vec<ConstructorSpec>,
-    coroutine_functions: NameList,
+    coroutine_functions: CoroutineData,
     tasks: TaskData,
     ordered: OrderedData,
     offload: OffloadData,
@@ -80,8 +80,10 @@ struct OrderedData {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NameList {
+struct CoroutineData {
     names: Vec<String>,
+    /// Those whose result is also an async context manager, so `async with call():` is their use, not a slip.
+    entered: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +116,7 @@ pub struct Catalogue {
     returns: HashMap<String, String>,
     types: HashSet<String>,
     coroutine_functions: HashSet<String>,
+    enterable_coroutines: HashSet<String>,
     task_spawners: HashSet<String>,
     group_spawners: HashSet<String>,
     gatherers: HashSet<String>,
@@ -141,6 +144,7 @@ impl Catalogue {
                     catalogue.returns.insert(constructor.call.clone(), constructor.returns.clone());
                 }
                 catalogue.coroutine_functions = file.coroutine_functions.names.into_iter().collect();
+                catalogue.enterable_coroutines = file.coroutine_functions.entered.into_iter().collect();
                 catalogue.task_spawners = file.tasks.spawners.into_iter().collect();
                 catalogue.group_spawners = file.tasks.group_spawners.into_iter().collect();
                 catalogue.gatherers = file.tasks.gatherers.into_iter().collect();
@@ -263,6 +267,11 @@ impl Catalogue {
     /// A library coroutine function (or a call whose awaitable does nothing until awaited).
     pub fn is_coroutine_function(&self, qualified: &str) -> bool {
         self.coroutine_functions.contains(qualified)
+    }
+
+    /// A library call whose awaitable is also an async context manager (`aiohttp.ClientSession.get`).
+    pub fn is_enterable_coroutine(&self, qualified: &str) -> bool {
+        self.enterable_coroutines.contains(qualified)
     }
 
     /// `asyncio.create_task` and friends: they return a task that must be kept.

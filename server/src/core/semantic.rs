@@ -86,6 +86,30 @@ impl ValueSource<'_> {
             ValueSource::Opaque(at) => *at,
         }
     }
+
+    /// Whether every path to a use at `used_at` runs this binding after any binding written before it: the binding
+    /// is an assignment or `with ... as` statement standing directly in a block (or the module) that holds the use,
+    /// and comes before it. `f: int = 7` then `f: TextIOWrapper = ...` then `f.read()`: only the second reaches.
+    fn dominates(&self, used_at: usize) -> bool {
+        let (ValueSource::Expr(node) | ValueSource::Annotation(node)) = self else { return false };
+        if node.end_byte() > used_at {
+            return false;
+        }
+        let mut statement = node.parent();
+        while let Some(inner) = statement
+            .filter(|inner| matches!(inner.kind_name(), "assignment" | "as_pattern" | "with_item" | "with_clause"))
+        {
+            statement = inner.parent();
+        }
+        let Some(statement) = statement.filter(|s| matches!(s.kind_name(), "expression_statement" | "with_statement"))
+        else {
+            return false;
+        };
+        statement
+            .parent()
+            .filter(|block| matches!(block.kind_name(), "block" | "module"))
+            .is_some_and(|block| block.start_byte() <= used_at && used_at <= block.end_byte())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +211,8 @@ pub struct CallSite<'t> {
     /// The result is dropped inside a larger expression statement (`[call(...)]`, `call(...) if c else None`), or
     /// used as a `with` item.
     pub dropped_inside: bool,
+    /// The context expression of an `async with` item (`async with trio.open_file(p):`), not awaited first.
+    pub entered: bool,
     /// `name = call(...)`: the simple name the result is bound to.
     pub assigned_to: Option<Node<'t>>,
 }
@@ -568,9 +594,18 @@ impl<'t> SemanticModel<'t> {
             }
             Some((_, Binding::SelfRef { class })) => Resolved::Instance(class.clone()),
             Some((found_in, Binding::Value(sources))) => {
-                let reaching = sources.iter().filter(|source| match used_at {
-                    Some(used_at) if found_in == scope => self.may_reach(scope, source.bound_at(), used_at),
-                    _ => true,
+                let here = used_at.filter(|_| found_in == scope);
+                // The last binding that every path to the use runs hides the ones written before it.
+                let hidden_before = here
+                    .and_then(|used_at| {
+                        sources.iter().filter(|source| source.dominates(used_at)).map(ValueSource::bound_at).max()
+                    })
+                    .unwrap_or(0);
+                let reaching = sources.iter().filter(|source| match here {
+                    Some(used_at) => {
+                        self.may_reach(scope, source.bound_at(), used_at) && source.bound_at() >= hidden_before
+                    }
+                    None => true,
                 });
                 self.agree(reaching.map(|source| (source, found_in)), depth)
             }
@@ -1246,17 +1281,22 @@ impl<'t> Builder<'t> {
     }
 
     /// Whether the value of `call` (the innermost node of the walk) is thrown away by what encloses it: displays and
-    /// branches of conditional expressions, up to an expression statement; or a `with` item.
+    /// branches of conditional expressions, up to an expression statement; a `with` item; or a truth test.
     fn result_dropped(&self, call: Node<'t>) -> bool {
         let mut child = call;
         for ancestor in self.ancestors.iter().rev() {
             match ancestor.kind_name() {
                 "list" | "tuple" | "set" | "parenthesized_expression" | "expression_list" | "as_pattern" => {}
-                // Its condition is tested, not dropped.
+                // A value that is only tested for truth is held by nothing afterwards: the condition of a
+                // conditional expression, of an `if`, `elif` or `while`, or the operand of `not`.
                 "conditional_expression" if ancestor.named_child(1).is_some_and(|test| test.id() == child.id()) => {
-                    return false;
+                    return true;
                 }
                 "conditional_expression" => {}
+                "if_statement" | "elif_clause" | "while_statement" => {
+                    return ancestor.child_by_field_id(syntax::fields().condition) == Some(child);
+                }
+                "not_operator" => return true,
                 "expression_statement" => return ancestor.named_child_count() == 1,
                 // A task is no context manager: the `with` fails, and the task runs on unheld.
                 "with_item" => return true,
@@ -1265,6 +1305,20 @@ impl<'t> Builder<'t> {
             child = *ancestor;
         }
         false
+    }
+
+    /// Whether the innermost node of the walk is what an `async with` item enters (`async with f() as x:`).
+    fn entered_by_async_with(&self) -> bool {
+        let mut enclosing = self.ancestors.iter().rev().map(|node| node.kind_name());
+        let mut kind = enclosing.next();
+        if kind == Some("as_pattern") {
+            kind = enclosing.next();
+        }
+        if kind != Some("with_item") || enclosing.next() != Some("with_clause") {
+            return false;
+        }
+        let statement = self.ancestors.iter().rev().find(|node| node.kind_name() == "with_statement");
+        statement.is_some_and(|statement| self.source[statement.start_byte()..].starts_with("async"))
     }
 
     fn record_call(&mut self, node: Node<'t>) {
@@ -1283,6 +1337,7 @@ impl<'t> Builder<'t> {
             .and_then(|assignment| assignment.child_by_field_id(syntax::fields().left))
             .filter(|left| left.kind_name() == "identifier");
         let dropped_inside = !statement && self.result_dropped(node);
+        let entered = self.entered_by_async_with();
         self.calls.push(CallSite {
             id: self.calls.len(),
             node,
@@ -1291,6 +1346,7 @@ impl<'t> Builder<'t> {
             in_generator: frame.generator_depth > 0,
             statement,
             dropped_inside,
+            entered,
             assigned_to,
         });
     }

@@ -23,7 +23,9 @@ Flags a call to `asyncio.create_task(...)`, `asyncio.ensure_future(...)` or `loo
 loop, e.g. `asyncio.get_running_loop().create_task(...)`) whose result is thrown away: the call is a statement of its
 own, or it stands in a list, tuple or set display or a branch of a conditional expression that is itself a statement
 (`[asyncio.create_task(job())]`, `asyncio.create_task(job()) if ready else None`), or it is a `with` item (a task is
-no context manager: the `with` raises, and the task runs on, unheld). `TaskGroup.create_task` and anyio/trio `start_soon` are not flagged: the group or nursery keeps its tasks.
+no context manager: the `with` raises, and the task runs on, unheld), or it is only tested for truth: the condition of
+a conditional expression, an `if`, `elif` or `while`, or the operand of `not` (`x = 1 if create_task(job()) else 2`
+keeps no reference to the task). `TaskGroup.create_task` and anyio/trio `start_soon` are not flagged: the group or nursery keeps its tasks.
 
 ## Why is this bad
 The event loop keeps only a weak reference to a task. A task nobody holds can be garbage-collected in the middle of
@@ -50,7 +52,7 @@ async def handle(event):
 ```
 
 ## Fix safety
-Inside a display, a conditional expression or a `with` item no fix is offered: which rewrite is meant depends on why
+Inside a display, a conditional expression, a truth test or a `with` item no fix is offered: which rewrite is meant depends on why
 the code is written that way. For a task call that is a statement of its own, two fixes are offered. Keeping a reference in a module-level set, removed by a done callback, is safe: the task runs
 exactly as before, it just cannot be collected. Binding the task and awaiting it before the function returns is
 unsafe: the function now waits for the task, which changes timing. It is offered only when the task's coroutine

@@ -24,8 +24,15 @@ Flags file and file-system calls inside an `async def`: `open`, `io.open`, `code
 included). In-memory files (`io.BytesIO`, `io.StringIO`) and the files of aiofiles and anyio, whose methods are
 awaited, are other types. So are the protocols `typing.IO`, `TextIO` and `BinaryIO`, which flake8-async's ASYNC232
 counts: an in-memory buffer or `sys.stdout` satisfies them as well as a file on disk does, and real code passes
-`io.BytesIO` where they are written. Iterating a file object (`for line in f`) is not flagged yet. Pure
-path arithmetic (`os.path.join`, `Path.name`) is not flagged.
+`io.BytesIO` where they are written. A name's type comes from the binding that reaches the call: after
+`f: int = 7`, then `f: TextIOWrapper = ...`, `f.read()` reads a file.
+
+Not flagged, on purpose (flake8-async's ASYNC231/232/240 flag some of them):
+- path arithmetic that touches no disk or makes one `getcwd`: `os.path.join`, `normpath`, `abspath`, `relpath`,
+  `Path.name`, `Path.absolute()`; nor the private helpers of `os.path` (`_joinrealpath`), only its public API;
+- `os.fdopen(fd)` itself: it wraps a descriptor that is already open (`loop.connect_read_pipe(os.fdopen(fd, "rb"))`
+  must call it), and the reads and writes of what it returns are flagged;
+- methods a file object does not have (`f.anything()`): only the I/O methods above count.
 
 ## Why is this bad
 Disk and network file systems can stall for a long time, and the event loop stalls with them. A slow NFS mount or
