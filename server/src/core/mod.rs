@@ -7,6 +7,7 @@ pub mod document;
 pub mod fix;
 pub mod index;
 pub mod lifecycle;
+pub mod on_loop;
 mod parser_allocator;
 pub mod positions;
 pub mod reach;
