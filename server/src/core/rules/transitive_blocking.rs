@@ -35,6 +35,9 @@ helper makes.
 What a call runs decides whether it blocks:
 - calling a generator function runs none of its body: only iterating it does (`for x in helper()`, `list(...)`,
   `with`, `yield from`);
+- a memoized function does its work once per process, typically at start-up, so it does not count: one decorated
+  with `functools.cache`, `lru_cache` or `cached_property`, or one that keeps its result in a module-level name and
+  begins by returning it when set (`global _cache` then `if _cache is not None: return _cache`);
 - a function whose decorator runs it in a worker thread (`asgiref.sync.sync_to_async`, `asyncer.asyncify`,
   `textual.work`, the config's `offload-decorators`, or a project decorator that hands its function to
   `asyncio.to_thread` or `run_in_executor`) never blocks its caller;
