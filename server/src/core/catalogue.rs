@@ -50,6 +50,30 @@ pub struct ConstructorSpec {
     pub returns: String,
 }
 
+/// One `[[loop.callbacks]]` table, as written in `catalogue.toml` and in `loop-callbacks`: a call that runs a sync
+/// function it is given on the event loop's thread.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LoopCallbackSpec {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The position of the callback among the call's positional arguments.
+    pub argument: usize,
+    /// The loop runs the callback when a file descriptor is ready (`add_reader`, `add_writer`): reading or writing
+    /// it there does not wait.
+    #[serde(default)]
+    pub ready_io: bool,
+}
+
+/// What a loop callback entry says about the call: where its callback is, and whether it runs on readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopCallback {
+    pub argument: usize,
+    pub ready_io: bool,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct CatalogueFile {
@@ -59,6 +83,19 @@ struct CatalogueFile {
     tasks: TaskData,
     ordered: OrderedData,
     offload: OffloadData,
+    #[serde(rename = "loop")]
+    on_loop: LoopData,
+}
+
+/// What runs a sync function on the event loop's thread.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LoopData {
+    /// Decorators that mark a sync function as one that runs on the loop.
+    decorators: Vec<String>,
+    /// Calls that return an asyncio future or task: a method called on what they return is `asyncio.Future`'s.
+    futures: Vec<String>,
+    callbacks: Vec<LoopCallbackSpec>,
 }
 
 /// What runs a function in a worker thread, off the event loop.
@@ -95,6 +132,17 @@ struct TaskData {
     entry_points: Vec<String>,
 }
 
+/// What the user's configuration adds to the built-in catalogue, and what it removes (`allowed`).
+#[derive(Debug, Default)]
+pub struct Extra<'a> {
+    pub blocking: &'a [BlockingSpec],
+    pub allowed: &'a [String],
+    pub coroutine_functions: &'a [String],
+    pub offload_decorators: &'a [String],
+    pub loop_decorators: &'a [String],
+    pub loop_callbacks: &'a [LoopCallbackSpec],
+}
+
 #[derive(Debug, Clone)]
 pub struct BlockingEntry {
     pub name: String,
@@ -126,6 +174,11 @@ pub struct Catalogue {
     offload_functions: HashSet<String>,
     offload_methods: HashSet<String>,
     offload_decorators: HashSet<String>,
+    loop_decorators: HashSet<String>,
+    future_makers: HashSet<String>,
+    loop_callbacks: HashMap<String, LoopCallback>,
+    /// `*.method` loop callback entries, keyed by the method name.
+    loop_callback_methods: HashMap<String, LoopCallback>,
     /// Tells customised catalogues apart (0 for the built-in one), for caches keyed by what a result depends on.
     fingerprint: u64,
 }
@@ -158,6 +211,11 @@ impl Catalogue {
                     };
                 }
                 catalogue.offload_decorators = file.offload.decorators.into_iter().collect();
+                catalogue.loop_decorators = file.on_loop.decorators.into_iter().collect();
+                catalogue.future_makers = file.on_loop.futures.into_iter().collect();
+                catalogue
+                    .add_loop_callbacks(&file.on_loop.callbacks)
+                    .expect("catalogue.toml's loop callbacks have names");
                 catalogue.rebuild_types();
                 Arc::new(catalogue)
             })
@@ -165,16 +223,14 @@ impl Catalogue {
     }
 
     /// The built-in catalogue with the user's entries added and the allowed calls removed.
-    pub fn customised(
-        extra: &[BlockingSpec],
-        allowed: &[String],
-        extra_coroutines: &[String],
-        extra_offload_decorators: &[String],
-    ) -> Result<Catalogue, String> {
+    pub fn customised(extra: &Extra) -> Result<Catalogue, String> {
         let mut catalogue = (*Catalogue::builtin()).clone();
-        catalogue.add_blocking(extra)?;
-        catalogue.coroutine_functions.extend(extra_coroutines.iter().cloned());
-        catalogue.offload_decorators.extend(extra_offload_decorators.iter().cloned());
+        catalogue.add_blocking(extra.blocking)?;
+        catalogue.coroutine_functions.extend(extra.coroutine_functions.iter().cloned());
+        catalogue.offload_decorators.extend(extra.offload_decorators.iter().cloned());
+        catalogue.loop_decorators.extend(extra.loop_decorators.iter().cloned());
+        catalogue.add_loop_callbacks(extra.loop_callbacks)?;
+        let allowed = extra.allowed;
         for name in allowed {
             match name.strip_prefix("*.") {
                 Some(method) => catalogue.any_receiver.remove(method),
@@ -184,11 +240,38 @@ impl Catalogue {
         catalogue.rebuild_types();
         catalogue.fingerprint = {
             let mut hasher = std::hash::DefaultHasher::new();
-            let key = format!("{extra:?}|{allowed:?}|{extra_coroutines:?}|{extra_offload_decorators:?}");
+            let key = format!("{extra:?}");
             std::hash::Hash::hash(&key, &mut hasher);
             std::hash::Hasher::finish(&hasher) | 1
         };
         Ok(catalogue)
+    }
+
+    /// The last part of every loop callback API's name (`call_soon`, `add_done_callback`, `run_sync`): a text that
+    /// contains none of them hands nothing to the loop.
+    pub fn loop_callback_words(&self) -> impl Iterator<Item = &str> {
+        fn last(name: &str) -> &str {
+            name.rsplit('.').next().unwrap_or(name)
+        }
+        self.loop_callbacks.keys().map(|name| last(name)).chain(self.loop_callback_methods.keys().map(String::as_str))
+    }
+
+    fn add_loop_callbacks(&mut self, specs: &[LoopCallbackSpec]) -> Result<(), String> {
+        for spec in specs {
+            let callback = LoopCallback { argument: spec.argument, ready_io: spec.ready_io };
+            let mut any = false;
+            for name in spec.name.iter().chain(&spec.names) {
+                any = true;
+                match name.strip_prefix("*.") {
+                    Some(method) => self.loop_callback_methods.insert(method.to_owned(), callback),
+                    None => self.loop_callbacks.insert(name.clone(), callback),
+                };
+            }
+            if !any {
+                return Err("a loop-callbacks entry has neither `name` nor `names`".to_owned());
+            }
+        }
+        Ok(())
     }
 
     fn add_blocking(&mut self, specs: &[BlockingSpec]) -> Result<(), String> {
@@ -306,6 +389,26 @@ impl Catalogue {
         self.offload_decorators.contains(qualified)
     }
 
+    /// A decorator that marks a sync function as one that runs on the event loop (`homeassistant.core.callback`).
+    pub fn is_loop_decorator(&self, qualified: &str) -> bool {
+        self.loop_decorators.contains(qualified)
+    }
+
+    /// A call that runs a sync function it is given on the event loop (`asyncio.AbstractEventLoop.call_soon`).
+    pub fn loop_callback(&self, qualified: &str) -> Option<LoopCallback> {
+        self.loop_callbacks.get(qualified).copied()
+    }
+
+    /// A `*.method` loop callback entry, for a method call whose receiver's type is unknown (`loop.call_soon`).
+    pub fn loop_callback_method(&self, method: &str) -> Option<LoopCallback> {
+        self.loop_callback_methods.get(method).copied()
+    }
+
+    /// A call whose result is an asyncio future or task (`asyncio.create_task`).
+    pub fn makes_future(&self, qualified: &str) -> bool {
+        self.future_makers.contains(qualified)
+    }
+
     /// `asyncio.run` and friends: they run a program's root coroutine.
     pub fn is_entry_point(&self, qualified: &str) -> bool {
         self.entry_points.contains(qualified)
@@ -390,13 +493,21 @@ mod tests {
             harmless_first_argument_prefixes: vec![],
             lazy: false,
         }];
-        let catalogue = Catalogue::customised(
-            &extra,
-            &["os.listdir".into()],
-            &["mylib.fetch_async".into()],
-            &["mylib.threaded".into()],
-        )
+        let loop_callbacks =
+            [LoopCallbackSpec { name: Some("mylib.on_loop".into()), names: vec![], argument: 1, ready_io: false }];
+        let catalogue = Catalogue::customised(&Extra {
+            blocking: &extra,
+            allowed: &["os.listdir".into()],
+            coroutine_functions: &["mylib.fetch_async".into()],
+            offload_decorators: &["mylib.threaded".into()],
+            loop_decorators: &["mylib.loop_only".into()],
+            loop_callbacks: &loop_callbacks,
+        })
         .unwrap();
+        assert!(catalogue.is_loop_decorator("mylib.loop_only"));
+        assert!(catalogue.is_loop_decorator("homeassistant.core.callback"));
+        assert_eq!(catalogue.loop_callback("mylib.on_loop"), Some(LoopCallback { argument: 1, ready_io: false }));
+        assert!(catalogue.loop_callback_method("call_soon").is_some());
         assert!(catalogue.is_offload_decorator("mylib.threaded"));
         assert!(catalogue.is_offload_decorator("asgiref.sync.sync_to_async"));
         assert!(catalogue.is_coroutine_function("mylib.fetch_async"));
@@ -420,6 +531,6 @@ mod tests {
             harmless_first_argument_prefixes: vec![],
             lazy: false,
         }];
-        assert!(Catalogue::customised(&extra, &[], &[], &[]).unwrap_err().contains("AL999"));
+        assert!(Catalogue::customised(&Extra { blocking: &extra, ..Extra::default() }).unwrap_err().contains("AL999"));
     }
 }

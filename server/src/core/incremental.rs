@@ -3,10 +3,11 @@
 //!
 //! A unit that holds only definitions (see [`unit_definitions`]) is worked out from its own text, what the module's
 //! other units bind at module level, and what it asked about other such units' bodies; its findings are cached under
-//! its serial (which changes whenever its text does) together with the serials of the units it asked about. Every
-//! other unit (imports, assignments, `if` blocks) is walked in every model and makes part of the cache's key, with the
-//! names and kinds the definition units bind, and the caller's context (the index and settings): when that key
-//! changes, nothing is reused.
+//! its serial (which changes whenever its text does); they are stale once a unit its text names, directly or through
+//! other units' texts, has changed. Every other unit (imports, assignments, `if` blocks, and any unit that may hand a
+//! function to a loop callback API) is walked in every model and makes part of the cache's key, with the names and
+//! kinds the definition units bind, and the caller's context (the index and settings): when that key changes,
+//! nothing is reused.
 //!
 //! An analysis builds a focused model that walks the units without valid findings. Whatever a rule asks about a
 //! skipped unit (a local function's body, a class's attributes) makes the model record that unit, and the model is
@@ -95,7 +96,23 @@ impl IncrementalCheck {
     ) -> Vec<Diagnostic> {
         let source = document.text();
         let units: Vec<_> = document.units().collect();
-        let definitions: Vec<_> = units.iter().map(|unit| unit_definitions(unit.root, source)).collect();
+        let present: HashSet<u64> = units.iter().map(|unit| unit.serial).collect();
+        self.mentions.retain(|serial, _| present.contains(serial));
+        for unit in &units {
+            self.mentions.entry(unit.serial).or_insert_with(|| mentioned_names(&source[unit.start..unit.end]));
+        }
+        // A unit that may hand a function to a loop callback API (`loop.call_soon(on_tick)`) changes how the rules
+        // see that function wherever it stands, which names need not tell: such a unit is walked by every model and
+        // makes part of the key, as imports do.
+        let callback_words: Vec<u64> = settings.catalogue().loop_callback_words().map(name_hash).collect();
+        let definitions: Vec<_> = units
+            .iter()
+            .map(|unit| {
+                let mentions = &self.mentions[&unit.serial];
+                let hands_over = callback_words.iter().any(|word| mentions.binary_search(word).is_ok());
+                unit_definitions(unit.root, source).filter(|_| !hands_over)
+            })
+            .collect();
         let mut hasher = foldhash::quality::FixedState::with_seed(0).build_hasher();
         (context, module).hash(&mut hasher);
         for (unit, defined) in units.iter().zip(&definitions) {
@@ -109,12 +126,7 @@ impl IncrementalCheck {
             self.entries.clear();
             self.key = Some(key);
         }
-        let present: HashSet<u64> = units.iter().map(|unit| unit.serial).collect();
         self.entries.retain(|serial, _| present.contains(serial));
-        self.mentions.retain(|serial, _| present.contains(serial));
-        for unit in &units {
-            self.mentions.entry(unit.serial).or_insert_with(|| mentioned_names(&source[unit.start..unit.end]));
-        }
         // A unit's findings may read the bodies of the definition units its text names, and of those their texts
         // name, and so on: whatever a model asks about comes from a name it resolved. So the findings of a unit
         // that reaches a changed unit that way are stale: found by spreading from the changed units' names.
@@ -296,6 +308,7 @@ mod tests {
             "        self.client = httpx.Client()\n",
             "        self.path = Path('x')\n",
             "    return None\n",
+            "    loop.call_later(1, on_done)\n",
         ];
         let mut seed: u64 = 0x1ce;
         let mut next = |bound: usize| {

@@ -8,6 +8,7 @@ pub mod fix;
 pub mod incremental;
 pub mod index;
 pub mod lifecycle;
+pub mod on_loop;
 mod parser_allocator;
 pub mod positions;
 pub mod reach;

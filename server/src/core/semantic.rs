@@ -269,6 +269,8 @@ pub struct SemanticModel<'t> {
     /// The skipped units something asked about: a focused model is complete for its walked units only once it
     /// holds every unit they asked about.
     demanded: std::cell::RefCell<Vec<usize>>,
+    /// Why each sync function or lambda runs on the event loop, by scope id, worked out on first use.
+    on_loop: std::cell::OnceCell<Vec<Option<super::on_loop::OnLoop>>>,
 }
 
 /// What a unit that holds only definitions binds at module level: a `def` or a `class`, by name.
@@ -403,6 +405,7 @@ impl<'t> SemanticModel<'t> {
             calls: builder.calls,
             skipped,
             demanded: std::cell::RefCell::new(Vec::new()),
+            on_loop: std::cell::OnceCell::new(),
         }
     }
 
@@ -793,6 +796,71 @@ impl<'t> SemanticModel<'t> {
     /// Whether the call runs directly inside an `async def` (not in a lambda, nested `def` or class body).
     pub fn in_async_function(&self, call: &CallSite) -> bool {
         self.scopes[call.scope].is_async_function()
+    }
+
+    /// Whether code of `scope` runs on the event loop's thread, and why: an `async def`, or a sync function or lambda
+    /// that the loop runs (see `on_loop`).
+    pub fn loop_context(&self, scope: ScopeId) -> Option<super::on_loop::Context<'_>> {
+        if self.scopes[scope].is_async_function() {
+            return Some(super::on_loop::Context::Async);
+        }
+        self.on_loop.get_or_init(|| super::on_loop::find(self))[scope].as_ref().map(super::on_loop::Context::Sync)
+    }
+
+    /// The qualified name of the call whose result `node` holds: the call itself, or the one call that every
+    /// reaching assignment of a name (or of a `self.` attribute) agrees on, `None` placeholders aside. For facts the
+    /// type of the result does not carry: `task = asyncio.create_task(...)` holds an asyncio task.
+    pub fn made_by(&self, node: Node<'t>, scope: ScopeId) -> Option<String> {
+        self.made_by_at_depth(node, scope, 0)
+    }
+
+    fn made_by_at_depth(&self, node: Node<'t>, scope: ScopeId, depth: u32) -> Option<String> {
+        if depth > MAX_INFERENCE_DEPTH {
+            return None;
+        }
+        let fields = syntax::fields();
+        let agree = |sources: &mut dyn Iterator<Item = (&ValueSource<'t>, ScopeId)>| {
+            let mut agreed: Option<String> = None;
+            for (source, scope) in sources {
+                let made = match source {
+                    ValueSource::Expr(expr) if expr.kind_name() == "none" => continue,
+                    ValueSource::Expr(expr) => self.made_by_at_depth(*expr, scope, depth + 1)?,
+                    _ => return None,
+                };
+                if agreed.as_ref().is_some_and(|previous| *previous != made) {
+                    return None;
+                }
+                agreed = Some(made);
+            }
+            agreed
+        };
+        match node.kind_name() {
+            "call" => match self.resolve_at_depth(node.child_by_field_id(fields.function)?, scope, depth + 1) {
+                Resolved::Path(path) => Some(path),
+                _ => None,
+            },
+            "parenthesized_expression" => self.made_by_at_depth(node.named_child(0)?, scope, depth + 1),
+            "identifier" => {
+                let used_at = node.start_byte();
+                let (found_in, Binding::Value(sources)) = self.lookup(scope, self.text(node))? else { return None };
+                let mut reaching = sources
+                    .iter()
+                    .filter(|source| found_in != scope || self.may_reach(scope, source.bound_at(), used_at))
+                    .map(|source| (source, found_in));
+                agree(&mut reaching)
+            }
+            "attribute" => {
+                let Resolved::Instance(class) =
+                    self.resolve_at_depth(node.child_by_field_id(fields.object)?, scope, depth + 1)
+                else {
+                    return None;
+                };
+                let attribute = self.text(node.child_by_field_id(fields.attribute)?);
+                let sources = self.attributes.get(&class)?.get(attribute)?;
+                agree(&mut sources.iter().map(|(source, scope)| (source, *scope)))
+            }
+            _ => None,
+        }
     }
 
     /// Whether the call stands at the top level of a module whose top level runs in a running event loop (a

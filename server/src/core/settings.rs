@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::catalogue::{BlockingSpec, Catalogue};
+use super::catalogue::{self, BlockingSpec, Catalogue, LoopCallbackSpec};
 use super::diagnostic::Severity;
 use super::rules::{self, RuleMeta};
 
@@ -132,14 +132,18 @@ impl Settings {
         let customised = !config.extra_blocking_calls.is_empty()
             || !config.allowed_calls.is_empty()
             || !config.extra_coroutine_functions.is_empty()
-            || !config.offload_decorators.is_empty();
+            || !config.offload_decorators.is_empty()
+            || !config.loop_decorators.is_empty()
+            || !config.loop_callbacks.is_empty();
         if customised {
-            let catalogue = Catalogue::customised(
-                &config.extra_blocking_calls,
-                &config.allowed_calls,
-                &config.extra_coroutine_functions,
-                &config.offload_decorators,
-            )
+            let catalogue = Catalogue::customised(&catalogue::Extra {
+                blocking: &config.extra_blocking_calls,
+                allowed: &config.allowed_calls,
+                coroutine_functions: &config.extra_coroutine_functions,
+                offload_decorators: &config.offload_decorators,
+                loop_decorators: &config.loop_decorators,
+                loop_callbacks: &config.loop_callbacks,
+            })
             .map_err(ConfigError::new)?;
             settings.catalogue = Arc::new(catalogue);
         }
@@ -229,6 +233,14 @@ pub struct Config {
     /// schema of the catalogue's `[offload] decorators`.
     #[serde(default)]
     pub offload_decorators: Vec<String>,
+    /// Decorators (qualified names) that mark a sync function as one that runs on the event loop, beside the
+    /// catalogue's `[loop] decorators` (`homeassistant.core.callback`).
+    #[serde(default)]
+    pub loop_decorators: Vec<String>,
+    /// Calls that run a sync function they are given on the event loop, in the schema of the catalogue's
+    /// `[[loop.callbacks]]`.
+    #[serde(default)]
+    pub loop_callbacks: Vec<LoopCallbackSpec>,
     #[serde(default)]
     pub per_file_ignores: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -319,7 +331,8 @@ mod tests {
     fn pyproject_table_is_read_and_requires_python_is_the_default_target() {
         let config = parse_pyproject(
             "[project]\nrequires-python = \">=3.8\"\n[tool.asynclint]\nignore = [\"AL109\"]\nseverity = { AL1 = \"error\" }\n\
-             extra-blocking-calls = [{ name = \"mylib.fetch\", rule = \"blocking-http\" }]\n",
+             extra-blocking-calls = [{ name = \"mylib.fetch\", rule = \"blocking-http\" }]\n\
+             loop-decorators = [\"mylib.on_loop\"]\nloop-callbacks = [{ name = \"mylib.later\", argument = 1 }]\n",
         )
         .unwrap()
         .config;
@@ -328,6 +341,8 @@ mod tests {
         assert!(!settings.is_enabled(rules::find("AL109").unwrap()));
         assert_eq!(settings.severity(rules::find("AL101").unwrap()), Severity::Error);
         assert!(settings.catalogue().lookup("mylib.fetch").is_some());
+        assert!(settings.catalogue().is_loop_decorator("mylib.on_loop"));
+        assert_eq!(settings.catalogue().loop_callback("mylib.later").map(|callback| callback.argument), Some(1));
     }
 
     #[test]

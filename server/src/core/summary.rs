@@ -160,6 +160,41 @@ pub fn blocking_entry<'c>(
 /// Decorators that cache a function's result.
 const MEMOIZING_DECORATORS: &[&str] = &["functools.cache", "functools.lru_cache", "functools.cached_property"];
 
+/// A function that keeps its result in a module-level name: it declares `global name` and begins, after its
+/// docstring, with an `if` that tests the name and returns (`if _collections is not None: return _collections`).
+/// Like a `functools.cache` one, it does its work once per process, typically at start-up.
+fn caches_in_global(model: &SemanticModel, id: ScopeId) -> bool {
+    let scope = model.scope(id);
+    let globals: Vec<&str> = scope
+        .bindings
+        .iter()
+        .filter(|(_, binding)| matches!(binding, Binding::Global))
+        .map(|(name, _)| *name)
+        .collect();
+    if globals.is_empty() {
+        return false;
+    }
+    let fields = syntax::fields();
+    let Some(body) = scope.node.and_then(|node| node.child_by_field_id(fields.body)) else { return false };
+    let is_preamble = |statement: &tree_sitter::Node| match statement.kind_name() {
+        "comment" | "global_statement" => true,
+        "expression_statement" => statement.named_child(0).is_some_and(|inner| inner.kind_name() == "string"),
+        _ => false,
+    };
+    let Some(first) = syntax::named_children(body).find(|statement| !is_preamble(statement)) else { return false };
+    if first.kind_name() != "if_statement" {
+        return false;
+    }
+    let tests_global = first.child_by_field_id(fields.condition).is_some_and(|condition| {
+        syntax::own_code_has(condition, |node| node.kind_name() == "identifier" && globals.contains(&model.text(node)))
+    });
+    let returns = first
+        .child_by_field_id(fields.consequence)
+        .and_then(|block| syntax::named_children(block).find(|statement| statement.kind_name() != "comment"))
+        .is_some_and(|statement| statement.kind_name() == "return_statement");
+    tests_global && returns
+}
+
 /// How long a call of this rule typically holds the thread, relative to the others (see [`BlockingCall::cost`]).
 fn blocking_cost(rule: &str) -> u8 {
     match rule {
@@ -244,7 +279,8 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
                 .iter()
                 .filter_map(|decorator| decorator_path(model, *decorator, scope.parent))
                 .collect();
-            let memoized = decorators.iter().any(|path| MEMOIZING_DECORATORS.contains(&path.as_str()));
+            let memoized = decorators.iter().any(|path| MEMOIZING_DECORATORS.contains(&path.as_str()))
+                || caches_in_global(model, id);
             let offloaded = decorators.iter().any(|path| catalogue.is_offload_decorator(path));
             let mut project_decorators: Vec<String> =
                 decorators.into_iter().filter(|path| path.contains('.') && !path.starts_with("functools.")).collect();

@@ -18,6 +18,11 @@ Flags calls known to burn CPU for a long time inside an `async def`: key-derivat
 (`hashlib.pbkdf2_hmac`, `hashlib.scrypt`, `bcrypt.hashpw`, `bcrypt.checkpw`, `bcrypt.kdf`). Its default severity is
 lower than the I/O rules': the cost depends on the parameters.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 Password hashing is slow on purpose, often 100 ms or more per call. On the event loop thread, that is 100 ms in
 which no other request progresses.

@@ -18,6 +18,11 @@ Flags synchronous database drivers inside an `async def`: `sqlite3.connect` and 
 cursors, `psycopg2.connect` and cursor queries, `pymysql.connect` and cursor queries, and commands on a synchronous
 `redis.Redis` client.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 Each query waits for the database with the event loop parked; under load, one slow query stalls every request the
 process serves.

@@ -34,6 +34,11 @@ Not flagged, on purpose (flake8-async's ASYNC231/232/240 flag some of them):
   must call it), and the reads and writes of what it returns are flagged;
 - methods a file object does not have (`f.anything()`): only the I/O methods above count.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 Disk and network file systems can stall for a long time, and the event loop stalls with them. A slow NFS mount or
 a large `rmtree` freezes the whole program.

@@ -19,6 +19,11 @@ Flags synchronous HTTP calls inside an `async def`: `requests` (module functions
 `urllib3`. Receivers are followed through assignments, `with ... as`, and annotations: `s = requests.Session()` makes
 `s.get(...)` a finding.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 A synchronous request holds the event loop for the whole round trip, often hundreds of milliseconds, and forever
 without a timeout. Every other coroutine waits.

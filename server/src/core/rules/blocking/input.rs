@@ -17,6 +17,11 @@ const DOC: &str = r#"## What it does
 Flags `input()`, `sys.stdin.read()`, `sys.stdin.readline()`, `sys.stdin.readlines()` and `getpass.getpass()` inside
 an `async def`.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 Waiting for a person to type can take minutes. Meanwhile no other coroutine runs: connections time out, heartbeats
 stop.

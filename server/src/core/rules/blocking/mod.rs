@@ -15,6 +15,7 @@ use crate::core::catalogue::Catalogue;
 use crate::core::check::Checker;
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::fix;
+use crate::core::on_loop;
 use crate::core::semantic::{CallSite, Resolved, SemanticModel};
 use crate::core::summary::blocking_entry;
 use crate::core::syntax::{self, KindName};
@@ -23,17 +24,21 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let model = checker.model;
     let catalogue = checker.settings.catalogue();
     for call in &model.calls {
-        if call.awaited || !model.in_async_function(call) {
+        if call.awaited {
             continue;
         }
+        let Some(context) = model.loop_context(call.scope) else { continue };
         let callee = model.callee_path(call);
         let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) else {
             continue;
         };
-        if !checker.enabled(entry.rule) || receiver_made_by_blocking_call(model, call, catalogue) {
+        if !checker.enabled(entry.rule)
+            || receiver_made_by_blocking_call(model, call, catalogue)
+            || context.exempts(entry)
+        {
             continue;
         }
-        let function_name = model.scope(call.scope).name;
+        let scope = model.scope(call.scope);
         let written = syntax::callee_text(call.node, model.source);
         let alias_note = match syntax::quotable(&written) {
             Some(written) if written != entry.name && !entry.name.starts_with("*.") => {
@@ -43,18 +48,22 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
         };
         let shown_name = entry.name.strip_prefix("*.").map_or(entry.name.as_str(), |_| written.as_str());
         let advice = match (&entry.replacement, entry.drop_in) {
+            _ if !context.is_async() => format!("; {}", on_loop::SYNC_ADVICE),
             (Some(replacement), true) => format!("; use `await {}(...)`", fix::library_form(model, replacement)),
             (Some(replacement), false) => format!("; use {}", fix::library_advice(model, replacement)),
             (None, _) => String::new(),
         };
         let message = format!(
-            "`{shown_name}`{alias_note} blocks the event loop in async function `{function_name}`: it {}{advice}",
+            "`{shown_name}`{alias_note} blocks the event loop in {}: it {}{advice}",
+            context.describe(scope),
             entry.reason
         );
         let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(call.node), message);
         let document = checker.document;
+        diagnostic.related.extend(context.related(document, scope));
         // A lazy iterator does its work where it is iterated: running only the call in a thread would move nothing.
-        if entry.lazy {
+        // Sync code on the loop has no `await` to add: a rewrite would have to turn the callback into a task.
+        if entry.lazy || !context.is_async() {
             diagnostics.push(diagnostic);
             continue;
         }
@@ -78,25 +87,27 @@ fn check_iterations(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
     let catalogue = checker.settings.catalogue();
     for &(scope, iterable) in &model.iterated {
         let function = model.scope(scope);
-        if !function.is_async_function() {
-            continue;
-        }
+        let Some(context) = model.loop_context(scope) else { continue };
         let Resolved::Instance(type_name) = model.resolve(iterable, scope) else { continue };
         let Some(entry) = catalogue.lookup(&format!("{type_name}.__iter__")) else { continue };
-        if !checker.enabled(entry.rule) {
+        if !checker.enabled(entry.rule) || context.exempts(entry) {
             continue;
         }
         let written = model.text(iterable).split_whitespace().collect::<Vec<_>>().join(" ");
         let shown = syntax::quotable(&written).map_or_else(|| "a file object".to_owned(), |name| format!("`{name}`"));
-        let advice =
-            entry.replacement.as_ref().map(|replacement| format!("; use {}", fix::library_advice(model, replacement)));
+        let advice = match &entry.replacement {
+            _ if !context.is_async() => format!("; {}", on_loop::SYNC_ADVICE),
+            Some(replacement) => format!("; use {}", fix::library_advice(model, replacement)),
+            None => String::new(),
+        };
         let message = format!(
-            "iterating {shown} (`{type_name}`) blocks the event loop in async function `{}`: it {}{}",
-            function.name,
+            "iterating {shown} (`{type_name}`) blocks the event loop in {}: it {}{advice}",
+            context.describe(function),
             entry.reason,
-            advice.unwrap_or_default()
         );
-        diagnostics.push(checker.diagnostic(entry.rule, syntax::range(iterable), message));
+        let mut diagnostic = checker.diagnostic(entry.rule, syntax::range(iterable), message);
+        diagnostic.related.extend(context.related(checker.document, function));
+        diagnostics.push(diagnostic);
     }
 }
 

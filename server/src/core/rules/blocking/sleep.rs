@@ -16,6 +16,11 @@ pub const RULE: RuleMeta = RuleMeta {
 const DOC: &str = r#"## What it does
 Flags `time.sleep(...)` (however it is imported) called directly inside an `async def`.
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 asyncio runs every coroutine on one thread. `time.sleep` suspends that thread, so every other task, timer and
 connection of the program freezes until it returns.

@@ -19,6 +19,11 @@ Flags blocking network primitives inside an `async def`: `socket.create_connecti
 function, and TLS context set-up that reads certificates from disk (`ssl.create_default_context`,
 `SSLContext.load_cert_chain`, `load_verify_locations`, ...).
 
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
+
 ## Why is this bad
 A blocking socket waits for the network with the event loop parked. DNS lookups can take seconds. Loading a CA
 bundle reads and parses hundreds of certificates.

@@ -16,7 +16,12 @@ pub const RULE: RuleMeta = RuleMeta {
 const DOC: &str = r#"## What it does
 Flags process calls that block inside an `async def`: `subprocess.run`, `call`, `check_call`, `check_output`,
 `getoutput`, `Popen` and its `wait`/`communicate`, `os.system`, `os.popen`, `os.spawn*`, `os.posix_spawn*` and
-`os.wait*`.
+`os.wait*` (not with `os.WNOHANG`, which polls and returns at once).
+
+It applies as well in sync code that the event loop runs: callbacks handed to `loop.call_soon`, `call_later`,
+`add_done_callback`, `add_signal_handler`, `add_reader` and the like, and functions marked with a loop decorator
+such as Home Assistant's `@callback` (`asynclint rule AL110` says what counts). There the message says why the code
+is on the loop, and no fix is offered: a sync callback has no `await` to add.
 
 ## Why is this bad
 These calls fork a process and usually wait for it to finish. For the whole run of the child, the event loop is
