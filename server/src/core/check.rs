@@ -237,7 +237,7 @@ impl FileAnalysis {
             let chain = index.blocking_chain(callee).unwrap_or_default();
             chain.first().map(|link| index.blocking_calls_made(link.function)).hash(hasher);
             for link in chain {
-                (&link.function.name, &link.function.display, link.path, &link.hop).hash(hasher);
+                (&link.function.name, &link.function.display, link.path, link.distribution, &link.hop).hash(hasher);
                 (link.function.is_generator, index.guards(&link.function.qualname)).hash(hasher);
             }
             hasher.write_u8(0xff);

@@ -123,8 +123,15 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             1 => format!("; `{}` makes 1 other blocking call", chain[0].function.display),
             _ => format!("; `{}` makes {others} other blocking calls", chain[0].function.display),
         };
+        // A chain that enters installed dependencies names them: the fix is often a library's, not the project's.
+        let mut distributions: Vec<&str> = chain.iter().filter_map(|link| link.distribution).collect();
+        distributions.dedup();
+        let inside = match distributions.as_slice() {
+            [] => String::new(),
+            found => format!(", in {}", found.join(" and ")),
+        };
         let message = format!(
-            "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({}){more}",
+            "`{helper}()` blocks the event loop in async function `{function_name}`: it calls `{blocking_name}` ({}{inside}){more}",
             names.join(" → ")
         );
         let mut diagnostic = checker.diagnostic(&RULE, syntax::range(call.node), message);
@@ -136,13 +143,13 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                     Related {
                         file: link.path.to_owned(),
                         span: site.span,
-                        message: format!("`{}` calls `{callee_name}`", link.function.display),
+                        message: format!("{}`{}` calls `{callee_name}`", link.origin(), link.function.display),
                     }
                 }
                 Hop::Blocks { name, site } => Related {
                     file: link.path.to_owned(),
                     span: site.span,
-                    message: format!("`{}` calls `{name}`, which blocks", link.function.display),
+                    message: format!("{}`{}` calls `{name}`, which blocks", link.origin(), link.function.display),
                 },
             })
             .collect();
