@@ -1246,7 +1246,7 @@ fn a_dependency_that_cannot_be_read_or_parsed_costs_its_findings_only() {
         assert!(text.contains("app.py:7:5: AL110"), "run {run}: {text}");
         assert_eq!(text.matches("AL110").count(), 1, "run {run}: {text}");
         for entry in std::fs::read_dir(&cache).unwrap() {
-            std::fs::write(entry.unwrap().path(), b"ALDEPS01 truncated").unwrap();
+            std::fs::write(entry.unwrap().path(), b"ALDEPS02 truncated").unwrap();
         }
     }
 }

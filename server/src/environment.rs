@@ -19,14 +19,14 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::cache;
-use crate::core::check::{summarize_document, ModuleInfo};
+use crate::core::check::{summarize_dependency, ModuleInfo};
 use crate::core::dependencies::{DependencyModule, DependencySource};
 use crate::core::document::Document;
 use crate::core::settings::Settings;
 use crate::core::summary::ModuleSummary;
 
 /// Identifies the layout of a distribution's cache file.
-const MAGIC: &[u8; 8] = b"ALDEPS01";
+const MAGIC: &[u8; 8] = b"ALDEPS02";
 /// At most this many distributions' files in the dependency cache.
 pub const MAX_CACHE_FILES: usize = 2000;
 /// At most this many bytes in the dependency cache.
@@ -313,7 +313,7 @@ impl DependencySource for Environment {
                         let text = String::from_utf8(std::fs::read(&file).ok()?).ok()?;
                         let document = Document::new(relative.clone(), text);
                         let info = ModuleInfo { name: module.clone(), is_package, notebook: false };
-                        let summary = summarize_document(&document, &info, &self.settings);
+                        let summary = summarize_dependency(&document, &info, &self.settings);
                         self.parsed.fetch_add(1, Ordering::Relaxed);
                         if let Some(owner) = &owner {
                             self.with_summaries(owner, |summaries| summaries.insert(relative.clone(), summary.clone()));
@@ -338,8 +338,10 @@ fn read_distribution(info: &Path) -> Option<Distribution> {
         Some((name, version)) => (name.to_owned(), version.to_owned()),
         None => (stem.clone(), String::new()),
     };
-    if let Ok(metadata) = std::fs::read_to_string(info.join("METADATA")) {
-        for line in metadata.lines().take_while(|line| !line.is_empty()) {
+    // Only the headers: a long description follows them, often most of the file.
+    if let Ok(metadata) = std::fs::File::open(info.join("METADATA")) {
+        let lines = std::io::BufRead::lines(std::io::BufReader::new(metadata)).map_while(Result::ok);
+        for line in lines.take_while(|line| !line.is_empty()) {
             if let Some(value) = line.strip_prefix("Name:") {
                 name = value.trim().to_owned();
             } else if let Some(value) = line.strip_prefix("Version:") {

@@ -171,7 +171,7 @@ fn reached(module: &ModuleSummary, name: &str, parts: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::check::{summarize_document, ModuleInfo};
+    use crate::core::check::{summarize_dependency, summarize_document, ModuleInfo};
     use crate::core::document::Document;
     use crate::core::settings::Settings;
     use std::sync::Mutex;
@@ -195,7 +195,7 @@ mod tests {
                     let (name, text, is_package) = self.files.iter().find(|(name, ..)| name == module)?;
                     let document = Document::new(format!("site-packages/{name}.py"), *text);
                     let info = ModuleInfo { name: (*name).to_owned(), is_package: *is_package, notebook: false };
-                    let summary = summarize_document(&document, &info, &Settings::default());
+                    let summary = summarize_dependency(&document, &info, &Settings::default());
                     Some(DependencyModule { summary, distribution: Arc::from("lib 1.0") })
                 })
                 .collect()
