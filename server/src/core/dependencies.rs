@@ -125,7 +125,9 @@ impl Walk {
         if !*self.located.entry(top.to_owned()).or_insert_with(|| source.has_module(top)) {
             return None;
         }
-        (1..=parts.len()).rev().find_map(|count| {
+        // Never the whole name: a called name that is also a submodule (`lib.load`, re-exported by `lib/__init__.py`
+        // as `from lib.load import load`) is the package's attribute, which the import rebinds to the function.
+        (1..parts.len()).rev().find_map(|count| {
             let module = parts[..count].join(".");
             let exists = *self.located.entry(module.clone()).or_insert_with(|| source.has_module(&module));
             exists.then_some((module, count))
