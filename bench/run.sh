@@ -9,6 +9,9 @@
 # The corpus and a venv with pinned ruff live in ${ASYNCLINT_BENCH_CACHE:-~/.cache/asynclint-bench}, outside the repo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The corpus has no environment of its own: an activated one ($VIRTUAL_ENV) must not add its dependencies to the
+# figures, which compare with ruff (that follows none).
+unset VIRTUAL_ENV
 runs=${1:-5}
 cache=${ASYNCLINT_BENCH_CACHE:-$HOME/.cache/asynclint-bench}
 corpus="$cache/corpus"

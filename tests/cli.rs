@@ -517,6 +517,7 @@ fn a_file_deleted_after_discovery_is_reported_and_the_rest_is_checked() {
         stdin: None,
         cache_directory: None,
         hash_files: false,
+        environment: None,
     };
     let outcome = run(&files, &files, &root, &Settings::default(), options);
     assert_eq!(outcome.reports.len(), 1);
@@ -1118,4 +1119,179 @@ fn a_warm_run_reports_notebooks_as_a_cold_one_and_follows_their_cells() {
     assert!(stdout(&output).contains("demo.ipynb:cell 5:2:10: AL112"), "{}", stdout(&output));
     let uncached = asynclint(directory.path(), &["check", "--output-format", "concise", "--no-cache"]);
     assert_eq!(stdout(&output), stdout(&uncached));
+}
+
+/// Installs a fake distribution into a `site-packages` directory: its files and a `*.dist-info` with `METADATA` and
+/// `RECORD` (the way `pip` leaves them).
+fn install(site_packages: &Path, name: &str, version: &str, files: &[(&str, &str)]) {
+    let info = site_packages.join(format!("{name}-{version}.dist-info"));
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(info.join("METADATA"), format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n"))
+        .unwrap();
+    let mut record = String::new();
+    for (path, text) in files {
+        let file = site_packages.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        record.push_str(&format!("{path},sha256={},{}\n", text.len(), text.len()));
+    }
+    std::fs::write(info.join("RECORD"), record).unwrap();
+}
+
+/// A project whose async code calls `lib.load()`, a dependency's function that does what `body` does.
+const CALLS_LIB: &str = "import lib\n\n\nasync def main():\n    lib.load()\n";
+
+fn lib_blocking_with(body: &str) -> String {
+    format!("import os, socket, subprocess, time\n\n\ndef load():\n    {body}\n")
+}
+
+/// Runs the binary with a private user cache and no activated environment (unless `environment` names one).
+fn asynclint_in(directory: &Path, arguments: &[&str], cache_home: &Path, environment: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_asynclint"));
+    command.args(arguments).current_dir(directory).env("NO_COLOR", "1").env("XDG_CACHE_HOME", cache_home);
+    command.env_remove("VIRTUAL_ENV").env_remove("ASYNCLINT_CACHE_DIR");
+    if let Some(environment) = environment {
+        command.env("VIRTUAL_ENV", environment);
+    }
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn dependency_environments_are_found_in_order_virtual_env_dot_venv_venv_then_configured() {
+    let directory = project(&[("app.py", CALLS_LIB)]);
+    let root = directory.path();
+    let cache_home = tempfile::tempdir().unwrap();
+    let activated = tempfile::tempdir().unwrap();
+    let environments = [
+        (activated.path().to_path_buf(), "time.sleep(1)"),
+        (root.join(".venv"), "open('data').read()"),
+        (root.join("venv"), "subprocess.run(['ls'])"),
+        (root.join("envs/configured"), "socket.create_connection(('example.com', 80))"),
+    ];
+    for (environment, body) in &environments {
+        let site = environment.join("lib/python3.12/site-packages");
+        install(&site, "lib", "1.0", &[("lib/__init__.py", &lib_blocking_with(body))]);
+    }
+    std::fs::write(root.join("pyproject.toml"), "[tool.asynclint]\npython-environment = \"envs/configured\"\n")
+        .unwrap();
+    let check = |environment: Option<&Path>| {
+        let output =
+            asynclint_in(root, &["check", "--no-cache", "--output-format", "concise"], cache_home.path(), environment);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        stdout(&output)
+    };
+    assert!(check(Some(activated.path())).contains("it calls `time.sleep` (main → load → time.sleep, in lib 1.0)"));
+    assert!(check(None).contains("it calls `open`"));
+    std::fs::remove_dir_all(root.join(".venv")).unwrap();
+    assert!(check(None).contains("it calls `subprocess.run`"));
+    std::fs::remove_dir_all(root.join("venv")).unwrap();
+    assert!(check(None).contains("it calls `socket.create_connection`"));
+    // A Windows layout, named on the command line.
+    let windows = tempfile::tempdir().unwrap();
+    install(
+        &windows.path().join("Lib/site-packages"),
+        "lib",
+        "2.0",
+        &[("lib/__init__.py", &lib_blocking_with("time.sleep(2)"))],
+    );
+    std::fs::write(root.join("pyproject.toml"), "[project]\nname = \"demo\"\n").unwrap();
+    let arguments = ["check", "--no-cache", "--output-format", "concise", "--python-environment"];
+    let output =
+        asynclint_in(root, &[&arguments[..], &[windows.path().to_str().unwrap()]].concat(), cache_home.path(), None);
+    assert!(stdout(&output).contains("in lib 2.0"), "{}", stdout(&output));
+}
+
+#[test]
+fn following_dependencies_can_be_turned_off() {
+    let directory = project(&[("app.py", CALLS_LIB)]);
+    let root = directory.path();
+    let cache_home = tempfile::tempdir().unwrap();
+    install(
+        &root.join(".venv/lib/python3.11/site-packages"),
+        "lib",
+        "1.0",
+        &[("lib/__init__.py", &lib_blocking_with("time.sleep(1)"))],
+    );
+    let on = asynclint_in(root, &["check", "--no-cache"], cache_home.path(), None);
+    assert_eq!(on.status.code(), Some(1), "{}", stdout(&on));
+    let off = asynclint_in(root, &["check", "--no-cache", "--no-follow-dependencies"], cache_home.path(), None);
+    assert_eq!(off.status.code(), Some(0), "{}", stdout(&off));
+    std::fs::write(root.join("pyproject.toml"), "[tool.asynclint]\nfollow-dependencies = false\n").unwrap();
+    let off = asynclint_in(root, &["check", "--no-cache"], cache_home.path(), None);
+    assert_eq!(off.status.code(), Some(0), "{}", stdout(&off));
+    std::fs::write(root.join("pyproject.toml"), "[tool.asynclint]\nfollow-dependencies = \"yes\"\n").unwrap();
+    assert_eq!(asynclint_in(root, &["check", "--no-cache"], cache_home.path(), None).status.code(), Some(2));
+}
+
+#[test]
+fn a_dependency_that_cannot_be_read_or_parsed_costs_its_findings_only() {
+    let directory = project(&[(
+        "app.py",
+        "import good, garbled, broken\n\n\nasync def main():\n    garbled.load()\n    broken.load()\n    good.load()\n",
+    )]);
+    let root = directory.path();
+    let cache_home = tempfile::tempdir().unwrap();
+    let site = root.join(".venv/lib/python3.12/site-packages");
+    install(&site, "good", "1.0", &[("good/__init__.py", &lib_blocking_with("time.sleep(1)"))]);
+    install(&site, "broken", "1.0", &[("broken/__init__.py", "def load(:\n    time.sleep(1\n  ))) <<<\n")]);
+    install(&site, "garbled", "1.0", &[("garbled/__init__.py", "")]);
+    std::fs::write(site.join("garbled/__init__.py"), b"def load():\n    open('\xff\xfe')\n").unwrap();
+    // A damaged cache file is no cache.
+    let cache = cache_home.path().join("asynclint/dependencies");
+    std::fs::create_dir_all(&cache).unwrap();
+    for run in 0..2 {
+        let output = asynclint_in(root, &["check", "--output-format", "concise"], cache_home.path(), None);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = stdout(&output);
+        assert!(text.contains("app.py:7:5: AL110"), "run {run}: {text}");
+        assert_eq!(text.matches("AL110").count(), 1, "run {run}: {text}");
+        for entry in std::fs::read_dir(&cache).unwrap() {
+            std::fs::write(entry.unwrap().path(), b"ALDEPS02 truncated").unwrap();
+        }
+    }
+}
+
+/// Sets a file's or directory's modification time well in the past, so that its metadata vouches for it at once.
+fn age(path: &Path) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::open(path).unwrap().set_modified(past).unwrap();
+}
+
+#[test]
+fn dependency_summaries_are_cached_per_distribution_and_shared_by_projects() {
+    let cache_home = tempfile::tempdir().unwrap();
+    let first = project(&[("app.py", CALLS_LIB)]);
+    let second = project(&[("service.py", CALLS_LIB)]);
+    let shared = tempfile::tempdir().unwrap();
+    let site = shared.path().join("lib/python3.12/site-packages");
+    install(
+        &site,
+        "lib",
+        "1.0",
+        &[("lib/__init__.py", "from lib.io import load\n"), ("lib/io.py", &lib_blocking_with("time.sleep(1)"))],
+    );
+    for path in [first.path().join("app.py"), first.path().join("pyproject.toml"), site.clone()] {
+        age(&path);
+    }
+    let verbose = |root: &Path| {
+        let output =
+            asynclint_in(root, &["check", "-v", "--output-format", "concise"], cache_home.path(), Some(shared.path()));
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(stdout(&output).contains("in lib 1.0"), "{}", stdout(&output));
+        stderr(&output)
+    };
+    assert!(verbose(first.path()).contains(": 2 modules parsed, 0 from the cache"));
+    let files: Vec<_> = std::fs::read_dir(cache_home.path().join("asynclint/dependencies"))
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.iter().any(|name| name.starts_with("lib-1.0-") && name.ends_with(".bin")), "{files:?}");
+    // The same project again: the run cache answers, and nothing is parsed or even looked up.
+    assert!(verbose(first.path()).contains(": 0 modules parsed, 0 from the cache"));
+    // Another project using the same distribution parses none of it.
+    assert!(verbose(second.path()).contains(": 0 modules parsed, 2 from the cache"));
+    // A changed environment (a distribution installed beside it) is another run, still served by the cache.
+    install(&site, "other", "3.0", &[("other/__init__.py", "")]);
+    assert!(verbose(first.path()).contains(": 0 modules parsed, 2 from the cache"));
 }

@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use asynclint::core::check::{analyze, check, fix_all, summarize_document, ModuleInfo};
+use asynclint::core::dependencies;
 use asynclint::core::document::Document;
 use asynclint::core::fix;
 use asynclint::core::index::{module_name, ProjectIndex};
 use asynclint::core::settings::{parse_pyproject, Settings};
 use asynclint::core::Diagnostic;
+use asynclint::environment::{site_packages, Environment};
 use asynclint::notebook::Notebook;
 use asynclint::workspace::{is_notebook, NOTEBOOK_MODULE_SUFFIX};
 
@@ -34,7 +36,10 @@ fn python_files(directory: &Path, found: &mut Vec<PathBuf>) {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            python_files(&path, found);
+            // A fixture project's `.venv` is its installed environment, read through dependency following.
+            if path.file_name().is_some_and(|name| name != ".venv") {
+                python_files(&path, found);
+            }
         } else if path.extension().is_some_and(|extension| extension == "py") || is_notebook(&path) {
             found.push(path);
         }
@@ -134,9 +139,18 @@ fn check_project(project: &Project) -> Checked {
             (Document::new(relative_name(file), code), module_of(file, &project.root), notebook)
         })
         .collect();
-    let index = ProjectIndex::new(
+    let mut index = ProjectIndex::new(
         documents.iter().map(|(document, module, _)| summarize_document(document, module, &project.settings)),
     );
+    // A project with a `.venv` follows its calls into the dependencies installed there, as the CLI does.
+    let directories = site_packages(&project.root.join(".venv"));
+    if !directories.is_empty() {
+        let environment = Environment::new(directories, &project.settings, None, |file: &Path| relative_name(file));
+        let seeds = documents
+            .iter()
+            .flat_map(|(document, module, _)| analyze(document, module, &project.settings).blocking_candidates);
+        dependencies::follow(&mut index, seeds, &environment, project.settings.catalogue());
+    }
     Checked { documents, index }
 }
 

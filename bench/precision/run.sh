@@ -7,6 +7,8 @@
 # Each project is checked as its own root (`cd $project && asynclint check .`), as its maintainers would run it.
 # Wheels, trees and findings live in ${ASYNCLINT_PRECISION_CACHE:-~/.cache/asynclint-precision}, outside the repo.
 # The binary is $ASYNCLINT (default target/release/asynclint, relative to the repo).
+# With $VIRTUAL_ENV set (one environment with every project below installed), each check follows its calls into the
+# dependencies installed there, as a user's activated environment would.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD

@@ -33,7 +33,7 @@ def load_findings(cache, projects):
             print(f"warning: no findings for {project}: {error}", file=sys.stderr)
             continue
         for item in items:
-            path = os.path.relpath(item["filename"], root) if os.path.isabs(item["filename"]) else item["filename"]
+            path = os.path.relpath(os.path.realpath(item["filename"]), os.path.realpath(root)) if os.path.isabs(item["filename"]) else item["filename"]
             key = (project, path, item["location"]["row"], item["code"])
             found[key] = item["message"]
     return found
@@ -87,7 +87,7 @@ def load_ruff(cache, projects):
             print(f"warning: no ruff findings for {project}", file=sys.stderr)
             continue
         for item in items:
-            path = os.path.relpath(item["filename"], root) if os.path.isabs(item["filename"]) else item["filename"]
+            path = os.path.relpath(os.path.realpath(item["filename"]), os.path.realpath(root)) if os.path.isabs(item["filename"]) else item["filename"]
             found[(project, path, item["location"]["row"], item["code"])] = item["message"]
     return found
 

@@ -238,7 +238,7 @@ pub fn save_run(directory: &Path, key: u128, result: &impl Serialize) -> Result<
 
 /// Writes `bytes` as `directory/file_name` through a temporary file, creating the directory (with a `.gitignore`
 /// that keeps it out of version control) when needed.
-fn replace_file(directory: &Path, file_name: &str, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn replace_file(directory: &Path, file_name: &str, bytes: &[u8]) -> Result<(), String> {
     let failed = |error: std::io::Error| format!("cannot write the cache in {}: {error}", directory.display());
     std::fs::create_dir_all(directory).map_err(failed)?;
     let ignore = directory.join(".gitignore");
@@ -274,7 +274,7 @@ pub fn file_key(settings: &Settings, module: &ModuleInfo, display: &str, identit
 
 /// What a file's metadata says of its text: size, modification and change times, device and inode (a file replaced
 /// by a rename is a new inode). None when the file was modified within [`RACY_WINDOW`] of the run's start, or later.
-fn file_stamp(metadata: &std::fs::Metadata, run_started: SystemTime) -> Option<[u8; 16]> {
+pub(crate) fn file_stamp(metadata: &std::fs::Metadata, run_started: SystemTime) -> Option<[u8; 16]> {
     let modified = metadata.modified().ok()?;
     if run_started.duration_since(modified).ok()? < RACY_WINDOW {
         return None;
@@ -297,7 +297,7 @@ fn file_stamp(metadata: &std::fs::Metadata, run_started: SystemTime) -> Option<[
 
 /// The version of asynclint and when its executable was built: a rebuilt development binary may analyse differently
 /// under the same version number.
-fn binary_fingerprint() -> Option<u128> {
+pub(crate) fn binary_fingerprint() -> Option<u128> {
     let executable = std::fs::metadata(std::env::current_exe().ok()?).ok()?;
     let built = executable.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
     let mut hasher = Xxh3::new();

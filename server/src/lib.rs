@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod cli;
 pub mod core;
+pub mod environment;
 pub mod lsp;
 pub mod notebook;
 pub mod workspace;

@@ -5,13 +5,14 @@ pub mod run;
 mod sarif;
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::core::rules;
 use crate::core::settings::{self, Settings};
+use crate::environment::{self, Environment};
 use crate::workspace;
 
 use output::{OutputFormat, Style};
@@ -27,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check Python files, Jupyter notebooks or directories (default: the current directory).
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Serve the Language Server Protocol on stdin/stdout, for editors.
     Server,
     /// Print a rule's documentation (by code or name), or list all rules.
@@ -98,6 +99,17 @@ struct CheckArgs {
     /// inode (for file systems whose timestamps cannot be trusted).
     #[arg(long)]
     hash_files: bool,
+    /// The Python environment (a virtual environment, or its `site-packages`) whose installed dependencies blocking
+    /// chains are followed into, when neither `$VIRTUAL_ENV` nor `.venv`/`venv` in the project root is one.
+    #[arg(long)]
+    python_environment: Option<PathBuf>,
+    /// Do not follow calls into installed dependencies.
+    #[arg(long)]
+    no_follow_dependencies: bool,
+    /// Say on standard error which environment's dependencies were followed, and how many of their modules were
+    /// parsed or taken from the cache.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// Exit statuses: 0 clean, 1 findings, 2 usage, config or I/O errors.
@@ -114,7 +126,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Check(arguments) => run_check(arguments),
+        Command::Check(arguments) => run_check(*arguments),
         Command::Rule { rule } => print_rule(rule.as_deref()),
         Command::Server => return crate::lsp::run_stdio(),
     };
@@ -207,9 +219,26 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
         Some(directory) => Some(directory.clone()),
         None => Some(crate::cache::directory(&root, config.cache_dir.as_deref(), loaded.path.as_deref())),
     };
-    let options =
-        RunOptions { fix_mode, fix_output, stdin: stdin.as_ref(), cache_directory, hash_files: arguments.hash_files };
+    let environment = dependency_environment(&arguments, &config, loaded.path.as_deref(), &root, &settings);
+    let options = RunOptions {
+        fix_mode,
+        fix_output,
+        stdin: stdin.as_ref(),
+        cache_directory,
+        hash_files: arguments.hash_files,
+        environment: environment.as_ref().map(|(environment, _)| environment),
+    };
     let outcome = run::run(&index_files, &checked, &root, &settings, options);
+    if arguments.verbose {
+        match &environment {
+            Some((environment, description)) => eprintln!(
+                "asynclint: dependencies: {description}: {} modules parsed, {} from the cache",
+                environment.parsed.load(std::sync::atomic::Ordering::Relaxed),
+                environment.from_cache.load(std::sync::atomic::Ordering::Relaxed)
+            ),
+            None => eprintln!("asynclint: dependencies: not followed (no environment found, or turned off)"),
+        }
+    }
     warnings.extend(outcome.warnings);
     for warning in &warnings {
         eprintln!("asynclint: warning: {warning}");
@@ -288,6 +317,41 @@ fn run_check(arguments: CheckArgs) -> Result<ExitCode, String> {
     }
     out.flush().map_err(write_failed)?;
     Ok(findings_exit)
+}
+
+/// The environment whose dependencies the run follows, and how `--verbose` describes it: none when following is
+/// turned off (`--no-follow-dependencies`, `follow-dependencies = false`) or no environment is found.
+fn dependency_environment(
+    arguments: &CheckArgs,
+    config: &settings::Config,
+    config_file: Option<&Path>,
+    root: &Path,
+    settings: &Settings,
+) -> Option<(Environment, String)> {
+    if arguments.no_follow_dependencies || config.follow_dependencies == Some(false) {
+        return None;
+    }
+    let configured = arguments.python_environment.clone().or_else(|| {
+        let base = config_file.and_then(Path::parent).unwrap_or(root);
+        config.python_environment.as_deref().map(|path| base.join(path))
+    });
+    let (path, found, directories) = environment::find(root, configured.as_deref())?;
+    let cache = match &arguments.cache_dir {
+        _ if arguments.no_cache => None,
+        explicit => environment::cache_directory(explicit.as_deref()),
+    };
+    let how = match found {
+        environment::Found::VirtualEnv => "$VIRTUAL_ENV",
+        environment::Found::ProjectDirectory => "the project's",
+        environment::Found::Configured => "configured",
+    };
+    let description = format!("{how} environment {}", path.display());
+    let cwd = std::env::current_dir().ok().and_then(|cwd| cwd.canonicalize().ok());
+    let display = move |file: &Path| {
+        let shown = cwd.as_deref().and_then(|cwd| file.strip_prefix(cwd).ok()).unwrap_or(file);
+        shown.display().to_string()
+    };
+    Some((Environment::new(directories, settings, cache, display), description))
 }
 
 fn plural(count: usize) -> &'static str {

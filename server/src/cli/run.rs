@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::core::check::{analyze, check, fix_all, FileAnalysis, ModuleInfo, MAX_FIX_ROUNDS};
+use crate::core::dependencies;
 use crate::core::diagnostic::{Applicability, Diagnostic};
 use crate::core::document::Document;
 use crate::core::fix;
@@ -27,6 +28,7 @@ use crate::core::settings::Settings;
 use crate::core::suppressions;
 
 use crate::cache::{self, AnalysisCache};
+use crate::environment::{self, Environment};
 use crate::notebook::Notebook;
 use crate::workspace::{self, PackageCache};
 
@@ -264,6 +266,8 @@ pub struct RunOptions<'a> {
     pub cache_directory: Option<PathBuf>,
     /// Read and hash every file to tell whether it changed, instead of trusting unchanged metadata.
     pub hash_files: bool,
+    /// The installed environment whose dependencies the project's calls are followed into; None not to follow them.
+    pub environment: Option<&'a Environment>,
 }
 
 pub fn run(
@@ -300,7 +304,13 @@ pub fn run(
     // A run without fixes or standard input whose files all look as they did is the last run again.
     let run_key = match &options.cache_directory {
         Some(_) if options.fix_mode == FixMode::None && options.stdin.is_none() => {
-            Some(run_key(index_files, &located, &checked))
+            let key = run_key(index_files, &located, &checked);
+            // The dependencies a run follows are part of its result: a changed environment is another run.
+            match options.environment {
+                None => Some(key),
+                Some(environment) => environment::fingerprint(environment.directories(), run_started)
+                    .map(|fingerprint| AnalysisCache::derived_key(key, |hasher| hasher.write_u128(fingerprint))),
+            }
         }
         _ => None,
     };
@@ -405,7 +415,20 @@ pub fn run(
     for file in &mut files {
         summaries[slot_of(file)].push(std::mem::take(&mut file.analysis.summary));
     }
-    let indexes: Vec<ProjectIndex> = summaries.into_iter().map(ProjectIndex::new).collect();
+    let mut indexes: Vec<ProjectIndex> = summaries.into_iter().map(ProjectIndex::new).collect();
+    if let Some(environment) = options.environment {
+        for (slot, index) in indexes.iter_mut().enumerate() {
+            // Calls from async code are in no summary: the candidates of the project-wide rules name them.
+            let seeds = files
+                .iter()
+                .filter(|file| slot_of(file) == slot)
+                .flat_map(|file| file.analysis.blocking_candidates.iter().cloned());
+            dependencies::follow(index, seeds, environment, settings.catalogue());
+        }
+        if let Err(warning) = environment.save() {
+            cache_warnings.push(warning);
+        }
+    }
 
     let files_checked = files.iter().filter(|file| file.checked).count();
     // Fixing runs neither use nor rewrite it: what they report depends on the fixes applied.

@@ -179,6 +179,8 @@ pub struct Catalogue {
     loop_callbacks: HashMap<String, LoopCallback>,
     /// `*.method` loop callback entries, keyed by the method name.
     loop_callback_methods: HashMap<String, LoopCallback>,
+    /// The config's `allowed-calls` that name functions: following dependencies does not enter them either.
+    allowed: HashSet<String>,
     /// Tells customised catalogues apart (0 for the built-in one), for caches keyed by what a result depends on.
     fingerprint: u64,
 }
@@ -234,7 +236,10 @@ impl Catalogue {
         for name in allowed {
             match name.strip_prefix("*.") {
                 Some(method) => catalogue.any_receiver.remove(method),
-                None => catalogue.entries.remove(name),
+                None => {
+                    catalogue.allowed.insert(name.clone());
+                    catalogue.entries.remove(name)
+                }
             };
         }
         catalogue.rebuild_types();
@@ -327,6 +332,11 @@ impl Catalogue {
     /// Equal for catalogues built from the same configuration.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
+    }
+
+    /// Whether the config allows calls of this function: what it runs is not to be reported, in a dependency either.
+    pub fn is_allowed(&self, qualified: &str) -> bool {
+        self.allowed.contains(qualified)
     }
 
     pub fn lookup(&self, qualified: &str) -> Option<&BlockingEntry> {

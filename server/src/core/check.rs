@@ -11,7 +11,7 @@ use super::lifecycle;
 use super::rules::{self, RuleMeta};
 use super::semantic::SemanticModel;
 use super::settings::Settings;
-use super::summary::{summarize, ModuleSummary};
+use super::summary::{summarize, summarize_calls, Branches, ModuleSummary};
 use super::suppressions;
 
 /// What every rule gets: the document, its semantic model, the project index and the settings.
@@ -241,7 +241,7 @@ impl FileAnalysis {
             let chain = index.blocking_chain(callee).unwrap_or_default();
             chain.first().map(|link| index.blocking_calls_made(link.function)).hash(hasher);
             for link in chain {
-                (&link.function.name, &link.function.display, link.path, &link.hop).hash(hasher);
+                (&link.function.name, &link.function.display, link.path, link.distribution, &link.hop).hash(hasher);
                 (link.function.is_generator, index.guards(&link.function.qualname)).hash(hasher);
             }
             hasher.write_u8(0xff);
@@ -307,6 +307,14 @@ pub fn summarize_document(document: &Document, module: &ModuleInfo, settings: &S
     let catalogue = settings.catalogue();
     let model = build_model(document, module, catalogue);
     summarize(document, &model, catalogue)
+}
+
+/// The module summary of an installed dependency's file, keeping only the calls that run whenever their function
+/// runs (see [`Branches::Unconditional`]).
+pub fn summarize_dependency(document: &Document, module: &ModuleInfo, settings: &Settings) -> ModuleSummary {
+    let catalogue = settings.catalogue();
+    let model = build_model(document, module, catalogue);
+    summarize_calls(document, &model, catalogue, Branches::Unconditional)
 }
 
 /// A rule's check function.

@@ -27,7 +27,17 @@ pub enum Hop {
 pub struct ChainLink<'a> {
     pub function: &'a FunctionSummary,
     pub path: &'a str,
+    /// The installed distribution the function comes from (`holidays 0.57`); `None` for a project function.
+    pub distribution: Option<&'a str>,
     pub hop: Hop,
+}
+
+impl ChainLink<'_> {
+    /// How a related location names the installed distribution the function comes from (`holidays 0.57: `);
+    /// nothing for a project function.
+    pub fn origin(&self) -> String {
+        self.distribution.map(|distribution| format!("{distribution}: ")).unwrap_or_default()
+    }
 }
 
 /// What holds the event loop while a coroutine that never awaits runs.
@@ -63,7 +73,7 @@ impl NeverYields<'_> {
             Holds::Helper { call, chain } => {
                 call.site.hash(hasher);
                 for link in chain {
-                    (&link.function.display, link.path, &link.hop).hash(hasher);
+                    (&link.function.display, link.path, link.distribution, &link.hop).hash(hasher);
                 }
             }
         }
@@ -90,6 +100,9 @@ struct FunctionRef {
 #[derive(Debug, Default, Clone)]
 pub struct ProjectIndex {
     modules: Vec<Option<Arc<ModuleSummary>>>,
+    /// Per slot of `modules`: the installed distribution a dependency module comes from (`holidays 0.57`), `None`
+    /// for a project file. Project modules shadow dependency modules of the same name.
+    distributions: Vec<Option<Arc<str>>>,
     by_path: HashMap<String, usize>,
     by_module: HashMap<String, usize>,
     functions: HashMap<String, FunctionRef>,
@@ -101,6 +114,8 @@ pub struct ProjectIndex {
     conditional: HashMap<String, Vec<Guard>>,
     /// Coroutine functions some module runs as a program's root (`asyncio.run(main())`), by qualified name.
     roots: HashSet<String>,
+    /// The first parts of the project's module names: a dependency module under one of them is shadowed.
+    project_top_levels: HashSet<String>,
 }
 
 impl ProjectIndex {
@@ -124,15 +139,71 @@ impl ProjectIndex {
         }
     }
 
-    fn insert(&mut self, summary: ModuleSummary) {
+    /// Adds the summary of a module of an installed dependency, from `distribution` (`holidays 0.57`). A project
+    /// module of the same name wins over it; only blocking chains go through it (see [`ProjectIndex::is_dependency`]).
+    /// Call [`ProjectIndex::refresh`] after a batch of changes.
+    pub fn add_dependency(&mut self, summary: ModuleSummary, distribution: Arc<str>) {
+        let slot = self.insert(summary);
+        self.distributions[slot] = Some(distribution);
+    }
+
+    fn insert(&mut self, summary: ModuleSummary) -> usize {
         let summary = Arc::new(summary);
         match self.by_path.get(&summary.path) {
-            Some(&slot) => self.modules[slot] = Some(summary),
+            Some(&slot) => {
+                self.modules[slot] = Some(summary);
+                self.distributions[slot] = None;
+                slot
+            }
             None => {
-                self.by_path.insert(summary.path.clone(), self.modules.len());
+                let slot = self.modules.len();
+                self.by_path.insert(summary.path.clone(), slot);
                 self.modules.push(Some(summary));
+                self.distributions.push(None);
+                slot
             }
         }
+    }
+
+    /// Whether a module name is one of the project's own: its top-level package (or module) is a project module's.
+    /// A project package shadows an installed one of the same name, even one installed from the project itself.
+    pub fn owns_top_level(&self, module: &str) -> bool {
+        let top = module.split('.').next().unwrap_or(module);
+        self.project_top_levels.contains(top)
+    }
+
+    /// The qualified names project functions call, decorate with or derive from, which may name functions of
+    /// installed dependencies: where following dependencies starts. A call of `self.method()` whose method a project
+    /// class inherits from a dependency's class names the base's method too. Sorted and deduplicated.
+    pub fn external_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for (slot, module) in self.modules.iter().enumerate() {
+            let Some(module) = module.as_deref().filter(|_| self.distributions[slot].is_none()) else { continue };
+            for function in &module.functions {
+                let unyielding = function.unyielding.iter().flat_map(|unyielding| &unyielding.calls);
+                for target in function.calls.iter().chain(unyielding).map(|call| &call.target) {
+                    names.push(target.clone());
+                    if let Some((owner, method)) = target.rsplit_once('.') {
+                        for base in self.classes.get(owner).into_iter().flatten() {
+                            names.push(format!("{base}.{method}"));
+                        }
+                    }
+                }
+                names.extend(function.decorators.iter().cloned());
+            }
+            for class in &module.classes {
+                names.extend(class.bases.iter().cloned());
+            }
+        }
+        names.retain(|name| !self.owns_top_level(name));
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Whether the slot holds a module of an installed dependency.
+    fn is_dependency(&self, slot: usize) -> bool {
+        self.distributions.get(slot).is_some_and(Option::is_some)
     }
 
     /// Rebuilds the name tables and the blocking fixed point from the current summaries.
@@ -140,13 +211,22 @@ impl ProjectIndex {
         self.by_module.clear();
         self.functions.clear();
         self.classes.clear();
-        // Sorted by path, so that when two files claim one module name the choice does not depend on input order.
-        let mut order: Vec<(&String, &usize)> = self.by_path.iter().collect();
+        self.project_top_levels.clear();
+        // Sorted by path, so that when two files claim one module name the choice does not depend on input order;
+        // project files first, so that they shadow installed dependencies.
+        let mut order: Vec<(bool, &String, usize)> =
+            self.by_path.iter().map(|(path, &slot)| (self.is_dependency(slot), path, slot)).collect();
         order.sort();
-        for (_, &slot) in order {
+        for (dependency, _, slot) in order {
             let Some(summary) = &self.modules[slot] else {
                 continue;
             };
+            if !dependency {
+                let top = summary.module.split('.').next().unwrap_or_default();
+                self.project_top_levels.insert(top.to_owned());
+            } else if self.owns_top_level(&summary.module) {
+                continue;
+            }
             self.by_module.entry(summary.module.clone()).or_insert(slot);
             for (function_index, function) in summary.functions.iter().enumerate() {
                 self.functions
@@ -158,8 +238,14 @@ impl ProjectIndex {
             }
         }
         (self.blocking, self.conditional) = self.compute_blocking();
-        let entry_points: Vec<&String> =
-            self.modules.iter().flatten().flat_map(|module| &module.entry_points).collect();
+        let entry_points: Vec<&String> = self
+            .modules
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| !self.is_dependency(*slot))
+            .filter_map(|(_, module)| module.as_deref())
+            .flat_map(|module| &module.entry_points)
+            .collect();
         self.roots = entry_points
             .into_iter()
             .filter_map(|target| self.resolve_function(target))
@@ -234,15 +320,22 @@ impl ProjectIndex {
         self.resolve_alias(target, hops + 1)
     }
 
+    /// The function of the project itself (not of an installed dependency) a qualified name refers to. Only blocking
+    /// chains follow calls into dependencies: the other project-wide rules judge the project's own functions.
+    fn resolve_project_function(&self, qualified: &str) -> Option<&FunctionSummary> {
+        let reference = self.resolve_reference(qualified, 0)?;
+        (!self.is_dependency(reference.module)).then(|| self.function(reference))
+    }
+
     /// A project `async def` without `yield`: calling it makes a coroutine.
     pub fn is_coroutine_function(&self, qualified: &str) -> bool {
-        self.resolve_function(qualified).is_some_and(|function| function.is_coroutine)
+        self.resolve_project_function(qualified).is_some_and(|function| function.is_coroutine)
     }
 
     /// Whether awaiting the function runs it to its end at once: a coroutine function of the project that never
     /// suspends.
     pub fn never_suspends(&self, qualified: &str) -> bool {
-        self.resolve_function(qualified).is_some_and(|function| function.never_suspends)
+        self.resolve_project_function(qualified).is_some_and(|function| function.never_suspends)
     }
 
     /// The coroutine function a qualified name refers to, when it never awaits and does work, judged from its
@@ -256,7 +349,8 @@ impl ProjectIndex {
     /// The project function, with its file, that a call of `qualified` certainly runs: for a method, only when no
     /// project class deriving from the class named in `qualified` overrides it (the call may run the override).
     pub fn scheduled_function(&self, qualified: &str) -> Option<(&FunctionSummary, &str)> {
-        let reference = self.resolve_reference(qualified, 0)?;
+        let reference =
+            self.resolve_reference(qualified, 0).filter(|reference| !self.is_dependency(reference.module))?;
         (!self.overridden_below(qualified)).then(|| (self.function(reference), self.path_of(reference)))
     }
 
@@ -484,7 +578,8 @@ impl ProjectIndex {
                     (Hop::Calls { callee: callee.clone(), site }, Some(*self.functions.get(callee)?))
                 }
             };
-            chain.push(ChainLink { function, path: self.path_of(reference), hop });
+            let distribution = self.distributions[reference.module].as_deref();
+            chain.push(ChainLink { function, path: self.path_of(reference), distribution, hop });
             match next {
                 None => return Some(chain),
                 Some(callee) => reference = callee,

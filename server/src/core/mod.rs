@@ -2,6 +2,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod concurrency;
+pub mod dependencies;
 pub mod diagnostic;
 pub mod document;
 pub mod fix;

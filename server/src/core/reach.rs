@@ -221,6 +221,34 @@ pub fn inside_loop(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
     false
 }
 
+/// Whether `call` runs whenever its function runs, as far as branches go: not in an `if`, `elif` or `else` branch, a
+/// conditional expression, the right side of `and`/`or`, an `except` handler or a `match` case. Loop, `with` and
+/// `try` bodies count as running.
+pub fn runs_whenever_called(model: &SemanticModel, call: Node, scope: ScopeId) -> bool {
+    let Some(function) = model.scope(scope).node else { return true };
+    let condition = syntax::fields().condition;
+    let ancestors = syntax::ancestors_below(function, call);
+    let mut child = call;
+    for &parent in ancestors.iter().rev() {
+        let branch = match parent.kind_name() {
+            "if_statement" => parent.child_by_field_id(condition) != Some(child),
+            "elif_clause"
+            | "else_clause"
+            | "except_clause"
+            | "except_group_clause"
+            | "case_clause"
+            | "conditional_expression" => true,
+            "boolean_operator" => parent.named_child(0) != Some(child),
+            _ => false,
+        };
+        if branch {
+            return false;
+        }
+        child = parent;
+    }
+    true
+}
+
 /// The innermost `isinstance` test on a parameter of the enclosing function that decides whether `call` runs.
 pub fn guard_of(model: &SemanticModel, call: Node, scope: ScopeId) -> Option<Guard> {
     let fields = syntax::fields();

@@ -504,6 +504,7 @@ impl<'t> SemanticModel<'t> {
                     // `sqlite3.connect(":memory:")` is harmless, and so is what it returns: no method of an
                     // in-memory connection touches a file.
                     Resolved::Path(path) if self.harmless_for_arguments(&path, node) => Resolved::Unknown,
+                    Resolved::Path(path) if self.wraps_memory(&path, node, scope, depth) => Resolved::Unknown,
                     Resolved::Path(path) => self.instance_of_call(&path, depth),
                     _ => Resolved::Unknown,
                 }
@@ -561,6 +562,18 @@ impl<'t> SemanticModel<'t> {
         let first =
             syntax::first_positional_argument(call).and_then(|argument| syntax::literal_value(argument, self.source));
         first.is_some_and(|first| entry.harmless_first_arguments.iter().any(|harmless| harmless == first))
+    }
+
+    /// Whether the call wraps an in-memory buffer in a file-object class (`io.TextIOWrapper(io.BytesIO(data))`, as
+    /// black decodes source text): its reads and writes touch no file.
+    fn wraps_memory(&self, path: &str, call: Node<'t>, scope: ScopeId, depth: u32) -> bool {
+        const WRAPPERS: &[&str] = &["io.TextIOWrapper", "io.BufferedReader", "io.BufferedWriter", "io.BufferedRandom"];
+        if !WRAPPERS.contains(&path) {
+            return false;
+        }
+        let wrapped =
+            syntax::first_positional_argument(call).map(|argument| self.resolve_at_depth(argument, scope, depth + 1));
+        matches!(wrapped, Some(Resolved::Instance(kind)) if kind == "io.BytesIO" || kind == "io.StringIO")
     }
 
     /// The result of calling `path`: an instance when the catalogue knows what it returns, or when the path names a

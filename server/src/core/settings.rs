@@ -249,6 +249,11 @@ pub struct Config {
     pub extend_exclude: Vec<String>,
     /// Where `check` keeps its cache, relative to the config file's directory (the CLI reads it; analysis does not).
     pub cache_dir: Option<String>,
+    /// The Python environment whose installed dependencies calls are followed into, relative to the config file's
+    /// directory, when neither `$VIRTUAL_ENV` nor `.venv`/`venv` in the project root is one (the front ends read it).
+    pub python_environment: Option<String>,
+    /// Whether blocking chains are followed into installed dependencies (default: true; the front ends read it).
+    pub follow_dependencies: Option<bool>,
     /// From `[project] requires-python`, not from our table.
     #[serde(skip)]
     pub requires_python: Option<String>,

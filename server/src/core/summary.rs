@@ -267,6 +267,27 @@ pub fn unyielding_of(
 }
 
 pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalogue) -> ModuleSummary {
+    summarize_calls(document, model, catalogue, Branches::All)
+}
+
+/// Which calls of a sync function its summary keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Branches {
+    /// Every call: a project's own code, whose branches the rules reason about.
+    All,
+    /// Only calls that run whenever the function runs (see [`reach::runs_whenever_called`]): an installed
+    /// dependency's branches are mostly chosen by configuration the project passes in (`log_config`, an environment's
+    /// `is_async`) or by errors, which asynclint does not follow into a library, so a chain through one takes none.
+    Unconditional,
+}
+
+/// [`summarize`], keeping the calls `branches` says.
+pub fn summarize_calls(
+    document: &Document,
+    model: &SemanticModel,
+    catalogue: &Catalogue,
+    branches: Branches,
+) -> ModuleSummary {
     let site = |range: TextRange| Site { range, span: document.span(range) };
     let mut functions: Vec<FunctionSummary> = Vec::new();
     // Scope id → index into `functions`.
@@ -312,6 +333,9 @@ pub fn summarize(document: &Document, model: &SemanticModel, catalogue: &Catalog
         let Some(index) = function_of_scope[call.scope] else {
             continue;
         };
+        if branches == Branches::Unconditional && !reach::runs_whenever_called(model, call.node, call.scope) {
+            continue;
+        }
         let callee = model.callee_path(call);
         let function = &mut functions[index];
         if let Some(entry) = blocking_entry(model, call, callee.as_deref(), catalogue) {

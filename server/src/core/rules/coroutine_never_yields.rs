@@ -218,7 +218,8 @@ fn related(found: &NeverYields) -> Vec<Related> {
                     file: link.path.to_owned(),
                     span: site.span,
                     message: format!(
-                        "`{}` calls `{}`",
+                        "{}`{}` calls `{}`",
+                        link.origin(),
                         link.function.display,
                         callee.rsplit('.').next().unwrap_or(callee)
                     ),
@@ -226,7 +227,7 @@ fn related(found: &NeverYields) -> Vec<Related> {
                 Hop::Blocks { name, site } => Related {
                     file: link.path.to_owned(),
                     span: site.span,
-                    message: format!("`{}` calls `{name}`, which blocks", link.function.display),
+                    message: format!("{}`{}` calls `{name}`, which blocks", link.origin(), link.function.display),
                 },
             }));
         }

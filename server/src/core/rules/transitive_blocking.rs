@@ -170,8 +170,15 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
             1 => format!("; `{}` makes 1 other blocking call", chain[0].function.display),
             _ => format!("; `{}` makes {others} other blocking calls", chain[0].function.display),
         };
+        // A chain that enters installed dependencies names them: the fix is often a library's, not the project's.
+        let mut distributions: Vec<&str> = chain.iter().filter_map(|link| link.distribution).collect();
+        distributions.dedup();
+        let inside = match distributions.as_slice() {
+            [] => String::new(),
+            found => format!(", in {}", found.join(" and ")),
+        };
         let message = format!(
-            "`{helper}()` blocks the event loop in {}: it calls `{blocking_name}` ({}){more}{}",
+            "`{helper}()` blocks the event loop in {}: it calls `{blocking_name}` ({}{inside}){more}{}",
             context.describe(scope),
             names.join(" → "),
             if context.is_async() { String::new() } else { format!("; {}", on_loop::SYNC_ADVICE) }
@@ -185,13 +192,13 @@ pub fn check(checker: &Checker, diagnostics: &mut Vec<Diagnostic>) {
                     Related {
                         file: link.path.to_owned(),
                         span: site.span,
-                        message: format!("`{}` calls `{callee_name}`", link.function.display),
+                        message: format!("{}`{}` calls `{callee_name}`", link.origin(), link.function.display),
                     }
                 }
                 Hop::Blocks { name, site } => Related {
                     file: link.path.to_owned(),
                     span: site.span,
-                    message: format!("`{}` calls `{name}`, which blocks", link.function.display),
+                    message: format!("{}`{}` calls `{name}`, which blocks", link.origin(), link.function.display),
                 },
             })
             .collect();
