@@ -406,7 +406,7 @@ fn clamp_to_boundary(text: &str, offset: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -516,13 +516,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn units_hold_exactly_the_nodes_of_a_whole_file_parse() {
+    /// Every `.py` file under `fixtures/`, sorted: the corpus of the core's equivalence tests.
+    pub(in crate::core) fn fixture_files() -> Vec<std::path::PathBuf> {
         let mut files = Vec::new();
         python_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"), &mut files);
+        files.sort();
         assert!(files.len() > 40, "the fixtures are found");
+        files
+    }
+
+    #[test]
+    fn units_hold_exactly_the_nodes_of_a_whole_file_parse() {
         let mut compared = 0;
-        for file in files {
+        for file in fixture_files() {
             let text = std::fs::read_to_string(&file).unwrap();
             let whole = PARSER.with(|parser| {
                 let mut parser = parser.borrow_mut();

@@ -217,6 +217,7 @@ mod tests {
     use super::*;
     use crate::core::check::{build_model, check_model, FixScope};
     use crate::core::diagnostic::TextRange;
+    use crate::core::document::tests::fixture_files;
 
     fn whole(document: &Document, module: &ModuleInfo) -> Vec<Diagnostic> {
         let settings = Settings::default();
@@ -279,25 +280,10 @@ mod tests {
         assert_eq!(cache.check(&document, &module, &index, &settings, 0), whole(&document, &module));
     }
 
-    fn python_files(folder: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                python_files(&path, found);
-            } else if path.extension().is_some_and(|extension| extension == "py") {
-                found.push(path);
-            }
-        }
-    }
-
     /// Every fixture, then random edits of it (lines deleted, lines copied elsewhere, pieces that break the syntax):
     /// after each, the kept findings equal a whole check's.
     #[test]
     fn random_edits_of_every_fixture_give_the_findings_of_a_whole_check() {
-        let mut files = Vec::new();
-        python_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures"), &mut files);
-        files.sort();
-        assert!(files.len() > 40, "the fixtures are found");
         let pieces = ["(", "\n", "async def", ":\n", "\"\"\"", "# noqa\n", "é"];
         // Statements that change what a function's body tells its callers: whether it is a generator, whether it
         // suspends, what an attribute holds.
@@ -320,7 +306,7 @@ mod tests {
         let module = ModuleInfo { name: "pkg.m".to_owned(), ..ModuleInfo::default() };
         let settings = Settings::default();
         let index = ProjectIndex::default();
-        for file in files {
+        for file in fixture_files() {
             let text = std::fs::read_to_string(&file).unwrap();
             let mut document = Document::new("m.py", text.as_str());
             let mut cache = IncrementalCheck::default();
